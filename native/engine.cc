@@ -1,0 +1,164 @@
+// The media engine: see engine.h.
+#include "engine.h"
+
+#include <unistd.h>
+
+#include <cstring>
+
+namespace rtpe {
+
+static std::string describe(const SockAddr& a) {
+  if (a.af() == AF_INET6) return "[" + a.host() + "]:" + std::to_string(a.port());
+  return a.host() + ":" + std::to_string(a.port());
+}
+
+static Status errnoStatus(int err, const std::string& what) {
+  return Status::error(errnoCode(err), what + ": " + std::strerror(err));
+}
+
+Engine::Engine(Options opts, EventSink sink) : opts_(opts), sink_(std::move(sink)) {
+  if (opts_.threads < 1) opts_.threads = 1;
+  if (opts_.learningDelayMs < 0) opts_.learningDelayMs = 0;
+}
+
+Engine::~Engine() { stop(); }
+
+Status Engine::start() {
+  if (started_) return Status{};
+  started_ = true;
+  for (unsigned i = 0; i < opts_.threads; i++) {
+    workers_.emplace_back(new Worker(i, sink_));
+    int err = workers_.back()->start();
+    if (err) {
+      stop();
+      return errnoStatus(err, "cannot start media engine thread " + std::to_string(i));
+    }
+  }
+  return Status{};
+}
+
+Status Engine::checkUsable(unsigned worker) {
+  if (stopped_ || !started_) return Status::error("EENGINE", "media engine is closed");
+  if (!workers_[worker]->running()) {
+    std::string why = workers_[worker]->failure();
+    return Status::error("EENGINE", why.empty() ? "media engine thread is not running" : why);
+  }
+  return Status{};
+}
+
+Status Engine::openStream(const std::vector<SocketSpec>& specs, unsigned group, uint32_t& id) {
+  unsigned w = workers_.empty() ? 0 : group % workers_.size();
+  Status st = checkUsable(w);
+  if (!st.ok()) return st;
+  if (specs.empty() || specs.size() > kMaxSocketsPerStream) {
+    return Status::error("EINVAL", "a stream needs 1 to " + std::to_string(kMaxSocketsPerStream) + " local sockets");
+  }
+
+  int port = specs[0].port;
+  std::vector<SockAddr> addrs(specs.size());
+  for (size_t i = 0; i < specs.size(); i++) {
+    const SocketSpec& s = specs[i];
+    if (s.port < 0 || s.port > 65535) return Status::error("EINVAL", "invalid port " + std::to_string(s.port));
+    if (s.port != 0 && port != 0 && s.port != port) {
+      return Status::error("EINVAL", "all sockets of a stream must use the same port");
+    }
+    if (port == 0) port = s.port;
+    if (!SockAddr::parse(s.family, s.address, 0, addrs[i])) {
+      return Status::error("EINVAL", "invalid IPv" + std::to_string(s.family) + " address '" + s.address + "'");
+    }
+  }
+
+  auto stream = std::make_shared<Stream>(nextId_, w);
+  stream->sockets.resize(specs.size());
+  for (size_t i = 0; i < addrs.size(); i++) {
+    addrs[i].setPort(static_cast<uint16_t>(port));
+    int fd = openUdpSocket(addrs[i]);
+    if (fd < 0) {
+      stream->retire();
+      return errnoStatus(-fd, "cannot bind " + describe(addrs[i]));
+    }
+    if (port == 0) {
+      port = boundPort(fd);
+      addrs[i].setPort(static_cast<uint16_t>(port));
+    }
+    Socket& sock = stream->sockets[i];
+    sock.fd = fd;
+    sock.stream = stream.get();
+    sock.index = static_cast<uint8_t>(i);
+    sock.local = addrs[i];
+  }
+  for (Socket& sock : stream->sockets) {
+    int err = workers_[w]->watch(sock);
+    if (err) {
+      // The sockets added so far may already be in use by the engine thread:
+      // close them through it.
+      workers_[w]->remove(stream);
+      return errnoStatus(err, "cannot poll " + describe(sock.local));
+    }
+  }
+  id = nextId_++;
+  streams_.emplace(id, std::move(stream));
+  return Status{};
+}
+
+Status Engine::configure(uint32_t id, const ConfigSpec& spec) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
+  Stream& s = *it->second;
+  // A stream whose engine thread failed relays nothing: say so.
+  Status usable = checkUsable(s.worker);
+  if (!usable.ok()) return usable;
+  StreamConfig cfg;
+  cfg.endpoint = spec.endpoint;
+  cfg.learning = spec.learning;
+  cfg.strictSource = spec.strictSource;
+  cfg.mediaHandover = spec.mediaHandover;
+  cfg.tos = spec.tos;
+  for (int k = 0; k < 2; k++) {
+    uint32_t sinkId = k == 0 ? spec.sink : spec.rtcpSink;
+    if (!sinkId) continue;
+    auto si = streams_.find(sinkId);
+    if (si == streams_.end()) return Status::error("ENOENT", "unknown sink stream " + std::to_string(sinkId));
+    if (si->second->worker != s.worker) {
+      return Status::error("EINVAL", "sink stream " + std::to_string(sinkId) + " belongs to another engine thread");
+    }
+    (k == 0 ? cfg.sink : cfg.rtcpSink) = si->second;
+  }
+  if (cfg.tos != s.tos()) {
+    // Going back to "unset" means the kernel default, 0.
+    int tos = cfg.tos < 0 ? 0 : cfg.tos;
+    for (Socket& sock : s.sockets) {
+      int err = setSocketTos(sock.fd, sock.local.af(), tos);
+      if (err) return errnoStatus(err, "cannot set TOS on " + describe(sock.local));
+    }
+  }
+  s.configure(std::move(cfg), monotonicMs(), opts_.learningDelayMs);
+  return Status{};
+}
+
+void Engine::closeStream(uint32_t id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  std::shared_ptr<Stream> s = std::move(it->second);
+  streams_.erase(it);
+  if (s->worker < workers_.size()) workers_[s->worker]->remove(s);
+  else s->retire();
+}
+
+Status Engine::snapshot(uint32_t id, StreamSnapshot& out) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
+  it->second->snapshot(out);
+  return Status{};
+}
+
+void Engine::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& w : workers_) w->stop();
+  // The threads are gone: nothing reads the sockets any more.
+  for (auto& kv : streams_) kv.second->retire();
+  streams_.clear();
+}
+
+}  // namespace rtpe

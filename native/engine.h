@@ -1,0 +1,95 @@
+// The media engine: the registry of streams and the engine threads that poll
+// them. Independent of N-API (addon.cc is the binding).
+//
+// Every method runs on the JavaScript thread (one caller at a time); none
+// blocks except closeStream() and stop(), which wait for an engine thread to let
+// go of sockets (see worker.h).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "event.h"
+#include "learning.h"
+#include "stream.h"
+#include "worker.h"
+
+namespace rtpe {
+
+// The outcome of a request: empty code on success, else a stable code
+// ("EADDRINUSE", "ENOENT", "EINVAL", "EENGINE", ...) and a message.
+struct Status {
+  std::string code;
+  std::string message;
+  bool ok() const { return code.empty(); }
+  static Status error(std::string code, std::string message) { return Status{std::move(code), std::move(message)}; }
+};
+
+// One local socket to bind: family 4 or 6, a literal address, a port (0 = any).
+struct SocketSpec {
+  int family = 0;
+  std::string address;
+  int port = 0;
+};
+
+// A stream's configuration with sinks given by id (0 = none).
+struct ConfigSpec {
+  SockAddr endpoint;
+  uint32_t sink = 0;
+  uint32_t rtcpSink = 0;
+  Learning learning = Learning::Off;
+  bool strictSource = false;
+  bool mediaHandover = false;
+  int tos = -1;
+};
+
+class Engine {
+ public:
+  struct Options {
+    unsigned threads = 1;
+    int64_t learningDelayMs = 3000;  // the reference's fixed 3 s; shorter in tests
+  };
+  // The most sockets (local addresses) one stream may have.
+  static constexpr size_t kMaxSocketsPerStream = 16;
+
+  Engine(Options opts, EventSink sink);
+  ~Engine();
+
+  // Starts the engine threads.
+  Status start();
+
+  // Binds one socket per spec, all on the same port (a port of 0 on the first
+  // spec picks one for all), and hands them to the engine thread chosen by
+  // group (group modulo the thread count). Binds nothing on failure.
+  Status openStream(const std::vector<SocketSpec>& specs, unsigned group, uint32_t& id);
+
+  // Replaces a stream's configuration. Sinks must exist and belong to the same
+  // engine thread.
+  Status configure(uint32_t id, const ConfigSpec& spec);
+
+  // Closes a stream; its ports are free when this returns. Unknown ids are
+  // ignored (idempotent).
+  void closeStream(uint32_t id);
+
+  Status snapshot(uint32_t id, StreamSnapshot& out);
+
+  // Stops the threads and closes every stream. Idempotent.
+  void stop();
+  bool stopped() const { return stopped_; }
+
+ private:
+  Status checkUsable(unsigned worker);
+
+  Options opts_;
+  EventSink sink_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unordered_map<uint32_t, std::shared_ptr<Stream>> streams_;
+  uint32_t nextId_ = 1;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace rtpe

@@ -1,0 +1,140 @@
+// A stream: one local UDP port (the RTP or the RTCP port of a media), bound on
+// one or more local addresses, with the remote endpoint it talks to and the
+// stream its packets are forwarded to.
+//
+// Ownership and threads. Streams are held by shared_ptr: by the engine's
+// registry (JavaScript thread), by the table of the engine thread that polls
+// them, and by the streams that forward to them (sinks). Each stream belongs to
+// exactly one engine thread; a stream's sinks belong to the same thread, so the
+// packet path never reads another thread's state.
+//
+// State comes in three parts:
+// - counters: written only by the owning engine thread, read by anyone
+//   (relaxed atomics, single writer);
+// - the configuration and the published view (endpoint, learned, confirmed),
+//   guarded by a mutex that the engine thread takes only when signalling
+//   changed something or when learning changed the endpoint, never per packet;
+// - the hot copy (hot): what the packet path reads, owned by the engine thread
+//   and refreshed from the configuration when its version changes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "learning.h"
+#include "socket.h"
+
+namespace rtpe {
+
+class Stream;
+
+// Counters of one stream. Single writer (the owning engine thread).
+struct StreamCounters {
+  std::atomic<uint64_t> packets{0};     // well-formed RTP/RTCP packets received
+  std::atomic<uint64_t> bytes{0};       // their bytes (UDP payload)
+  std::atomic<uint64_t> errors{0};      // malformed, truncated or unreadable packets
+  std::atomic<uint64_t> dropped{0};     // well-formed packets not forwarded
+  std::atomic<uint64_t> packetsOut{0};  // packets sent out of this stream's sockets
+  std::atomic<uint64_t> bytesOut{0};
+  std::atomic<int64_t> lastPacketMs{0};  // unix ms of the last accepted packet, 0 = never
+};
+
+// Adds n to a single-writer counter without a locked instruction.
+inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+// The configuration signalling gives a stream.
+struct StreamConfig {
+  SockAddr endpoint;                   // signalled remote endpoint, may be empty
+  std::shared_ptr<Stream> sink;        // where received packets go
+  std::shared_ptr<Stream> rtcpSink;    // where muxed RTCP goes instead, if set
+  Learning learning = Learning::Off;
+  bool strictSource = false;
+  bool mediaHandover = false;
+  int tos = -1;                        // -1 = leave the socket default
+};
+
+// A copy of a stream's figures, for JavaScript.
+struct StreamSnapshot {
+  uint64_t packets, bytes, errors, dropped, packetsOut, bytesOut;
+  int64_t lastPacketMs;
+  SockAddr endpoint;
+  bool learned, confirmed;
+};
+
+class Stream {
+ public:
+  Stream(uint32_t id, unsigned worker);
+  ~Stream();
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  const uint32_t id;
+  const unsigned worker;  // index of the owning engine thread
+
+  // Bound sockets; filled once before the stream is handed to its engine
+  // thread and never resized after, so their addresses are stable.
+  std::vector<Socket> sockets;
+  StreamCounters counters;
+  // Set by retire(); the packet path drops what is addressed to a closed stream.
+  std::atomic<bool> closed{false};
+  // Set once the first unexpected socket error has been reported.
+  bool errorReported = false;
+
+  // Replaces the configuration. A changed endpoint or learning mode (or the
+  // first call) starts learning over; every call restarts the learning window.
+  // Runs on the JavaScript thread; takes the stream lock briefly.
+  void configure(StreamConfig next, int64_t nowMonoMs, int64_t learningDelayMs);
+  int tos();
+
+  // Runs on any thread; takes the stream lock briefly.
+  void snapshot(StreamSnapshot& out);
+
+  // Refreshes the hot copy if the configuration changed.
+  // Runs on the engine thread; never blocks for long (the lock is taken only
+  // after a configure()).
+  void sync() {
+    if (version_.load(std::memory_order_acquire) != hot.version) syncSlow();
+  }
+
+  // Copies hot.learn to the published view after a Verdict::AcceptChanged.
+  // Returns false if a concurrent configure() restarted learning, in which
+  // case the packet's result is discarded. Runs on the engine thread.
+  bool publishLearning();
+
+  // Closes the sockets and drops the references to other streams (which breaks
+  // sink cycles). Idempotent. Runs on the owning engine thread, or on the
+  // JavaScript thread once that engine thread has exited.
+  void retire();
+
+  // Index of the first socket of address family af, -1 if none.
+  int8_t firstSocketFor(int af) const;
+
+  // Engine-thread state read by the packet path.
+  struct Hot {
+    uint32_t version = 0;
+    uint32_t resetEpoch = 0;
+    std::shared_ptr<Stream> sink;
+    std::shared_ptr<Stream> rtcpSink;
+    LearningState learn;
+  } hot;
+
+ private:
+  void syncSlow();
+  bool syncLocked();  // returns true if learning was restarted
+
+  std::mutex mu_;
+  StreamConfig cfg_;
+  uint32_t resetEpoch_ = 0;
+  int64_t windowEndMs_ = 0;
+  SockAddr pubEndpoint_;
+  bool pubLearned_ = false;
+  bool pubConfirmed_ = true;
+  std::atomic<uint32_t> version_{0};
+};
+
+}  // namespace rtpe

@@ -1,0 +1,183 @@
+// An engine thread: see worker.h.
+#include "worker.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace rtpe {
+
+// Events buffered per loop iteration before a batch is handed over.
+static constexpr size_t kEventReserve = 64;
+
+Worker::Worker(unsigned index, EventSink sink) : index_(index), sink_(std::move(sink)), relay_(events_) {
+  events_.reserve(kEventReserve);
+}
+
+Worker::~Worker() { stop(); }
+
+int Worker::start() {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) return errno;
+  evfd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (evfd_ < 0) return errno;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = nullptr;  // the wake-up descriptor is the only one without a socket
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, evfd_, &ev) != 0) return errno;
+  std::lock_guard<std::mutex> lock(mu_);
+  thread_ = std::thread(&Worker::run, this);
+  started_ = true;
+  return 0;
+}
+
+int Worker::watch(Socket& sock) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = &sock;
+  return epoll_ctl(epfd_, EPOLL_CTL_ADD, sock.fd, &ev) == 0 ? 0 : errno;
+}
+
+void Worker::wake() {
+  uint64_t one = 1;
+  // A full counter (EAGAIN) still means the thread is woken; nothing to do.
+  ssize_t r = write(evfd_, &one, sizeof(one));
+  (void)r;
+}
+
+void Worker::remove(const std::shared_ptr<Stream>& stream) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!started_ || exited_) {
+    lock.unlock();
+    stream->retire();
+    return;
+  }
+  queue_.push_back(Command{CommandKind::Remove, stream});
+  uint64_t seq = ++posted_;
+  wake();
+  cv_.wait(lock, [&] { return done_ >= seq || exited_; });
+  bool applied = done_ >= seq;
+  lock.unlock();
+  // If the thread failed before getting to it, nobody reads the sockets any
+  // more and they can be closed here.
+  if (!applied) stream->retire();
+}
+
+void Worker::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_ && !exited_) {
+      queue_.push_back(Command{CommandKind::Stop, nullptr});
+      ++posted_;
+      wake();
+    }
+  }
+  if (thread_.joinable()) thread_.join();
+  std::deque<Command> left;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    left.swap(queue_);
+    exited_ = true;
+  }
+  for (Command& c : left) {
+    if (c.stream) c.stream->retire();
+  }
+  if (evfd_ >= 0) close(evfd_);
+  if (epfd_ >= 0) close(epfd_);
+  evfd_ = epfd_ = -1;
+}
+
+bool Worker::running() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return started_ && !exited_;
+}
+
+std::string Worker::failure() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failure_;
+}
+
+void Worker::run() {
+  epoll_event evs[kMaxEvents];
+  for (;;) {
+    int n = epoll_wait(epfd_, evs, kMaxEvents, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail(errno, "epoll_wait");
+      break;
+    }
+    bool woken = false;
+    for (int i = 0; i < n; i++) {
+      if (evs[i].data.ptr == nullptr) {
+        woken = true;
+        continue;
+      }
+      relay_.onReadable(*static_cast<Socket*>(evs[i].data.ptr));
+    }
+    flushEvents();
+    if (woken) {
+      uint64_t count;
+      ssize_t r = read(evfd_, &count, sizeof(count));
+      (void)r;
+      if (!applyCommands()) break;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  exited_ = true;
+  cv_.notify_all();
+}
+
+bool Worker::applyCommands() {
+  std::deque<Command> batch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    batch.swap(queue_);
+  }
+  bool keepRunning = true;
+  for (Command& c : batch) {
+    switch (c.kind) {
+      case CommandKind::Remove:
+        c.stream->retire();
+        break;
+      case CommandKind::Stop:
+        keepRunning = false;
+        break;
+    }
+  }
+  size_t applied = batch.size();
+  // Drop the references before acknowledging, so that a closed stream is not
+  // freed later on this thread by surprise.
+  batch.clear();
+  std::lock_guard<std::mutex> lock(mu_);
+  done_ += applied;
+  cv_.notify_all();
+  return keepRunning;
+}
+
+void Worker::flushEvents() {
+  if (events_.empty()) return;
+  std::vector<Event> out;
+  out.swap(events_);
+  events_.reserve(kEventReserve);
+  if (sink_) sink_(std::move(out));
+}
+
+void Worker::fail(int err, const char* what) {
+  std::string msg = std::string("media engine thread ") + std::to_string(index_) + " failed: " + what + ": " +
+                    std::strerror(err);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    failure_ = msg;
+  }
+  Event e;
+  e.type = Event::Type::Error;
+  e.id = 0;
+  e.code = "EENGINE";
+  e.message = msg;
+  events_.push_back(std::move(e));
+  flushEvents();
+}
+
+}  // namespace rtpe

@@ -1,0 +1,239 @@
+// Typed façade over the native media engine (native/, see native/addon.cc).
+//
+// The engine owns UDP sockets grouped into streams and relays packets between
+// them on its own threads; nothing here touches a packet. A stream is one local
+// port bound on one or more local addresses. Each stream has an endpoint (the
+// remote peer: signalled, then possibly learned from received packets) and a
+// sink (the stream its received packets are sent out of, to the sink's
+// endpoint); muxed RTCP may go to a separate rtcpSink.
+//
+// Threads: every method runs on the JavaScript thread and returns at once,
+// except closeStream() and close(), which wait for the engine thread to let go
+// of the sockets (at most one loop iteration). Events arrive in batches through
+// onEvents on the JavaScript thread; a throwing handler is logged, never fatal.
+
+import * as path from 'path';
+import { getLogger } from '../log';
+
+const log = getLogger('media');
+
+export type Family = 4 | 6;
+
+export interface Endpoint {
+  family: Family;
+  address: string;
+  port: number;
+}
+
+/** A local socket to bind; port 0 lets the kernel pick one port for all sockets of the stream. */
+export interface LocalSocketSpec {
+  family: Family;
+  address: string;
+  port: number;
+}
+
+/**
+ * Endpoint learning, as rtpengine's --endpoint-learning:
+ * - 'off': never learn, send to the signalled endpoint (the `asymmetric` flag);
+ * - 'immediate': the first packet's source becomes the endpoint, fixed at once;
+ * - 'delayed': during the learning window (3 s after the last configure(), i.e.
+ *   after signalling, as the reference counts it) the endpoint follows packet
+ *   sources; the first packet after the window fixes it;
+ * - 'heuristic': like 'delayed', but the source closest to the signalled
+ *   endpoint wins (same address and port, fixed at once; then same address;
+ *   then same port; then any).
+ */
+export type Learning = 'off' | 'immediate' | 'delayed' | 'heuristic';
+
+export interface StreamConfig {
+  /** The signalled remote endpoint, or null if unknown. */
+  endpoint: Endpoint | null;
+  /** Stream whose sockets send this stream's received packets, or null to drop them. */
+  sink: number | null;
+  /** Stream that receives RTCP arriving on this stream (RFC 5761 muxing), or null. */
+  rtcpSink: number | null;
+  learning: Learning;
+  /** Once the endpoint is fixed, drop packets from any other source. */
+  strictSource: boolean;
+  /** Once the endpoint is fixed, move it to the source of any newer packet. */
+  mediaHandover: boolean;
+  /** IP TOS byte / IPv6 traffic class for the stream's sockets; null = default. */
+  tos: number | null;
+}
+
+export interface StreamStats {
+  /** Well-formed RTP/RTCP packets received (including those then dropped). */
+  packets: number;
+  bytes: number;
+  /** Malformed, oversized or unreadable packets received; they are dropped. */
+  errors: number;
+  /** Well-formed packets not forwarded: strict-source mismatch, no sink, sink without endpoint, send failure. */
+  dropped: number;
+  /** Unix time in ms of the last accepted packet; 0 = never. */
+  lastPacket: number;
+  /** Packets and bytes sent out of this stream's sockets. */
+  packetsOut: number;
+  bytesOut: number;
+  /** Where this stream sends to now (signalled or learned). */
+  endpoint: Endpoint | null;
+  /** The endpoint was taken from a received packet. */
+  learned: boolean;
+  /** The endpoint is fixed (learning is over, or learning is off). */
+  confirmed: boolean;
+}
+
+export type EngineEvent =
+  /** A stream's endpoint changed because of a received packet, or became fixed. */
+  | { type: 'learned'; id: number; endpoint: Endpoint; confirmed: boolean }
+  /** Something failed on an engine thread; id is null when it concerns the engine itself. */
+  | { type: 'error'; id: number | null; code: string; message: string };
+
+/** A failed engine request; `code` is an errno name ('EADDRINUSE', 'EACCES', ...), 'ENOENT' for an unknown stream, 'EINVAL' for a bad argument, or 'EENGINE' when the engine is closed or failed. */
+export class EngineError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'EngineError';
+    this.code = code;
+  }
+}
+
+export interface MediaEngineOptions {
+  /** Engine threads; streams are placed by `group` (see openStream). */
+  threads: number;
+  onEvents: (events: EngineEvent[]) => void;
+  /** Length of the learning window for 'delayed' and 'heuristic'; 3000 as the reference. For tests. */
+  learningDelayMs?: number;
+}
+
+export interface OpenStreamOptions {
+  /**
+   * Placement: the stream runs on engine thread `group % threads`. A stream and
+   * its sinks must share a thread, so give all streams of a call the same group.
+   * Default 0.
+   */
+  group?: number;
+}
+
+interface NativeEngine {
+  openStream(sockets: LocalSocketSpec[], group: number): number;
+  configure(id: number, cfg: StreamConfig): void;
+  closeStream(id: number): void;
+  stats(id: number): StreamStats;
+  statsMany(ids: number[]): StreamStats[];
+  close(): void;
+}
+
+interface NativeModule {
+  version: string;
+  Engine: new (
+    opts: { threads: number; learningDelayMs: number },
+    onEvents: (events: EngineEvent[]) => void,
+  ) => NativeEngine;
+}
+
+let native: NativeModule | undefined;
+
+/** Loads the addon built by node-gyp (Release, else Debug). */
+export function loadNative(): NativeModule {
+  if (native) return native;
+  const root = path.resolve(__dirname, '..', '..', '..');
+  const tried: string[] = [];
+  for (const kind of ['Release', 'Debug']) {
+    const file = path.join(root, 'build', kind, 'rtpengine_native.node');
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      native = require(file) as NativeModule;
+      return native;
+    } catch (err) {
+      tried.push(`${file}: ${(err as Error).message}`);
+    }
+  }
+  throw new EngineError('EENGINE', `cannot load the native media engine (run node-gyp rebuild): ${tried.join('; ')}`);
+}
+
+/** Turns an error thrown by the addon (an Error with a string `code`) into an EngineError. */
+function rethrow(err: unknown): never {
+  if (err instanceof EngineError) throw err;
+  if (err instanceof Error) {
+    const code = (err as Error & { code?: unknown }).code;
+    throw new EngineError(typeof code === 'string' ? code : 'EENGINE', err.message);
+  }
+  throw new EngineError('EENGINE', String(err));
+}
+
+export class MediaEngine {
+  private readonly engine: NativeEngine;
+  private closed = false;
+
+  constructor(opts: MediaEngineOptions) {
+    const onEvents = opts.onEvents;
+    const safe = (events: EngineEvent[]): void => {
+      try {
+        onEvents(events);
+      } catch (err) {
+        log.error(`media event handler threw: ${(err as Error)?.stack ?? String(err)}`);
+      }
+    };
+    try {
+      this.engine = new (loadNative().Engine)(
+        { threads: opts.threads, learningDelayMs: opts.learningDelayMs ?? 3000 },
+        safe,
+      );
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /** Binds all sockets (same port on each address) and returns the stream id; throws EngineError and binds nothing on failure. */
+  openStream(sockets: LocalSocketSpec[], opts: OpenStreamOptions = {}): number {
+    try {
+      return this.engine.openStream(sockets, opts.group ?? 0);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /** Replaces the stream's configuration. A new endpoint or learning mode starts learning over. */
+  configure(id: number, cfg: StreamConfig): void {
+    try {
+      this.engine.configure(id, cfg);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /** Closes the stream; its port is free when this returns. Unknown ids are ignored. */
+  closeStream(id: number): void {
+    if (this.closed) return;
+    try {
+      this.engine.closeStream(id);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  stats(id: number): StreamStats {
+    try {
+      return this.engine.stats(id);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  statsMany(ids: number[]): StreamStats[] {
+    try {
+      return this.engine.statsMany(ids);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /** Stops the engine threads and closes every stream. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.engine.close();
+  }
+}
