@@ -1,0 +1,315 @@
+// Offer/answer: takes the SDP one side sent, records what it said in the call model,
+// allocates this daemon's ports for the other side, wires the media engine and
+// returns the rewritten SDP for the other side.
+
+import { parseSdp, SdpError, findLine, assertComplete, SDP_INCOMPLETE_REASON, type SessionDescription, type MediaSection } from '../sdp/sdp';
+import { getAttribute, hasAttribute, getDirection, parseConnection, parsePtime, parseRtcp } from '../sdp/attributes';
+import type { NgRequest } from '../control/ng-request';
+import { NgError } from '../control/errors';
+import type { LogicalInterface } from '../media/interfaces';
+import { selectInterface } from '../media/interfaces';
+import type { Endpoint } from '../media/engine';
+import { Call, CallMedia, Monologue, type Direction, type MediaDescription } from './model';
+import { newIceCredentials } from './ice';
+import { buildSdp, sdpHasLoopProtect, type MediaPlan } from './sdp-output';
+import type { MediaWiring } from './wiring';
+
+export interface SignalEnv {
+  interfaces: LogicalInterface[];
+  /** --sip-source: use the SIP source address instead of the SDP's unless `trust address`. */
+  sipSource: boolean;
+  /** The value of a=rtpengine: this daemon inserts with `loop protect`. */
+  instanceId: string;
+  wiring: MediaWiring;
+}
+
+export type SignalKind = 'offer' | 'answer';
+
+function connectionOf(value: string | null): { family: 4 | 6; address: string } | null {
+  const c = value !== null ? parseConnection(value) : null;
+  return c ? { family: c.addrType === 'IP6' ? 6 : 4, address: c.address } : null;
+}
+
+function isZeroAddress(address: string): boolean {
+  return address === '0.0.0.0' || address === '::';
+}
+
+/** Finds (or creates) the two monologues an offer or answer is between. */
+function sides(call: Call, req: NgRequest, kind: SignalKind): { sender: Monologue; receiver: Monologue } {
+  const fromTag = req.fromTag ?? '';
+  const toTag = req.toTag ?? '';
+  if (kind === 'answer') {
+    const receiver = call.monologue(fromTag);
+    if (!receiver) throw new NgError('Unknown call-id');
+    let sender = call.monologue(toTag);
+    if (!sender) {
+      // The callee's monologue was created by the offer under no tag (or its branch).
+      const pending = receiver.peer;
+      if (pending && (pending.tag === '' || pending.tag.startsWith('\u0000'))) {
+        call.retag(pending, toTag);
+        sender = pending;
+      } else {
+        sender = call.ensureMonologue(toTag);
+      }
+    }
+    link(sender, receiver);
+    return { sender, receiver };
+  }
+  const sender = call.ensureMonologue(fromTag);
+  let receiver: Monologue | undefined = toTag ? call.monologue(toTag) : undefined;
+  if (!receiver) {
+    const branchKey = req.viaBranch ? `\u0000${req.viaBranch}` : '';
+    if (sender.peer && (!req.viaBranch || sender.peer.viaBranch === req.viaBranch || sender.peer.tag !== '' && !sender.peer.tag.startsWith('\u0000'))) {
+      receiver = sender.peer;
+    } else {
+      receiver = call.monologue(branchKey) ?? call.ensureMonologue(branchKey);
+      if (req.viaBranch) receiver.viaBranch = req.viaBranch;
+    }
+  }
+  link(sender, receiver);
+  return { sender, receiver };
+}
+
+function link(a: Monologue, b: Monologue): void {
+  a.peer = b;
+  b.peer = a;
+}
+
+/** What the sender's SDP says about one m= line. */
+interface ParsedMedia {
+  section: MediaSection;
+  desc: MediaDescription;
+  connection: { family: 4 | 6; address: string } | null;
+  hasOwnConnection: boolean;
+  rtcpPort: number | null;
+}
+
+function parseMedia(sdp: SessionDescription): ParsedMedia[] {
+  assertComplete(sdp);
+  const sessionConn = findLine(sdp.session, 'c')?.value ?? null;
+  const sessionDir = getDirection(sdp.session) ?? null;
+  const sessionIce = hasAttribute(sdp.session, 'ice-ufrag');
+  return sdp.media.map((section) => {
+    const ownConn = findLine(section.lines, 'c')?.value ?? null;
+    const connection = connectionOf(ownConn ?? sessionConn);
+    if (!connection && section.port !== 0) throw new NgError(SDP_INCOMPLETE_REASON);
+    const ptime = getAttribute(section.lines, 'ptime');
+    const rtcp = getAttribute(section.lines, 'rtcp');
+    const desc: MediaDescription = {
+      type: section.type,
+      protocol: section.proto,
+      formats: section.formats,
+      port: section.port,
+      direction: getDirection(section.lines) ?? sessionDir,
+      ptime: ptime !== undefined ? parsePtime(ptime) : null,
+      rtcpMux: hasAttribute(section.lines, 'rtcp-mux'),
+      ice: sessionIce || hasAttribute(section.lines, 'ice-ufrag') || hasAttribute(section.lines, 'candidate'),
+    };
+    return {
+      section,
+      desc,
+      connection,
+      hasOwnConnection: ownConn !== null,
+      rtcpPort: rtcp !== undefined ? parseRtcp(rtcp)?.port ?? null : null,
+    };
+  });
+}
+
+function isRtpProtocol(proto: string): boolean {
+  return proto.toUpperCase().includes('RTP');
+}
+
+function sameEndpoint(a: Endpoint | null, b: Endpoint | null): boolean {
+  if (!a || !b) return a === b;
+  return a.address === b.address && a.port === b.port && a.family === b.family;
+}
+
+/** Records the sender's endpoint for one media, per trust-address / SIP-source rules. */
+function senderEndpoints(pm: ParsedMedia, req: NgRequest, env: SignalEnv, sipSource: boolean): { rtp: Endpoint | null; rtcp: Endpoint | null } {
+  if (!pm.connection) return { rtp: null, rtcp: null };
+  let { family, address } = pm.connection;
+  if (sipSource && req.receivedFrom) {
+    family = req.receivedFrom.family === 'IP6' ? 6 : 4;
+    address = req.receivedFrom.address;
+  }
+  const port = pm.desc.port;
+  const rtcpPort = pm.desc.rtcpMux && pm.rtcpPort === port ? port : pm.rtcpPort ?? (port === 0 ? 1 : port + 1);
+  void env;
+  return { rtp: { family, address, port }, rtcp: { family, address, port: rtcpPort } };
+}
+
+/**
+ * Processes an offer or answer. Runs on the control thread; may throw NgError, in
+ * which case the call keeps its earlier state as far as the engine is concerned.
+ */
+export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env: SignalEnv): string {
+  const text = req.sdp ?? '';
+  let sdp: SessionDescription;
+  try {
+    sdp = parseSdp(text);
+  } catch (e) {
+    if (e instanceof SdpError) throw new NgError(e.reason);
+    throw e;
+  }
+  if (req.flags.has('loop-protect') && sdpHasLoopProtect(sdp, env.instanceId)) return text;
+  let parsed: ParsedMedia[];
+  try {
+    parsed = parseMedia(sdp);
+  } catch (e) {
+    if (e instanceof SdpError) throw new NgError(e.reason);
+    throw e;
+  }
+
+  const { sender, receiver } = sides(call, req, kind);
+  if (req.label !== undefined && kind === 'offer') sender.label = req.label;
+  if (req.label !== undefined && kind === 'answer') sender.label = req.label;
+  const sipSource = req.flags.has('sip-source-address') || (env.sipSource && !req.flags.has('trust-address'));
+  sender.sipSource = sipSource;
+  sender.strictSource = req.flags.has('strict-source');
+  sender.mediaHandover = req.flags.has('media-handover');
+  sender.asymmetric = req.flags.has('asymmetric');
+  sender.portLatching = req.flags.has('port-latching');
+  if (req.tos !== undefined) {
+    const tos = req.tos >= 0 && req.tos < 256 ? req.tos : null;
+    if (req.tos >= 0) { sender.tos = tos; receiver.tos = tos; }
+  }
+
+  // Interfaces: `direction` names the sender's then the receiver's logical interface.
+  const senderIface = pickInterface(env, req.direction[0], sender, req.addressFamily, kind);
+  const receiverIface = pickInterface(env, req.direction[1], receiver, req.addressFamily, kind);
+
+  const plans: MediaPlan[] = [];
+  for (let i = 0; i < parsed.length; i++) {
+    const pm = parsed[i];
+    const sm = sender.media(i);
+    const rm = receiver.media(i);
+    const previous = sm.desc;
+    sm.desc = pm.desc;
+    const ep = senderEndpoints(pm, req, env, sipSource);
+    const endpointChanged = !sameEndpoint(sm.rtp.advertised, ep.rtp);
+    sm.rtp.advertised = ep.rtp;
+    sm.rtcp.advertised = ep.rtcp;
+    if (endpointChanged || !sm.rtp.confirmed) {
+      sm.rtp.endpoint = ep.rtp;
+      sm.rtcp.endpoint = ep.rtcp;
+      sm.rtp.confirmed = false;
+      sm.rtcp.confirmed = false;
+    }
+
+    if (pm.desc.port === 0) {
+      // A rejected or disabled stream: no ports on either side.
+      rm.releasePorts();
+      sm.releasePorts();
+      if (!rm.desc) rm.desc = { ...pm.desc, direction: null, ptime: null, rtcpMux: false, ice: false };
+      const protocol = kind === 'offer' && req.transportProtocol && isRtpProtocol(pm.desc.protocol) ? req.transportProtocol : pm.desc.protocol;
+      plans.push({ index: i, parsed: pm.section, rejected: true, media: rm, protocol, ownConnection: pm.hasOwnConnection, zeroAddress: false });
+      continue;
+    }
+
+    // Ports for both sides: a re-offer keeps them unless the sender's endpoint moved.
+    const moved = previous !== null && endpointChanged && !sender.portLatching && kind === 'offer';
+    if (moved) rm.releasePorts();
+    sm.iface = senderIface;
+    rm.iface = receiverIface;
+    env.wiring.ensurePorts(sm);
+    env.wiring.ensurePorts(rm);
+
+    if (!rm.desc) rm.desc = { ...pm.desc, direction: null, ptime: null, rtcpMux: false, ice: false };
+    const rtp = isRtpProtocol(pm.desc.protocol);
+    if (req.transportProtocol && kind === 'offer' && rtp) rm.desc = { ...rm.desc, protocol: req.transportProtocol };
+
+    const mux = rtp ? negotiateMux(sm, rm, pm.desc, req, kind) : { offer: false, muxed: false };
+    const ice = negotiateIce(sm, rm, pm.desc, req, kind);
+    env.wiring.route(sm, rm);
+
+    let ptime = pm.desc.ptime;
+    if (ptime === null && kind === 'answer') ptime = rm.desc?.ptime ?? null;
+    // Towards the receiver: the requested transport in an offer, what it offered in an answer.
+    const protocol = kind === 'offer' ? (rtp && req.transportProtocol ? req.transportProtocol : pm.desc.protocol) : (rm.desc?.protocol ?? pm.desc.protocol);
+    plans.push({
+      index: i,
+      parsed: pm.section,
+      rejected: false,
+      media: rm,
+      protocol,
+      isRtp: rtp,
+      ownConnection: pm.hasOwnConnection,
+      zeroAddress: ep.rtp !== null && isZeroAddress(ep.rtp.address),
+      direction: pm.desc.direction,
+      ptime,
+      rtcpMux: mux.offer,
+      rtcpMuxed: mux.muxed,
+      ice,
+      endOfCandidates: hasAttribute(sdp.session, 'end-of-candidates'),
+    });
+  }
+  // Medias beyond what this SDP describes are gone (fewer m= lines than before).
+  call.lastSignal = Date.now();
+  if (kind === 'answer') call.answered = true;
+  return buildSdp(sdp, plans, {
+    replaceOrigin: req.replace.has('origin'),
+    replaceSessionConnection: req.replace.has('session-connection'),
+    noRtcpAttribute: req.flags.has('no-rtcp-attribute'),
+    fullRtcpAttribute: req.flags.has('full-rtcp-attribute'),
+    loopProtect: req.flags.has('loop-protect') ? env.instanceId : null,
+    mediaAddress: req.mediaAddress ?? null,
+    iface: receiverIface,
+  });
+}
+
+function pickInterface(env: SignalEnv, name: string | undefined, ml: Monologue, family: 'IP4' | 'IP6' | undefined, kind: SignalKind): LogicalInterface {
+  const existing = ml.medias.find((m) => m.iface)?.iface;
+  if (!name && existing) return existing;
+  let iface: LogicalInterface;
+  try {
+    iface = selectInterface(env.interfaces, name);
+  } catch {
+    throw new NgError(`Unknown interface '${name}'`);
+  }
+  void family;
+  void kind;
+  return iface;
+}
+
+/**
+ * RFC 5761 negotiation. At the offer, decides whether to offer rtcp-mux to the
+ * receiver; at the answer, whether each side is multiplexed from now on.
+ */
+function negotiateMux(sm: CallMedia, rm: CallMedia, desc: MediaDescription, req: NgRequest, kind: SignalKind): { offer: boolean; muxed: boolean } {
+  const opts = req.rtcpMux;
+  if (kind === 'offer') {
+    const offered = desc.rtcpMux;
+    const require = opts.has('require');
+    const offer = require || opts.has('offer') || (offered && !opts.has('demux') && !opts.has('reject'));
+    // Remember what the offerer may get back in the answer.
+    sm.muxPolicy = offered && !opts.has('reject') ? (opts.has('demux') || opts.has('accept') ? 'accept' : 'follow') : 'no';
+    rm.rtcpMux = require;
+    rm.muxPolicy = offer ? 'offered' : 'no';
+    return { offer, muxed: require };
+  }
+  // Answer: the sender (answerer) muxes if it accepted what we offered.
+  const senderMuxed = desc.rtcpMux && sm.muxPolicy === 'offered' || sm.rtcpMux;
+  sm.rtcpMux = senderMuxed;
+  const receiverMuxed = rm.muxPolicy === 'accept' || (rm.muxPolicy === 'follow' && senderMuxed);
+  rm.rtcpMux = receiverMuxed;
+  return { offer: receiverMuxed, muxed: receiverMuxed };
+}
+
+function negotiateIce(sm: CallMedia, rm: CallMedia, desc: MediaDescription, req: NgRequest, kind: SignalKind): 'none' | 'host' | 'relay' {
+  const mode = req.ice;
+  let want: boolean;
+  if (mode === 'remove') want = false;
+  else if (mode === 'force' || mode === 'force-relay') want = true;
+  // In an answer, ICE goes back to the offerer only if it offered ICE itself.
+  else if (kind === 'answer') want = rm.desc?.ice ?? false;
+  else want = desc.ice;
+  rm.iceOffered = want;
+  sm.iceOffered = sm.iceOffered || desc.ice;
+  if (!want) return 'none';
+  if (!rm.iceUfrag || !rm.icePwd || req.flags.has('reset')) {
+    const cred = newIceCredentials();
+    rm.iceUfrag = cred.ufrag;
+    rm.icePwd = cred.pwd;
+  }
+  return mode === 'force-relay' ? 'relay' : 'host';
+}

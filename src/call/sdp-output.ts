@@ -1,0 +1,227 @@
+// Builds the rewritten SDP for the receiving side of an offer or answer, in the
+// layout the reference daemon produces: lines it does not handle keep their place;
+// the attributes it owns (codecs, direction, RTCP, ICE, ptime) are regenerated at
+// the end of each media section in a fixed order.
+
+import { serializeSdp, type SdpLine, type SessionDescription, type MediaSection } from '../sdp/sdp';
+import type { LogicalInterface } from '../media/interfaces';
+import { staticPayloadType, splitAttribute, parseRtpmap } from '../sdp/attributes';
+import type { CallMedia, Direction } from './model';
+import { candidateLines } from './ice';
+
+export interface MediaPlan {
+  index: number;
+  parsed: MediaSection;
+  rejected: boolean;
+  media: CallMedia;
+  protocol?: string;
+  isRtp?: boolean;
+  ownConnection: boolean;
+  zeroAddress: boolean;
+  direction?: Direction | null;
+  ptime?: number | null;
+  /** Whether a=rtcp-mux is written. */
+  rtcpMux?: boolean;
+  /** Whether RTCP already shares the RTP port towards the receiver. */
+  rtcpMuxed?: boolean;
+  ice?: 'none' | 'host' | 'relay';
+  /** The sender signalled a=end-of-candidates at session level. */
+  endOfCandidates?: boolean;
+}
+
+export interface OutputOptions {
+  replaceOrigin: boolean;
+  replaceSessionConnection: boolean;
+  noRtcpAttribute: boolean;
+  fullRtcpAttribute: boolean;
+  /** Instance id for a=rtpengine: with `loop protect`, else null. */
+  loopProtect: string | null;
+  /** `media address`: the address advertised instead of the interface's. */
+  mediaAddress: string | null;
+  iface: LogicalInterface;
+}
+
+/** Session attributes this daemon drops (it terminates what they describe). */
+const SESSION_DROPPED = new Set([
+  'group', 'ice-lite', 'ice-ufrag', 'ice-pwd', 'ice-options', 'rtpengine',
+  // Directions are written per media section.
+  'sendrecv', 'sendonly', 'recvonly', 'inactive',
+]);
+
+/** Media attributes this daemon regenerates or drops. */
+const MEDIA_OWNED = new Set([
+  'rtpmap', 'fmtp', 'rtcp-fb', 'rtcp', 'rtcp-mux', 'candidate', 'ice-ufrag', 'ice-pwd', 'ice-options',
+  'ice-lite', 'ice-mismatch', 'end-of-candidates', 'remote-candidates', 'sendrecv', 'sendonly',
+  'recvonly', 'inactive', 'ptime', 'mid', 'crypto', 'setup', 'fingerprint', 'tls-id', 'rtpengine',
+]);
+
+/** Attributes passed through (SRTP is not terminated yet) but moved to their slot. */
+const CRYPTO_ATTRS = ['crypto', 'setup', 'fingerprint', 'tls-id'];
+
+function attrName(value: string): string {
+  return splitAttribute(value).name;
+}
+
+function attrValue(value: string): string {
+  return splitAttribute(value).value ?? '';
+}
+
+export function sdpHasLoopProtect(sdp: SessionDescription, instanceId: string): boolean {
+  const is = (l: SdpLine): boolean => l.type === 'a' && l.value === `rtpengine:${instanceId}`;
+  return sdp.session.some(is) || sdp.media.some((m) => m.lines.some(is));
+}
+
+function connectionLine(address: string): string {
+  return `IN ${address.includes(':') ? 'IP6' : 'IP4'} ${address}`;
+}
+
+function advertisedAddress(media: CallMedia, opts: OutputOptions): string {
+  if (opts.mediaAddress) return opts.mediaAddress;
+  return media.rtp.localAddress?.advertised ?? opts.iface.addresses[0]?.advertised ?? '0.0.0.0';
+}
+
+/** The codec attributes of one payload type, from the SDP or the static table. */
+function codecLines(section: MediaSection, pt: string): string[] {
+  const out: string[] = [];
+  const find = (name: string): string[] =>
+    section.lines.filter((l) => l.type === 'a' && attrName(l.value) === name && attrValue(l.value).split(' ')[0] === pt)
+      .map((l) => l.value);
+  const rtpmap = find('rtpmap');
+  const parsed = rtpmap.length > 0 ? parseRtpmap(attrValue(rtpmap[0])) : null;
+  if (parsed) {
+    // Written the way the reference does: a channel count of 1 is left out.
+    const channels = parsed.channels !== undefined && parsed.channels !== 1 ? `/${parsed.channels}` : '';
+    out.push(`rtpmap:${pt} ${parsed.encoding}/${parsed.clockRate}${channels}`);
+  } else if (rtpmap.length > 0) {
+    out.push(rtpmap[0]);
+  } else {
+    const known = staticPayloadType(parseInt(pt, 10));
+    if (known) out.push(`rtpmap:${pt} ${known.encoding}/${known.clockRate}${known.channels && known.channels > 1 ? '/' + known.channels : ''}`);
+    else if (/^\d+$/.test(pt)) out.push(`rtpmap:${pt} /0`);
+  }
+  out.push(...find('fmtp'));
+  out.push(...find('rtcp-fb'));
+  return out;
+}
+
+function outputDirection(plan: MediaPlan): Direction {
+  let dir: Direction = plan.direction ?? 'sendrecv';
+  if (plan.zeroAddress) {
+    // An endpoint that advertises no address cannot receive: hold in the old style.
+    if (dir === 'sendrecv') dir = 'sendonly';
+    else if (dir === 'recvonly') dir = 'inactive';
+  }
+  return dir;
+}
+
+/** The c= value towards the receiver: ours, the media address, or an old-style hold kept as is. */
+function connectionValue(original: string, plan: MediaPlan, address: string, opts: OutputOptions): string {
+  if (opts.mediaAddress) return connectionLine(opts.mediaAddress);
+  if (plan.ice === 'relay') return original;
+  if (plan.zeroAddress && plan.ice === 'none') return original;
+  return connectionLine(address);
+}
+
+/** Attributes kept in place with ICE=force-relay: the sender's own ICE, minus relays. */
+function keptForRelay(name: string, value: string): boolean {
+  if (name === 'candidate') return !/ typ relay( |$)/.test(value);
+  return name === 'ice-ufrag' || name === 'ice-pwd' || name === 'ice-options' || name === 'rtcp-mux' || name === 'rtcp';
+}
+
+function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
+  const section = plan.parsed;
+  const media = plan.media;
+  const protocol = plan.protocol ?? section.proto;
+  if (plan.rejected) {
+    return [{ type: 'm', value: `${section.type} 0 ${protocol} ${section.formats.join(' ')}` }];
+  }
+  const relay = plan.ice === 'relay';
+  const port = media.rtp.localPort;
+  const address = advertisedAddress(media, opts);
+  const out: SdpLine[] = [{ type: 'm', value: `${section.type} ${relay ? section.port : port} ${protocol} ${section.formats.join(' ')}` }];
+  let mid: string | null = null;
+  let endOfCandidates = plan.endOfCandidates ?? false;
+  let senderIce = false;
+  const crypto: string[] = [];
+  for (const line of section.lines) {
+    if (line.type === 'c') {
+      out.push({ type: 'c', value: connectionValue(line.value, plan, address, opts) });
+      continue;
+    }
+    if (line.type !== 'a') {
+      out.push(line);
+      continue;
+    }
+    const { name } = splitAttribute(line.value);
+    const value = attrValue(line.value);
+    if (name === 'mid') mid = line.value;
+    if (name === 'ice-ufrag') senderIce = true;
+    if (CRYPTO_ATTRS.includes(name)) crypto.push(line.value);
+    if (name === 'end-of-candidates') endOfCandidates = true;
+    if (relay && keptForRelay(name, value)) {
+      out.push(line);
+      continue;
+    }
+    // Wildcard feedback (a=rtcp-fb:* …) belongs to no codec and keeps its place.
+    if (MEDIA_OWNED.has(name) && !(name === 'rtcp-fb' && value.startsWith('* '))) continue;
+    out.push(line);
+  }
+  const attrs: string[] = [];
+  if (mid !== null) attrs.push(mid);
+  if (plan.isRtp) for (const pt of section.formats) attrs.push(...codecLines(section, pt));
+  attrs.push(outputDirection(plan));
+  if (plan.isRtp && !opts.noRtcpAttribute && !relay) {
+    const rtcpPort = plan.rtcpMuxed ? port : media.rtcp.localPort;
+    attrs.push(opts.fullRtcpAttribute ? `rtcp:${rtcpPort} ${connectionLine(address)}` : `rtcp:${rtcpPort}`);
+  }
+  if (plan.rtcpMux && !relay) attrs.push('rtcp-mux');
+  for (const name of CRYPTO_ATTRS) attrs.push(...crypto.filter((c) => attrName(c) === name));
+  if (plan.ptime) attrs.push(`ptime:${plan.ptime}`);
+  if (plan.ice && plan.ice !== 'none' && media.iceUfrag && media.icePwd) {
+    if (!relay || !senderIce) attrs.push(`ice-ufrag:${media.iceUfrag}`, `ice-pwd:${media.icePwd}`);
+    const addrs = media.iface?.addresses ?? opts.iface.addresses;
+    const advertised = opts.mediaAddress ? addrs.map((a) => ({ ...a, advertised: opts.mediaAddress as string })) : addrs;
+    const rtcpCandidate = plan.rtcpMuxed || !plan.isRtp ? null : media.rtcp.localPort;
+    attrs.push(...candidateLines(advertised, port, rtcpCandidate, plan.ice, relay && senderIce ? 1 : 65535));
+  }
+  if (endOfCandidates) attrs.push('end-of-candidates');
+  for (const a of attrs) out.push({ type: 'a', value: a });
+  return out;
+}
+
+/** Rewrites the sender's SDP for the receiver. */
+export function buildSdp(sdp: SessionDescription, plans: MediaPlan[], opts: OutputOptions): string {
+  const firstLive = plans.find((p) => !p.rejected);
+  const address = firstLive ? advertisedAddress(firstLive.media, opts) : opts.iface.addresses[0]?.advertised ?? '0.0.0.0';
+  // The session c= is rewritten when asked, or when a live stream relies on it.
+  const sessionConnUsed = plans.some((p) => !p.rejected && !p.ownConnection);
+  const sessionZeroPlan = plans.find((p) => !p.rejected && !p.ownConnection);
+  const session: SdpLine[] = [];
+  for (const line of sdp.session) {
+    if (line.type === 'o' && opts.replaceOrigin) {
+      const parts = line.value.split(' ');
+      if (parts.length >= 6) {
+        parts[4] = address.includes(':') ? 'IP6' : 'IP4';
+        parts[5] = address;
+        session.push({ type: 'o', value: parts.join(' ') });
+        continue;
+      }
+    }
+    if (line.type === 'c' && (sessionConnUsed || opts.replaceSessionConnection)) {
+      session.push({ type: 'c', value: sessionZeroPlan ? connectionValue(line.value, sessionZeroPlan, address, opts) : connectionLine(opts.mediaAddress ?? address) });
+      continue;
+    }
+    if (line.type === 'a' && SESSION_DROPPED.has(attrName(line.value))) continue;
+    session.push(line);
+  }
+  if (opts.loopProtect) session.push({ type: 'a', value: `rtpengine:${opts.loopProtect}` });
+  const media: MediaSection[] = [];
+  const out: SessionDescription = { session, media };
+  for (const plan of plans) {
+    const lines = buildMedia(plan, opts);
+    const m = lines[0];
+    const [type, port, proto, ...formats] = m.value.split(' ');
+    media.push({ type, port: parseInt(port, 10), portCount: null, proto, formats, lines: lines.slice(1) });
+  }
+  return serializeSdp(out);
+}

@@ -1,0 +1,94 @@
+// Connects the call model to the native media engine: allocates the local ports of a
+// media on its logical interface and compiles each stream's route (endpoint, sink,
+// RTCP sink, learning) when signalling changes it. Runs on the control thread.
+
+import type { MediaEngine, EngineEvent, Learning, StreamStats } from '../media/engine';
+import type { PortAllocator } from '../media/ports';
+import type { CallMedia, PacketStream } from './model';
+
+export class MediaWiring {
+  /** Native stream id → the model's stream, for events coming back from the engine. */
+  private readonly byEngineId = new Map<number, PacketStream>();
+
+  constructor(
+    readonly engine: MediaEngine,
+    private readonly ports: PortAllocator,
+    private readonly learning: Learning,
+  ) {}
+
+  /** Allocates an RTP/RTCP port pair for a media on its interface, if it has none. */
+  ensurePorts(m: CallMedia): void {
+    if (m.hasPorts) return;
+    if (!m.iface) throw new Error('media has no interface');
+    const addrs = m.iface.addresses.map((a) => ({ family: a.family, address: a.address }));
+    const pair = this.ports.allocatePair(addrs, { group: m.monologue.call.group });
+    const local = m.iface.addresses[0];
+    m.rtp.engineId = pair.rtp;
+    m.rtp.localPort = pair.port;
+    m.rtp.localAddress = local;
+    m.rtcp.engineId = pair.rtcp;
+    m.rtcp.localPort = pair.port + 1;
+    m.rtcp.localAddress = local;
+    this.byEngineId.set(pair.rtp, m.rtp);
+    this.byEngineId.set(pair.rtcp, m.rtcp);
+    let released = 0;
+    const release = (): void => {
+      // Both streams share one pair: free it when the second of them is closed.
+      if (++released < 2) return;
+      this.byEngineId.delete(pair.rtp);
+      this.byEngineId.delete(pair.rtcp);
+      this.ports.releasePair(pair);
+    };
+    m.rtp.release = release;
+    m.rtcp.release = release;
+    m.hasPorts = true;
+  }
+
+  /** Compiles the routes between two sides of one m= line, both directions. */
+  route(a: CallMedia, b: CallMedia): void {
+    this.routeSide(a, b);
+    this.routeSide(b, a);
+  }
+
+  private routeSide(from: CallMedia, to: CallMedia): void {
+    if (from.rtp.engineId === null || from.rtcp.engineId === null) return;
+    const ml = from.monologue;
+    const learning: Learning = ml.asymmetric ? 'off' : this.learning;
+    const rtcpTarget = to.rtcpMux ? to.rtp.engineId : to.rtcp.engineId;
+    const common = {
+      learning,
+      strictSource: ml.strictSource,
+      mediaHandover: ml.mediaHandover,
+      tos: ml.tos,
+    };
+    this.engine.configure(from.rtp.engineId, {
+      ...common,
+      endpoint: from.rtp.endpoint,
+      sink: to.rtp.engineId,
+      rtcpSink: rtcpTarget,
+    });
+    this.engine.configure(from.rtcp.engineId, {
+      ...common,
+      // RTCP towards a multiplexing peer leaves through its RTP port.
+      endpoint: from.rtcpMux ? null : from.rtcp.endpoint,
+      sink: rtcpTarget,
+      rtcpSink: rtcpTarget,
+    });
+  }
+
+  /** Applies what the engine reports: learned endpoints. */
+  onEvents(events: EngineEvent[]): void {
+    for (const ev of events) {
+      if (ev.type !== 'learned') continue;
+      const ps = this.byEngineId.get(ev.id);
+      if (!ps) continue;
+      ps.endpoint = ev.endpoint;
+      ps.confirmed = true;
+    }
+  }
+
+  stats(ps: PacketStream): StreamStats | null {
+    if (ps.engineId === null) return null;
+    return this.engine.stats(ps.engineId);
+  }
+}

@@ -1,0 +1,161 @@
+// Dispatch of ng commands to the call registry. Runs on the control thread; each
+// command either completes or throws NgError, which leaves existing calls as they were.
+
+import type { BDict } from './bencode';
+import { NgError, NG_REASONS } from './errors';
+import { parseNgRequest, type NgRequest } from './ng-request';
+import type { NgContext } from './ng-server';
+import { getLogger } from '../log';
+import type { CallRegistry } from '../call/registry';
+import { processSignal, type SignalEnv } from '../call/offer-answer';
+import { queryReply } from '../call/query';
+import { statisticsReply, type ControlStats, type PortUsage } from '../stats/statistics';
+
+const log = getLogger('control');
+
+export interface CommandEnv {
+  registry: CallRegistry;
+  signal: SignalEnv;
+  control: ControlStats;
+  portUsage: () => PortUsage;
+  /** Seconds a deleted call stays queryable (--delete-delay). */
+  deleteDelay: number;
+}
+
+/**
+ * Commands the reference knows, spelled exactly as it matches them (case-sensitive:
+ * `Ping` is not a command there either).
+ */
+const REFERENCE_COMMANDS = new Set([
+  'ping', 'offer', 'answer', 'delete', 'query', 'list', 'statistics', 'start recording',
+  'stop recording', 'pause recording', 'start forwarding', 'stop forwarding', 'block DTMF',
+  'unblock DTMF', 'block media', 'unblock media', 'silence media', 'unsilence media',
+  'play media', 'stop media', 'play DTMF', 'publish', 'subscribe request', 'subscribe answer',
+  'unsubscribe', 'connect',
+]);
+
+function need(value: string | undefined, reason: string): string {
+  if (value === undefined || value === '') throw new NgError(reason);
+  return value;
+}
+
+export class Commands {
+  constructor(private readonly env: CommandEnv) {}
+
+  /** The ng handler: never throws; errors become `result: error` replies. */
+  handle = (dict: BDict, ctx: NgContext): BDict => {
+    const started = process.hrtime.bigint();
+    const command = typeof dict['command'] === 'string' ? dict['command'] : '';
+    let reply: BDict;
+    let ok = true;
+    try {
+      const req = parseNgRequest(dict);
+      if (!REFERENCE_COMMANDS.has(command)) throw new NgError(NG_REASONS.unknownCommand);
+      reply = this.dispatch(req);
+    } catch (e) {
+      ok = false;
+      if (e instanceof NgError) {
+        reply = { result: 'error', 'error-reason': e.ngReason };
+      } else {
+        log.error(`Error processing '${command}': ${(e as Error).stack ?? String(e)}`);
+        reply = { result: 'error', 'error-reason': NG_REASONS.internal };
+      }
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.env.control.record(ctx.remote.address, command, seconds, ok);
+    return reply;
+  };
+
+  private dispatch(req: NgRequest): BDict {
+    switch (req.command) {
+      case 'ping':
+        return { result: 'pong' };
+      case 'offer':
+        return this.signal(req, 'offer');
+      case 'answer':
+        return this.signal(req, 'answer');
+      case 'delete':
+        return this.delete(req);
+      case 'query':
+        return this.query(req);
+      case 'list':
+        return this.list(req);
+      case 'statistics':
+        return this.statistics();
+      default:
+        // A command of the reference that this daemon does not implement yet.
+        throw new NgError(`Command '${req.command}' is not supported yet`);
+    }
+  }
+
+  private signal(req: NgRequest, kind: 'offer' | 'answer'): BDict {
+    const callId = need(req.callId, 'No call-id in message');
+    need(req.fromTag, 'No from-tag in message');
+    if (kind === 'answer') need(req.toTag, 'No to-tag in message');
+    if (req.sdp === undefined) throw new NgError('No SDP body in message');
+    const { registry } = this.env;
+    let call = registry.get(callId);
+    if (kind === 'answer') {
+      if (!call || call.deleteAt !== null) throw new NgError('Unknown call-id');
+    } else {
+      call = registry.getOrCreate(callId);
+    }
+    try {
+      const sdp = processSignal(call, req, kind, this.env.signal);
+      if (req.recordCall !== undefined) call.recordCall = req.recordCall === 'yes' || req.recordCall === 'on';
+      if (req.flags.has('record-call')) call.recordCall = true;
+      if (req.metadata !== undefined) call.metadata = req.metadata;
+      return { sdp, result: 'ok' };
+    } catch (e) {
+      if (kind === 'offer') registry.abandon(call);
+      throw e;
+    }
+  }
+
+  private delete(req: NgRequest): BDict {
+    const callId = need(req.callId, 'No call-id in message');
+    const { registry } = this.env;
+    const call = registry.get(callId);
+    const delay = req.deleteDelay ?? this.env.deleteDelay;
+    const before = call ? queryReply(call, this.env.signal.wiring) : null;
+    const found = registry.delete(callId, { fromTag: req.fromTag, toTag: req.toTag, viaBranch: req.viaBranch, delay });
+    if (!found) {
+      const reason = "Call-ID not found or tags didn't match";
+      if (req.flags.has('fatal')) throw new NgError(reason);
+      return { result: 'ok', warning: reason };
+    }
+    if (delay > 0 && before) return { ...before, result: 'ok' };
+    return { result: 'ok' };
+  }
+
+  private query(req: NgRequest): BDict {
+    const callId = need(req.callId, 'No call-id in message');
+    const call = this.env.registry.get(callId);
+    if (!call) throw new NgError('Unknown call-id');
+    return { ...queryReply(call, this.env.signal.wiring), result: 'ok' };
+  }
+
+  private list(req: NgRequest): BDict {
+    const limit = req.limit ?? 32;
+    if (limit < 0) throw new NgError(NG_REASONS.invalidLimit);
+    return { calls: this.env.registry.ids().slice(0, limit), result: 'ok' };
+  }
+
+  private statistics(): BDict {
+    const live = { packets: 0, bytes: 0, errors: 0 };
+    const { registry, signal } = this.env;
+    for (const id of registry.ids()) {
+      const call = registry.get(id);
+      if (!call) continue;
+      for (const ps of call.streams()) {
+        const st = signal.wiring.stats(ps);
+        if (!st) continue;
+        live.packets += st.packets;
+        live.bytes += st.bytes;
+        live.errors += st.errors;
+      }
+    }
+    const stats = statisticsReply(registry, this.env.control, signal.interfaces, this.env.portUsage(), live);
+    return { statistics: stats, result: 'ok' };
+  }
+}

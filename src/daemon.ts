@@ -1,0 +1,75 @@
+// Assembles a running daemon from a validated configuration: the native media
+// engine, the port allocator, the call registry and the ng listeners.
+
+import { randomBytes } from 'crypto';
+import type { Config } from './cli/config';
+import { getLogger } from './log';
+import { MediaEngine } from './media/engine';
+import { PortAllocator } from './media/ports';
+import { NgServer } from './control/ng-server';
+import { Commands } from './control/commands';
+import { CallRegistry } from './call/registry';
+import { MediaWiring } from './call/wiring';
+import { ControlStats } from './stats/statistics';
+
+const log = getLogger('daemon');
+
+export interface Daemon {
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(config: Config): Promise<Daemon> {
+  if (config.table >= 0) {
+    log.warn('In-kernel forwarding is not available yet: continuing in userspace');
+  }
+  let wiring: MediaWiring | null = null;
+  const engine = new MediaEngine({
+    threads: config.numThreads,
+    onEvents: (events) => wiring?.onEvents(events),
+  });
+  const ports = new PortAllocator(engine, config.portMin, config.portMax);
+  wiring = new MediaWiring(engine, ports, config.endpointLearning);
+  const registry = new CallRegistry(wiring, {
+    timeout: config.timeout,
+    silentTimeout: config.silentTimeout,
+    finalTimeout: config.finalTimeout,
+    offerTimeout: config.offerTimeout,
+    deleteDelay: config.deleteDelay,
+  }, config.maxSessions);
+  const control = new ControlStats();
+  const commands = new Commands({
+    registry,
+    control,
+    deleteDelay: config.deleteDelay,
+    portUsage: () => ({ min: config.portMin, max: config.portMax, used: ports.inUse() * 2, last: ports.last() }),
+    signal: {
+      interfaces: config.interfaces,
+      sipSource: config.sipSource,
+      instanceId: randomBytes(6).toString('hex'),
+      wiring,
+    },
+  });
+  const server = new NgServer({
+    udp: config.listenNg,
+    tcp: config.listenTcpNg,
+    handler: commands.handle,
+  });
+  try {
+    await server.start();
+  } catch (e) {
+    engine.close();
+    throw e;
+  }
+  registry.start();
+  log.notice(`Startup complete, version ${config.version}`);
+  let stopped = false;
+  return {
+    async stop(): Promise<void> {
+      if (stopped) return;
+      stopped = true;
+      await server.close();
+      registry.destroyAll();
+      engine.close();
+    },
+  };
+}
