@@ -50,6 +50,8 @@ export interface MediaDescription {
   type: string;
   protocol: string;
   formats: string[];
+  /** Codec identity of each format ("PCMA/8000"), '' where it is unknown. */
+  codecs: string[];
   port: number;
   direction: Direction | null;
   ptime: number | null;
@@ -77,6 +79,11 @@ export class CallMedia {
   icePwd: string | null = null;
   /** Set when ICE is offered towards this side. */
   iceOffered = false;
+  /** The query flags "send" and "recv" of this media, as the reference derives them. */
+  sendFlag = true;
+  recvFlag = true;
+  /** This daemon offered to this side, which makes it the controlling ICE agent there. */
+  iceControlling = false;
   /** True once ports have been allocated for this side. */
   hasPorts = false;
   private closed = false;

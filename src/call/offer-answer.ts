@@ -3,7 +3,7 @@
 // returns the rewritten SDP for the other side.
 
 import { parseSdp, SdpError, findLine, assertComplete, SDP_INCOMPLETE_REASON, type SessionDescription, type MediaSection } from '../sdp/sdp';
-import { getAttribute, hasAttribute, getDirection, parseConnection, parsePtime, parseRtcp } from '../sdp/attributes';
+import { getAttribute, hasAttribute, getDirection, parseConnection, formatConnection, parsePtime, parseRtcp, resolvePayloadType } from '../sdp/attributes';
 import type { NgRequest } from '../control/ng-request';
 import { NgError } from '../control/errors';
 import type { LogicalInterface } from '../media/interfaces';
@@ -82,6 +82,8 @@ interface ParsedMedia {
   connection: { family: 4 | 6; address: string } | null;
   hasOwnConnection: boolean;
   rtcpPort: number | null;
+  /** The address of an RFC 3605 a=rtcp line, when it names one. */
+  rtcpAddress: { family: 4 | 6; address: string } | null;
 }
 
 function parseMedia(sdp: SessionDescription): ParsedMedia[] {
@@ -95,10 +97,12 @@ function parseMedia(sdp: SessionDescription): ParsedMedia[] {
     if (!connection && section.port !== 0) throw new NgError(SDP_INCOMPLETE_REASON);
     const ptime = getAttribute(section.lines, 'ptime');
     const rtcp = getAttribute(section.lines, 'rtcp');
+    const rtcpAttr = rtcp !== undefined ? parseRtcp(rtcp) : null;
     const desc: MediaDescription = {
       type: section.type,
       protocol: section.proto,
       formats: section.formats,
+      codecs: section.formats.map((f) => codecIdentity(section, f)),
       port: section.port,
       direction: getDirection(section.lines) ?? sessionDir,
       ptime: ptime !== undefined ? parsePtime(ptime) : null,
@@ -110,9 +114,31 @@ function parseMedia(sdp: SessionDescription): ParsedMedia[] {
       desc,
       connection,
       hasOwnConnection: ownConn !== null,
-      rtcpPort: rtcp !== undefined ? parseRtcp(rtcp)?.port ?? null : null,
+      rtcpPort: rtcpAttr?.port ?? null,
+      rtcpAddress: rtcpAttr?.connection ? connectionOf(formatConnection(rtcpAttr.connection)) : null,
     };
   });
+}
+
+function codecIdentity(section: MediaSection, format: string): string {
+  const pt = parseInt(format, 10);
+  const r = /^\d+$/.test(format) ? resolvePayloadType(section.lines, pt) : undefined;
+  return r ? `${r.encoding.toUpperCase()}/${r.clockRate}` : '';
+}
+
+/**
+ * The formats an answer may carry: those whose codec the offer contained. An answer
+ * that shares nothing with the offer is passed on unchanged.
+ */
+function answerFormats(answer: MediaDescription, offer: MediaDescription | null): string[] {
+  if (!offer) return answer.formats;
+  // Matched by payload type, as the reference does; a known codec must also agree.
+  const kept = answer.formats.filter((f, i) => {
+    const j = offer.formats.indexOf(f);
+    if (j < 0) return false;
+    return answer.codecs[i] === '' || offer.codecs[j] === '' || answer.codecs[i] === offer.codecs[j];
+  });
+  return kept.length > 0 ? kept : answer.formats;
 }
 
 function isRtpProtocol(proto: string): boolean {
@@ -135,7 +161,8 @@ function senderEndpoints(pm: ParsedMedia, req: NgRequest, env: SignalEnv, sipSou
   const port = pm.desc.port;
   const rtcpPort = pm.desc.rtcpMux && pm.rtcpPort === port ? port : pm.rtcpPort ?? (port === 0 ? 1 : port + 1);
   void env;
-  return { rtp: { family, address, port }, rtcp: { family, address, port: rtcpPort } };
+  const rtcpAddr = !sipSource && pm.rtcpAddress ? pm.rtcpAddress : { family, address };
+  return { rtp: { family, address, port }, rtcp: { ...rtcpAddr, port: rtcpPort } };
 }
 
 /**
@@ -196,6 +223,18 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
       sm.rtcp.confirmed = false;
     }
 
+    // The direction flags `query` shows: the sender's from its own point of view, the
+    // receiver's mirrored.
+    const dir = pm.desc.direction ?? 'sendrecv';
+    const sends = dir === 'sendrecv' || dir === 'sendonly';
+    const receives = dir === 'sendrecv' || dir === 'recvonly';
+    sm.sendFlag = receives;
+    sm.recvFlag = sends;
+    rm.sendFlag = sends;
+    rm.recvFlag = receives;
+
+    if (kind === 'offer') rm.iceControlling = true;
+
     if (pm.desc.port === 0) {
       // A rejected or disabled stream: no ports on either side.
       rm.releasePorts();
@@ -229,6 +268,7 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
     plans.push({
       index: i,
       parsed: pm.section,
+      formats: kind === 'answer' && rtp ? answerFormats(pm.desc, rm.desc) : pm.section.formats,
       rejected: false,
       media: rm,
       protocol,

@@ -67,11 +67,10 @@ function mediaDict(m: CallMedia, wiring: MediaWiring, call: Call, totals: { rtp:
   }
   const flags: string[] = [];
   if (m.rtp.advertised) flags.push('initialized');
-  const dir = m.desc?.direction ?? 'sendrecv';
-  if (dir === 'sendrecv' || dir === 'sendonly') flags.push('send');
-  if (dir === 'sendrecv' || dir === 'recvonly') flags.push('recv');
+  if (m.sendFlag) flags.push('send');
+  if (m.recvFlag) flags.push('recv');
   if (m.rtcpMux) flags.push('rtcp-mux');
-  if (m.iceOffered) flags.push('ICE');
+  if (m.iceControlling) flags.push('ICE controlling');
   return { index: m.index + 1, type: m.type, protocol: m.protocol, streams, flags };
 }
 

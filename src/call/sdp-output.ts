@@ -12,6 +12,8 @@ import { candidateLines } from './ice';
 export interface MediaPlan {
   index: number;
   parsed: MediaSection;
+  /** The payload types written on the m= line (an answer drops what was not offered). */
+  formats?: string[];
   rejected: boolean;
   media: CallMedia;
   protocol?: string;
@@ -138,7 +140,8 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
   const relay = plan.ice === 'relay';
   const port = media.rtp.localPort;
   const address = advertisedAddress(media, opts);
-  const out: SdpLine[] = [{ type: 'm', value: `${section.type} ${relay ? section.port : port} ${protocol} ${section.formats.join(' ')}` }];
+  const formats = plan.formats ?? section.formats;
+  const out: SdpLine[] = [{ type: 'm', value: `${section.type} ${relay ? section.port : port} ${protocol} ${formats.join(' ')}` }];
   let mid: string | null = null;
   let endOfCandidates = plan.endOfCandidates ?? false;
   let senderIce = false;
@@ -168,7 +171,7 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
   }
   const attrs: string[] = [];
   if (mid !== null) attrs.push(mid);
-  if (plan.isRtp) for (const pt of section.formats) attrs.push(...codecLines(section, pt));
+  if (plan.isRtp) for (const pt of formats) attrs.push(...codecLines(section, pt));
   attrs.push(outputDirection(plan));
   if (plan.isRtp && !opts.noRtcpAttribute && !relay) {
     const rtcpPort = plan.rtcpMuxed ? port : media.rtcp.localPort;
