@@ -45,16 +45,16 @@ export function candidateLines(
 ): string[] {
   const typePref = type === 'host' ? 126 : 0;
   const out: string[] = [];
-  addresses.forEach((addr, i) => {
-    const foundation = candidateFoundation(addr.address);
-    const localPref = firstLocalPref - i;
-    const advertised = addr.advertised;
-    // A relay candidate names the address it relays for (RFC 8445 raddr/rport).
-    const rel = (port: number): string => (type === 'relay' ? ` raddr ${advertised} rport ${port}` : '');
-    out.push(`candidate:${foundation} 1 UDP ${candidatePriority(typePref, localPref, 1)} ${advertised} ${rtpPort} typ ${type}${rel(rtpPort)}`);
-    if (rtcpPort !== null) {
-      out.push(`candidate:${foundation} 2 UDP ${candidatePriority(typePref, localPref, 2)} ${advertised} ${rtcpPort} typ ${type}${rel(rtcpPort)}`);
-    }
-  });
+  // All RTP candidates first, then all RTCP ones, each in interface order.
+  const components: [number, number][] = rtcpPort === null ? [[1, rtpPort]] : [[1, rtpPort], [2, rtcpPort]];
+  for (const [component, port] of components) {
+    addresses.forEach((addr, i) => {
+      const foundation = candidateFoundation(addr.address);
+      const priority = candidatePriority(typePref, firstLocalPref - i, component);
+      // A relay candidate names the address it relays for (RFC 8445 raddr/rport).
+      const rel = type === 'relay' ? ` raddr ${addr.advertised} rport ${port}` : '';
+      out.push(`candidate:${foundation} ${component} UDP ${priority} ${addr.advertised} ${port} typ ${type}${rel}`);
+    });
+  }
   return out;
 }

@@ -66,6 +66,8 @@ export class CallMedia {
   desc: MediaDescription | null = null;
   /** The logical interface this side's ports live on. */
   iface: LogicalInterface | null = null;
+  /** The address family this side is spoken to in (IPv4/IPv6 bridging). */
+  family: 4 | 6 = 4;
   /** True when RTCP is multiplexed on the RTP port towards this side. */
   rtcpMux = false;
   /**

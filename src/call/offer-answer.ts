@@ -250,6 +250,11 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
     if (moved) rm.releasePorts();
     sm.iface = senderIface;
     rm.iface = receiverIface;
+    // Each side is spoken to in the family of its own SDP; the receiver of an offer in
+    // the requested family, else the one it used before, else the sender's.
+    if (ep.rtp) sm.family = ep.rtp.family;
+    if (req.addressFamily) rm.family = req.addressFamily === 'IP6' ? 6 : 4;
+    else if (!rm.rtp.advertised && ep.rtp) rm.family = ep.rtp.family;
     env.wiring.ensurePorts(sm);
     env.wiring.ensurePorts(rm);
 

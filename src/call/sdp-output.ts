@@ -120,7 +120,10 @@ function outputDirection(plan: MediaPlan): Direction {
 function connectionValue(original: string, plan: MediaPlan, address: string, opts: OutputOptions): string {
   if (opts.mediaAddress) return connectionLine(opts.mediaAddress);
   if (plan.ice === 'relay') return original;
-  if (plan.zeroAddress && plan.ice === 'none') return original;
+  if (plan.zeroAddress && plan.ice === 'none') {
+    // An old-style hold stays one, in the family spoken towards the receiver.
+    return connectionLine(plan.media.family === 6 ? '::' : '0.0.0.0');
+  }
   return connectionLine(address);
 }
 
@@ -182,7 +185,8 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
   if (plan.ptime) attrs.push(`ptime:${plan.ptime}`);
   if (plan.ice && plan.ice !== 'none' && media.iceUfrag && media.icePwd) {
     if (!relay || !senderIce) attrs.push(`ice-ufrag:${media.iceUfrag}`, `ice-pwd:${media.icePwd}`);
-    const addrs = media.iface?.addresses ?? opts.iface.addresses;
+    const all = media.iface?.addresses ?? opts.iface.addresses;
+    const addrs = [...all.filter((a) => a.family === media.family), ...all.filter((a) => a.family !== media.family)];
     const advertised = opts.mediaAddress ? addrs.map((a) => ({ ...a, advertised: opts.mediaAddress as string })) : addrs;
     const rtcpCandidate = plan.rtcpMuxed || !plan.isRtp ? null : media.rtcp.localPort;
     attrs.push(...candidateLines(advertised, port, rtcpCandidate, plan.ice, relay && senderIce ? 1 : 65535));

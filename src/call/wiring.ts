@@ -16,19 +16,23 @@ export class MediaWiring {
     private readonly learning: Learning,
   ) {}
 
-  /** Allocates an RTP/RTCP port pair for a media on its interface, if it has none. */
+  /**
+   * Allocates an RTP/RTCP port pair for a media on every address of its interface, if
+   * it has none, and picks the address of the media's family to advertise.
+   */
   ensurePorts(m: CallMedia): void {
-    if (m.hasPorts) return;
+    if (m.hasPorts) {
+      this.selectLocal(m);
+      return;
+    }
     if (!m.iface) throw new Error('media has no interface');
     const addrs = m.iface.addresses.map((a) => ({ family: a.family, address: a.address }));
     const pair = this.ports.allocatePair(addrs, { group: m.monologue.call.group });
-    const local = m.iface.addresses[0];
     m.rtp.engineId = pair.rtp;
     m.rtp.localPort = pair.port;
-    m.rtp.localAddress = local;
     m.rtcp.engineId = pair.rtcp;
     m.rtcp.localPort = pair.port + 1;
-    m.rtcp.localAddress = local;
+    this.selectLocal(m);
     this.byEngineId.set(pair.rtp, m.rtp);
     this.byEngineId.set(pair.rtcp, m.rtcp);
     let released = 0;
@@ -42,6 +46,13 @@ export class MediaWiring {
     m.rtp.release = release;
     m.rtcp.release = release;
     m.hasPorts = true;
+  }
+
+  private selectLocal(m: CallMedia): void {
+    const addrs = m.iface?.addresses ?? [];
+    const local = addrs.find((a) => a.family === m.family) ?? addrs[0] ?? null;
+    m.rtp.localAddress = local;
+    m.rtcp.localAddress = local;
   }
 
   /** Compiles the routes between two sides of one m= line, both directions. */

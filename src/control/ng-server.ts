@@ -375,9 +375,11 @@ export class NgServer {
 
   private async openUdp(ep: NgEndpoint): Promise<void> {
     const address = await this.resolve(ep);
-    const bind = (type: 'udp4' | 'udp6', host: string): Promise<dgram.Socket> =>
+    // An explicit "::" is IPv6 only, so that 0.0.0.0 on the same port (what a bare
+    // port means, as in the reference) can be bound beside it.
+    const bind = (type: 'udp4' | 'udp6', host: string, ipv6Only = false): Promise<dgram.Socket> =>
       new Promise((resolve, reject) => {
-        const sock = dgram.createSocket({ type, ipv6Only: false });
+        const sock = dgram.createSocket({ type, ipv6Only });
         const onError = (e: Error): void => {
           sock.close();
           reject(e);
@@ -396,7 +398,7 @@ export class NgServer {
         sock = await bind('udp4', '0.0.0.0');
       }
     } else {
-      sock = await bind(net.isIPv6(address) ? 'udp6' : 'udp4', address);
+      sock = await bind(net.isIPv6(address) ? 'udp6' : 'udp4', address, address === '::');
     }
     sock.on('error', (e) => log.error(`Control UDP socket error: ${e.message}`));
     sock.on('message', (msg, rinfo) => this.onDatagram(sock, msg, rinfo));
@@ -410,7 +412,7 @@ export class NgServer {
     const srv = net.createServer((socket) => this.onConnection(socket));
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
-      srv.listen({ host: address === '' ? undefined : address, port: ep.port, ipv6Only: false }, () => {
+      srv.listen({ host: address === '' ? undefined : address, port: ep.port, ipv6Only: address === '::' }, () => {
         srv.off('error', reject);
         resolve();
       });
