@@ -444,9 +444,24 @@ describe('media engine', function () {
       (e: unknown) => e instanceof EngineError && e.code === 'EADDRINUSE' && /127\.0\.0\.1/.test(e.message),
     );
     // Taken on ::1 only: the IPv4 socket bound first must be released again.
-    const busy = dgram.createSocket({ type: 'udp6', ipv6Only: true });
-    await new Promise<void>((resolve) => busy.bind(0, '::1', () => resolve()));
-    const port = busy.address().port;
+    // Pick a port free on 127.0.0.1 (held until ::1 is taken) so that nothing else on
+    // the machine makes the IPv4 bind below fail by coincidence.
+    let busy: dgram.Socket | null = null;
+    let port = 0;
+    for (let attempt = 0; attempt < 20 && !busy; attempt++) {
+      const v4 = dgram.createSocket('udp4');
+      await new Promise<void>((resolve) => v4.bind(0, '127.0.0.1', () => resolve()));
+      port = v4.address().port;
+      const v6 = dgram.createSocket({ type: 'udp6', ipv6Only: true });
+      const ok = await new Promise<boolean>((resolve) => {
+        v6.once('error', () => resolve(false));
+        v6.bind(port, '::1', () => resolve(true));
+      });
+      if (ok) busy = v6;
+      else v6.close();
+      await new Promise<void>((resolve) => v4.close(() => resolve()));
+    }
+    assert.ok(busy, 'no port free on both 127.0.0.1 and ::1');
     try {
       assert.throws(
         () =>
@@ -459,7 +474,7 @@ describe('media engine', function () {
       const id = engine.openStream([{ family: 4, address: '127.0.0.1', port }]);
       engine.closeStream(id);
     } finally {
-      await new Promise<void>((resolve) => busy.close(() => resolve()));
+      await new Promise<void>((resolve) => (busy as dgram.Socket).close(() => resolve()));
     }
   });
 
