@@ -35,6 +35,12 @@ export interface OutputOptions {
   replaceOrigin: boolean;
   replaceSessionConnection: boolean;
   noRtcpAttribute: boolean;
+  /** `replace zero-address`: an old-style hold address is replaced like any other. */
+  replaceZeroAddress: boolean;
+  /** `generate-mid`: media sections without a=mid get one. */
+  generateMid: boolean;
+  /** `original-sendrecv`: direction attributes are passed through where they stand. */
+  originalSendrecv: boolean;
   fullRtcpAttribute: boolean;
   /** Instance id for a=rtpengine: with `loop protect`, else null. */
   loopProtect: string | null;
@@ -56,6 +62,8 @@ const MEDIA_OWNED = new Set([
   'ice-lite', 'ice-mismatch', 'end-of-candidates', 'remote-candidates', 'sendrecv', 'sendonly',
   'recvonly', 'inactive', 'ptime', 'mid', 'crypto', 'setup', 'fingerprint', 'tls-id', 'rtpengine',
 ]);
+
+const DIRECTION_ATTRS: ReadonlySet<string> = new Set(['sendrecv', 'sendonly', 'recvonly', 'inactive']);
 
 /** Attributes passed through (SRTP is not terminated yet) but moved to their slot. */
 const CRYPTO_ATTRS = ['crypto', 'setup', 'fingerprint', 'tls-id'];
@@ -120,7 +128,7 @@ function outputDirection(plan: MediaPlan): Direction {
 function connectionValue(original: string, plan: MediaPlan, address: string, opts: OutputOptions): string {
   if (opts.mediaAddress) return connectionLine(opts.mediaAddress);
   if (plan.ice === 'relay') return original;
-  if (plan.zeroAddress && plan.ice === 'none') {
+  if (plan.zeroAddress && plan.ice === 'none' && !opts.replaceZeroAddress) {
     // An old-style hold stays one, in the family spoken towards the receiver.
     return connectionLine(plan.media.family === 6 ? '::' : '0.0.0.0');
   }
@@ -138,7 +146,12 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
   const media = plan.media;
   const protocol = plan.protocol ?? section.proto;
   if (plan.rejected) {
-    return [{ type: 'm', value: `${section.type} 0 ${protocol} ${section.formats.join(' ')}` }];
+    const rejected: SdpLine[] = [{ type: 'm', value: `${section.type} 0 ${protocol} ${section.formats.join(' ')}` }];
+    if (opts.generateMid) {
+      const mid = section.lines.find((l) => l.type === 'a' && attrName(l.value) === 'mid');
+      rejected.push({ type: 'a', value: mid?.value ?? `mid:${plan.index + 1}` });
+    }
+    return rejected;
   }
   const relay = plan.ice === 'relay';
   const port = media.rtp.localPort;
@@ -168,14 +181,19 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
       out.push(line);
       continue;
     }
+    if (opts.originalSendrecv && DIRECTION_ATTRS.has(name)) {
+      out.push(line);
+      continue;
+    }
     // Wildcard feedback (a=rtcp-fb:* …) belongs to no codec and keeps its place.
     if (MEDIA_OWNED.has(name) && !(name === 'rtcp-fb' && value.startsWith('* '))) continue;
     out.push(line);
   }
   const attrs: string[] = [];
+  if (mid === null && opts.generateMid) mid = `mid:${plan.index + 1}`;
   if (mid !== null) attrs.push(mid);
   if (plan.isRtp) for (const pt of formats) attrs.push(...codecLines(section, pt));
-  attrs.push(outputDirection(plan));
+  if (!opts.originalSendrecv) attrs.push(outputDirection(plan));
   if (plan.isRtp && !opts.noRtcpAttribute && !relay) {
     const rtcpPort = plan.rtcpMuxed ? port : media.rtcp.localPort;
     attrs.push(opts.fullRtcpAttribute ? `rtcp:${rtcpPort} ${connectionLine(address)}` : `rtcp:${rtcpPort}`);
@@ -218,7 +236,9 @@ export function buildSdp(sdp: SessionDescription, plans: MediaPlan[], opts: Outp
       session.push({ type: 'c', value: sessionZeroPlan ? connectionValue(line.value, sessionZeroPlan, address, opts) : connectionLine(opts.mediaAddress ?? address) });
       continue;
     }
-    if (line.type === 'a' && SESSION_DROPPED.has(attrName(line.value))) continue;
+    if (line.type === 'a' && SESSION_DROPPED.has(attrName(line.value))) {
+      if (!(opts.originalSendrecv && DIRECTION_ATTRS.has(attrName(line.value)))) continue;
+    }
     session.push(line);
   }
   if (opts.loopProtect) session.push({ type: 'a', value: `rtpengine:${opts.loopProtect}` });
