@@ -169,7 +169,7 @@ function senderEndpoints(pm: ParsedMedia, req: NgRequest, env: SignalEnv, sipSou
  * Processes an offer or answer. Runs on the control thread; may throw NgError, in
  * which case the call keeps its earlier state as far as the engine is concerned.
  */
-export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env: SignalEnv): string {
+export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env: SignalEnv): string | null {
   const text = req.sdp ?? '';
   let sdp: SessionDescription;
   try {
@@ -188,6 +188,11 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
   }
 
   const { sender, receiver } = sides(call, req, kind);
+  // A body with nothing in it is answered without an SDP, the call kept, as the reference does.
+  if (sdp.session.length === 0 && sdp.media.length === 0) {
+    call.lastSignal = Date.now();
+    return null;
+  }
   if (req.label !== undefined && kind === 'offer') sender.label = req.label;
   if (req.label !== undefined && kind === 'answer') sender.label = req.label;
   const sipSource = req.flags.has('sip-source-address') || (env.sipSource && !req.flags.has('trust-address'));

@@ -94,9 +94,12 @@ export class CallRegistry {
     return call;
   }
 
-  /** Forgets a call that an offer created but could not complete. */
+  /**
+   * Forgets a call that the failing request itself created, releasing whatever ports
+   * it got, as if the request had never arrived.
+   */
   abandon(call: Call): void {
-    if (call.monologues.size > 0 && [...call.monologues.values()].some((m) => m.medias.length > 0)) return;
+    if (this.calls.get(call.callId) !== call) return;
     this.calls.delete(call.callId);
     this.totals.managedSessions--;
     call.close();

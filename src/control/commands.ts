@@ -95,6 +95,7 @@ export class Commands {
     if (req.sdp === undefined) throw new NgError('No SDP body in message');
     const { registry } = this.env;
     let call = registry.get(callId);
+    const created = kind === 'offer' && (!call || call.deleteAt !== null);
     if (kind === 'answer') {
       if (!call || call.deleteAt !== null) throw new NgError('Unknown call-id');
     } else {
@@ -102,12 +103,13 @@ export class Commands {
     }
     try {
       const sdp = processSignal(call, req, kind, this.env.signal);
+      if (sdp === null) return { result: 'ok' };
       if (req.recordCall !== undefined) call.recordCall = req.recordCall === 'yes' || req.recordCall === 'on';
       if (req.flags.has('record-call')) call.recordCall = true;
       if (req.metadata !== undefined) call.metadata = req.metadata;
       return { sdp, result: 'ok' };
     } catch (e) {
-      if (kind === 'offer') registry.abandon(call);
+      if (created) registry.abandon(call);
       throw e;
     }
   }
