@@ -13,6 +13,9 @@ import { Call, CallMedia, Monologue, type Direction, type MediaDescription } fro
 import { newIceCredentials } from './ice';
 import { buildSdp, sdpHasLoopProtect, type MediaPlan } from './sdp-output';
 import type { MediaWiring } from './wiring';
+import { getLogger } from '../log';
+
+const log = getLogger('call');
 
 export interface SignalEnv {
   interfaces: LogicalInterface[];
@@ -34,38 +37,47 @@ function isZeroAddress(address: string): boolean {
   return address === '0.0.0.0' || address === '::';
 }
 
-/** Finds (or creates) the two monologues an offer or answer is between. */
+/** The registry key of a callee monologue that has no tag yet: by branch, or ''. */
+function untaggedKey(viaBranch: string | undefined): string {
+  return viaBranch ? `\u0000${viaBranch}` : '';
+}
+
+function isUntagged(ml: Monologue): boolean {
+  return ml.tag === '' || ml.tag.startsWith('\u0000');
+}
+
+/**
+ * Finds (or creates) the two monologues an offer or answer is between. An offer goes
+ * from the from-tag to the to-tag if that is known (an in-dialog re-offer, possibly
+ * from the callee), else to the callee of the sender's earlier offer, or to a new
+ * untagged callee; a different via-branch before the answer is a separate fork. An
+ * answer comes from the to-tag and gives the untagged callee that tag.
+ */
 function sides(call: Call, req: NgRequest, kind: SignalKind): { sender: Monologue; receiver: Monologue } {
   const fromTag = req.fromTag ?? '';
   const toTag = req.toTag ?? '';
   if (kind === 'answer') {
     const receiver = call.monologue(fromTag);
     if (!receiver) throw new NgError('Unknown call-id');
-    let sender = call.monologue(toTag);
-    if (!sender) {
-      // The callee's monologue was created by the offer under no tag (or its branch).
-      const pending = receiver.peer;
-      if (pending && (pending.tag === '' || pending.tag.startsWith('\u0000'))) {
-        call.retag(pending, toTag);
-        sender = pending;
-      } else {
-        sender = call.ensureMonologue(toTag);
-      }
-    }
+    let sender = call.monologue(toTag) ?? (req.viaBranch ? call.monologue(untaggedKey(req.viaBranch)) : undefined);
+    if (!sender && receiver.peer && isUntagged(receiver.peer)) sender = receiver.peer;
+    if (!sender) sender = call.ensureMonologue(toTag);
+    if (isUntagged(sender)) call.retag(sender, toTag);
     link(sender, receiver);
     return { sender, receiver };
   }
   const sender = call.ensureMonologue(fromTag);
-  let receiver: Monologue | undefined = toTag ? call.monologue(toTag) : undefined;
+  let receiver = toTag ? call.monologue(toTag) : undefined;
   if (!receiver) {
-    const branchKey = req.viaBranch ? `\u0000${req.viaBranch}` : '';
-    if (sender.peer && (!req.viaBranch || sender.peer.viaBranch === req.viaBranch || sender.peer.tag !== '' && !sender.peer.tag.startsWith('\u0000'))) {
-      receiver = sender.peer;
-    } else {
-      receiver = call.monologue(branchKey) ?? call.ensureMonologue(branchKey);
-      if (req.viaBranch) receiver.viaBranch = req.viaBranch;
+    const peer = sender.peer;
+    if (!req.viaBranch) receiver = peer ?? call.ensureMonologue('');
+    else {
+      const samePeer = peer && (!isUntagged(peer) || peer.viaBranch === null || peer.viaBranch === req.viaBranch);
+      receiver = call.monologue(untaggedKey(req.viaBranch)) ?? (samePeer ? peer : undefined) ??
+        call.ensureMonologue(untaggedKey(req.viaBranch));
     }
   }
+  if (req.viaBranch && isUntagged(receiver) && receiver.viaBranch === null) receiver.viaBranch = req.viaBranch;
   link(sender, receiver);
   return { sender, receiver };
 }
@@ -151,7 +163,7 @@ function sameEndpoint(a: Endpoint | null, b: Endpoint | null): boolean {
 }
 
 /** Records the sender's endpoint for one media, per trust-address / SIP-source rules. */
-function senderEndpoints(pm: ParsedMedia, req: NgRequest, env: SignalEnv, sipSource: boolean): { rtp: Endpoint | null; rtcp: Endpoint | null } {
+function senderEndpoints(pm: ParsedMedia, req: NgRequest, sipSource: boolean): { rtp: Endpoint | null; rtcp: Endpoint | null } {
   if (!pm.connection) return { rtp: null, rtcp: null };
   let { family, address } = pm.connection;
   if (sipSource && req.receivedFrom) {
@@ -160,7 +172,6 @@ function senderEndpoints(pm: ParsedMedia, req: NgRequest, env: SignalEnv, sipSou
   }
   const port = pm.desc.port;
   const rtcpPort = pm.desc.rtcpMux && pm.rtcpPort === port ? port : pm.rtcpPort ?? (port === 0 ? 1 : port + 1);
-  void env;
   const rtcpAddr = !sipSource && pm.rtcpAddress ? pm.rtcpAddress : { family, address };
   return { rtp: { family, address, port }, rtcp: { ...rtcpAddr, port: rtcpPort } };
 }
@@ -207,8 +218,10 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
   }
 
   // Interfaces: `direction` names the sender's then the receiver's logical interface.
-  const senderIface = pickInterface(env, req.direction[0], sender, req.addressFamily, kind);
-  const receiverIface = pickInterface(env, req.direction[1], receiver, req.addressFamily, kind);
+  const senderPick = pickInterface(env, req.direction[0], sender);
+  const receiverPick = pickInterface(env, req.direction[1], receiver);
+  const senderIface = senderPick.iface;
+  const receiverIface = receiverPick.iface;
 
   const plans: MediaPlan[] = [];
   for (let i = 0; i < parsed.length; i++) {
@@ -217,7 +230,7 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
     const rm = receiver.media(i);
     const previous = sm.desc;
     sm.desc = pm.desc;
-    const ep = senderEndpoints(pm, req, env, sipSource);
+    const ep = senderEndpoints(pm, req, sipSource);
     const endpointChanged = !sameEndpoint(sm.rtp.advertised, ep.rtp);
     sm.rtp.advertised = ep.rtp;
     sm.rtcp.advertised = ep.rtcp;
@@ -259,6 +272,7 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
     // the requested family, else the one it used before, else the sender's.
     if (ep.rtp) sm.family = ep.rtp.family;
     if (req.addressFamily) rm.family = req.addressFamily === 'IP6' ? 6 : 4;
+    else if (receiverPick.family) rm.family = receiverPick.family;
     else if (!rm.rtp.advertised && ep.rtp) rm.family = ep.rtp.family;
     env.wiring.ensurePorts(sm);
     env.wiring.ensurePorts(rm);
@@ -310,19 +324,31 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
   });
 }
 
-function pickInterface(env: SignalEnv, name: string | undefined, ml: Monologue, family: 'IP4' | 'IP6' | undefined, kind: SignalKind): LogicalInterface {
+/**
+ * The logical interface named by `direction` for one side. A side keeps the one it
+ * was given until a direction names another. Unknown names fall back to the default
+ * interface, as the reference does; the legacy names `internal` and `external` (when
+ * no interface has them) and `round-robin-calls` are understood as it understands them.
+ */
+function pickInterface(env: SignalEnv, name: string | undefined, ml: Monologue): { iface: LogicalInterface; family?: 4 | 6 } {
   const existing = ml.medias.find((m) => m.iface)?.iface;
-  if (!name && existing) return existing;
-  let iface: LogicalInterface;
-  try {
-    iface = selectInterface(env.interfaces, name);
-  } catch {
-    throw new NgError(`Unknown interface '${name}'`);
+  if (!name && existing) return { iface: existing };
+  if (name === 'round-robin-calls') {
+    const i = roundRobin++ % env.interfaces.length;
+    return { iface: env.interfaces[i] };
   }
-  void family;
-  void kind;
-  return iface;
+  try {
+    return { iface: selectInterface(env.interfaces, name) };
+  } catch {
+    const fallback = existing ?? selectInterface(env.interfaces);
+    if (name === 'internal') return { iface: fallback, family: 4 };
+    if (name === 'external') return { iface: fallback, family: 6 };
+    log.warn(`Unknown interface '${name}' in direction, using '${fallback.name}'`);
+    return { iface: fallback };
+  }
 }
+
+let roundRobin = 0;
 
 /**
  * RFC 5761 negotiation. At the offer, decides whether to offer rtcp-mux to the
