@@ -35,13 +35,19 @@ export class PacketStream {
     return this.component === 2;
   }
 
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
+  /** Gives the local port back; the stream may get a new one later (re-offer). */
+  releasePort(): void {
     const release = this.release;
     this.release = null;
     this.engineId = null;
+    this.localPort = 0;
     if (release) release();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.releasePort();
   }
 }
 
@@ -105,8 +111,8 @@ export class CallMedia {
 
   /** Releases the local ports of this side, keeping the description. */
   releasePorts(): void {
-    this.rtp.close();
-    this.rtcp.close();
+    this.rtp.releasePort();
+    this.rtcp.releasePort();
     this.hasPorts = false;
   }
 

@@ -57,8 +57,8 @@ function sides(call: Call, req: NgRequest, kind: SignalKind): { sender: Monologu
   const fromTag = req.fromTag ?? '';
   const toTag = req.toTag ?? '';
   if (kind === 'answer') {
-    const receiver = call.monologue(fromTag);
-    if (!receiver) throw new NgError('Unknown call-id');
+    // An answer from a from-tag the call does not know starts a new side, as in the reference.
+    const receiver = call.ensureMonologue(fromTag);
     let sender = call.monologue(toTag) ?? (req.viaBranch ? call.monologue(untaggedKey(req.viaBranch)) : undefined);
     if (!sender && receiver.peer && isUntagged(receiver.peer)) sender = receiver.peer;
     if (!sender) sender = call.ensureMonologue(toTag);
@@ -228,9 +228,9 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
     const pm = parsed[i];
     const sm = sender.media(i);
     const rm = receiver.media(i);
-    const previous = sm.desc;
     sm.desc = pm.desc;
     const ep = senderEndpoints(pm, req, sipSource);
+    const hadEndpoint = sm.rtp.advertised !== null;
     const endpointChanged = !sameEndpoint(sm.rtp.advertised, ep.rtp);
     sm.rtp.advertised = ep.rtp;
     sm.rtcp.advertised = ep.rtcp;
@@ -264,7 +264,9 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
     }
 
     // Ports for both sides: a re-offer keeps them unless the sender's endpoint moved.
-    const moved = previous !== null && endpointChanged && !sender.portLatching && kind === 'offer';
+    // New ports face the receiver when the sender moved (a re-offer or re-answer), as the
+    // reference does, unless `port latching` asks to keep them.
+    const moved = hadEndpoint && endpointChanged && !sender.portLatching;
     if (moved) rm.releasePorts();
     sm.iface = senderIface;
     rm.iface = receiverIface;

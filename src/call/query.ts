@@ -2,7 +2,7 @@
 // from the counters the media engine keeps anyway.
 
 import type { BDict, BValue } from '../control/bencode';
-import type { Endpoint, StreamStats } from '../media/engine';
+import type { Endpoint, MosSample, SsrcStats, StreamStats } from '../media/engine';
 import type { Call, CallMedia, Monologue, PacketStream } from './model';
 import type { MediaWiring } from './wiring';
 
@@ -48,10 +48,13 @@ function streamDict(ps: PacketStream, st: StreamStats | null, call: Call, totals
   d['last packet'] = seconds(st && st.lastPacket > 0 ? st.lastPacket : call.created);
   const flags: string[] = [ps.isRtcp ? 'RTCP' : 'RTP'];
   if (ps.advertised) flags.push('filled');
-  if (st?.learned || ps.confirmed) flags.push('confirmed');
-  if (ps.media.monologue.strictSource) flags.push('strict source');
+  // Confirmed as the reference means it: a packet has arrived and the endpoint is
+  // fixed (after the learning window, at once without learning).
+  if (st && st.confirmed && st.lastPacket > 0) flags.push('confirmed');
+  if (ps.media.monologue.strictSource) flags.push('strict source address');
   if (ps.media.monologue.mediaHandover) flags.push('media handover');
   d['flags'] = flags;
+  if (st && st.ssrc !== null) d['SSRC'] = st.ssrc;
   const counters = { packets: st?.packets ?? 0, bytes: st?.bytes ?? 0, errors: st?.errors ?? 0 };
   totals.packets += counters.packets;
   totals.bytes += counters.bytes;
@@ -60,18 +63,32 @@ function streamDict(ps: PacketStream, st: StreamStats | null, call: Call, totals
   return d;
 }
 
+/** The codec of the payload type the media's RTP port received most, as the media signalled it. */
+function codecName(m: CallMedia, st: StreamStats | null): string | null {
+  if (!st || st.payloadType === null || !m.desc) return null;
+  const i = m.desc.formats.indexOf(String(st.payloadType));
+  const codec = i >= 0 ? m.desc.codecs[i] : '';
+  return codec ? codec : null;
+}
+
 function mediaDict(m: CallMedia, wiring: MediaWiring, call: Call, totals: { rtp: Counters; rtcp: Counters }): BDict {
   const streams: BValue[] = [];
-  for (const ps of [m.rtp, m.rtcp]) {
-    streams.push(streamDict(ps, wiring.stats(ps), call, ps.isRtcp ? totals.rtcp : totals.rtp));
-  }
+  const stats = [m.rtp, m.rtcp].map((ps) => wiring.stats(ps));
+  [m.rtp, m.rtcp].forEach((ps, i) => {
+    streams.push(streamDict(ps, stats[i], call, ps.isRtcp ? totals.rtcp : totals.rtp));
+  });
   const flags: string[] = [];
   if (m.rtp.advertised) flags.push('initialized');
   if (m.sendFlag) flags.push('send');
   if (m.recvFlag) flags.push('recv');
   if (m.rtcpMux) flags.push('rtcp-mux');
   if (m.iceControlling) flags.push('ICE controlling');
-  return { index: m.index + 1, type: m.type, protocol: m.protocol, streams, flags };
+  const d: BDict = { index: m.index + 1, type: m.type, protocol: m.protocol };
+  const codec = codecName(m, stats[0]);
+  if (codec !== null) d['codec'] = codec;
+  d['streams'] = streams;
+  d['flags'] = flags;
+  return d;
 }
 
 function tagDict(ml: Monologue, wiring: MediaWiring, call: Call, totals: { rtp: Counters; rtcp: Counters }): BDict {
@@ -82,6 +99,57 @@ function tagDict(ml: Monologue, wiring: MediaWiring, call: Call, totals: { rtp: 
   d['subscribers'] = peers.map((p) => ({ ...p }));
   d['medias'] = ml.medias.map((m) => mediaDict(m, wiring, call, totals));
   return d;
+}
+
+function mosEntry(b: Omit<MosSample, 'reportedUs'>, div = 1): BDict {
+  return {
+    MOS: Math.floor(b.mos / div),
+    'round-trip time': Math.floor(b.rtt / div),
+    'round-trip time leg': Math.floor(b.rttLeg / div),
+    jitter: Math.floor(b.jitter / div),
+    'packet loss': Math.floor(b.packetLoss / div),
+  };
+}
+
+function reportedAt(b: MosSample): number {
+  return Math.floor(b.reportedUs / 1e6);
+}
+
+/**
+ * One SSRC in the reference's layout: the cumulative loss, the average over the
+ * samples with a MOS, the lowest and highest samples, and about ten samples spread
+ * over the call. Null until its receiver reports gave a MOS: the reference (10.5)
+ * then leaves the SSRC out.
+ */
+function ssrcDict(s: SsrcStats): BDict | null {
+  if (s.samples === 0 || !s.lowest || !s.highest) return null;
+  const div = Math.max(1, s.samples - s.samplesWithoutMos);
+  const blocks = s.blocks;
+  const interval = blocks.length > 0 ? Math.floor((reportedAt(blocks[blocks.length - 1]) - reportedAt(blocks[0])) / 10) : 0;
+  const entries: BValue[] = [];
+  let next = blocks.length > 0 ? reportedAt(blocks[0]) : 0;
+  for (const b of blocks) {
+    if (reportedAt(b) < next) continue;
+    next += interval;
+    entries.push({ ...mosEntry(b), 'reported at': reportedAt(b) });
+  }
+  return {
+    'cumulative loss': s.cumulativeLoss,
+    'average MOS': { ...mosEntry(s.sums, div), samples: div },
+    'lowest MOS': { ...mosEntry(s.lowest), 'reported at': reportedAt(s.lowest) },
+    'highest MOS': { ...mosEntry(s.highest), 'reported at': reportedAt(s.highest) },
+    'MOS progression': { interval, entries },
+  };
+}
+
+/** The `SSRC` dictionary of a call, keyed by SSRC in decimal. */
+export function ssrcReply(call: Call, wiring: MediaWiring): BDict {
+  const out: BDict = {};
+  for (const s of wiring.engine.ssrcStats(call.group)) {
+    const d = ssrcDict(s);
+    if (d) out[String(s.ssrc)] = d;
+  }
+  return out;
 }
 
 /** The reply body of `query` (and of `delete`): the call, its tags, medias and streams. */
@@ -99,7 +167,7 @@ export function queryReply(call: Call, wiring: MediaWiring): BDict {
     created: seconds(call.created),
     created_us: (call.created % 1000) * 1000,
     'last signal': seconds(call.lastSignal),
-    SSRC: {},
+    SSRC: ssrcReply(call, wiring),
     tags,
     totals: { RTP: totals.rtp, RTCP: totals.rtcp },
   };

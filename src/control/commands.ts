@@ -110,6 +110,9 @@ export class Commands {
       return { sdp, result: 'ok' };
     } catch (e) {
       if (created) registry.abandon(call);
+      // Running out of ports half way through leaves no consistent call: the reference
+      // ends it, and so do we. Errors found before anything changed leave it alone.
+      else if (e instanceof NgError && e.ngReason === 'Ran out of ports') registry.destroy(call, 'forced');
       throw e;
     }
   }
@@ -126,7 +129,8 @@ export class Commands {
       if (req.flags.has('fatal')) throw new NgError(reason);
       return { result: 'ok', warning: reason };
     }
-    if (delay > 0 && before) return { ...before, result: 'ok' };
+    // The reference answers with the call's figures as they were, delay or not.
+    if (before) return { ...before, result: 'ok' };
     return { result: 'ok' };
   }
 
