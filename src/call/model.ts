@@ -90,6 +90,14 @@ export class CallMedia {
   /** The query flags "send" and "recv" of this media, as the reference derives them. */
   sendFlag = true;
   recvFlag = true;
+  /** rtcp-mux as `query` reports it: offered to or by this side, or agreed. */
+  rtcpMuxFlag = false;
+  /** This side was already multiplexed when its ports were allocated: no RTCP port. */
+  rtcpPortless = false;
+  /** ICE is in use towards this side: it signalled ICE, or this daemon offered it. */
+  ice = false;
+  /** The side asked for `asymmetric` when this media was last signalled live. */
+  asymmetric = false;
   /** This daemon offered to this side, which makes it the controlling ICE agent there. */
   iceControlling = false;
   /** True once ports have been allocated for this side. */

@@ -28,6 +28,16 @@ export interface SignalEnv {
 
 export type SignalKind = 'offer' | 'answer';
 
+/**
+ * Thrown for an SDP that carries this daemon's own loop-protect mark: the SDP goes
+ * back untouched and nothing in the call changes (a new call is not even created).
+ */
+export class LoopProtected extends Error {
+  constructor(readonly sdp: string) {
+    super('SDP already processed by this daemon');
+  }
+}
+
 function connectionOf(value: string | null): { family: 4 | 6; address: string } | null {
   const c = value !== null ? parseConnection(value) : null;
   return c ? { family: c.addrType === 'IP6' ? 6 : 4, address: c.address } : null;
@@ -53,18 +63,19 @@ function isUntagged(ml: Monologue): boolean {
  * untagged callee; a different via-branch before the answer is a separate fork. An
  * answer comes from the to-tag and gives the untagged callee that tag.
  */
-function sides(call: Call, req: NgRequest, kind: SignalKind): { sender: Monologue; receiver: Monologue } {
+function sides(call: Call, req: NgRequest, kind: SignalKind): { sender: Monologue; receiver: Monologue; unknownOfferer?: boolean } {
   const fromTag = req.fromTag ?? '';
   const toTag = req.toTag ?? '';
   if (kind === 'answer') {
     // An answer from a from-tag the call does not know starts a new side, as in the reference.
+    const known = call.monologue(fromTag) !== undefined;
     const receiver = call.ensureMonologue(fromTag);
     let sender = call.monologue(toTag) ?? (req.viaBranch ? call.monologue(untaggedKey(req.viaBranch)) : undefined);
     if (!sender && receiver.peer && isUntagged(receiver.peer)) sender = receiver.peer;
     if (!sender) sender = call.ensureMonologue(toTag);
     if (isUntagged(sender)) call.retag(sender, toTag);
     link(sender, receiver);
-    return { sender, receiver };
+    return { sender, receiver, unknownOfferer: !known };
   }
   const sender = call.ensureMonologue(fromTag);
   let receiver = toTag ? call.monologue(toTag) : undefined;
@@ -189,7 +200,7 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
     if (e instanceof SdpError) throw new NgError(e.reason);
     throw e;
   }
-  if (req.flags.has('loop-protect') && sdpHasLoopProtect(sdp, env.instanceId)) return text;
+  if (req.flags.has('loop-protect') && sdpHasLoopProtect(sdp, env.instanceId)) throw new LoopProtected(text);
   let parsed: ParsedMedia[];
   try {
     parsed = parseMedia(sdp);
@@ -198,12 +209,14 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
     throw e;
   }
 
-  const { sender, receiver } = sides(call, req, kind);
+  const { sender, receiver, unknownOfferer } = sides(call, req, kind);
   // A body with nothing in it is answered without an SDP, the call kept, as the reference does.
   if (sdp.session.length === 0 && sdp.media.length === 0) {
     call.lastSignal = Date.now();
     return null;
   }
+  // Session lines without any m= line cannot be rewritten.
+  if (sdp.media.length === 0) throw new NgError('Error rewriting SDP');
   if (req.label !== undefined && kind === 'offer') sender.label = req.label;
   if (req.label !== undefined && kind === 'answer') sender.label = req.label;
   const sipSource = req.flags.has('sip-source-address') || (env.sipSource && !req.flags.has('trust-address'));
@@ -218,8 +231,14 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
   }
 
   // Interfaces: `direction` names the sender's then the receiver's logical interface.
-  const senderPick = pickInterface(env, req.direction[0], sender);
-  const receiverPick = pickInterface(env, req.direction[1], receiver);
+  // `direction` names the sender's interface, then the receiver's. A sender keeps the
+  // interface it has; a receiver moves (with new ports) when a direction names another.
+  // Without one, a side gets an interface of its SDP's family.
+  const sdpFamily = parsed.find((p) => p.connection)?.connection?.family;
+  const senderPick = pickInterface(env, req.direction[0], sender, sdpFamily, true);
+  const receiverFamily = req.addressFamily ? (req.addressFamily === 'IP6' ? 6 : 4)
+    : kind === 'answer' && receiver.medias.length > 0 ? receiver.medias[0].family : sdpFamily;
+  const receiverPick = pickInterface(env, req.direction[1], receiver, receiverFamily, false);
   const senderIface = senderPick.iface;
   const receiverIface = receiverPick.iface;
 
@@ -231,10 +250,12 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
     sm.desc = pm.desc;
     const ep = senderEndpoints(pm, req, sipSource);
     const hadEndpoint = sm.rtp.advertised !== null;
+    // A disabled (port 0) stream under ICE keeps the endpoint it had, as in the reference.
+    const keepEndpoint = pm.desc.port === 0 && hadEndpoint && sm.ice;
     const endpointChanged = !sameEndpoint(sm.rtp.advertised, ep.rtp);
     sm.rtp.advertised = ep.rtp;
     sm.rtcp.advertised = ep.rtcp;
-    if (endpointChanged || !sm.rtp.confirmed) {
+    if ((endpointChanged || !sm.rtp.confirmed) && !keepEndpoint) {
       sm.rtp.endpoint = ep.rtp;
       sm.rtcp.endpoint = ep.rtcp;
       sm.rtp.confirmed = false;
@@ -244,21 +265,27 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
     // The direction flags `query` shows: the sender's from its own point of view, the
     // receiver's mirrored.
     const dir = pm.desc.direction ?? 'sendrecv';
+    // An old-style hold address means the sender cannot receive.
+    const zero = ep.rtp !== null && isZeroAddress(ep.rtp.address);
     const sends = dir === 'sendrecv' || dir === 'sendonly';
-    const receives = dir === 'sendrecv' || dir === 'recvonly';
+    const receives = (dir === 'sendrecv' || dir === 'recvonly') && !zero;
     sm.sendFlag = receives;
     sm.recvFlag = sends;
     rm.sendFlag = sends;
     rm.recvFlag = receives;
 
-    if (kind === 'offer') rm.iceControlling = true;
+    // The daemon is the controlling agent towards the side it first offered to, and
+    // towards an answerer whose offerer it never saw.
+    if (kind === 'offer' && !rm.rtp.advertised) rm.iceControlling = true;
+    if (kind === 'answer' && unknownOfferer) sm.iceControlling = true;
+    if (req.ice === 'force' || req.ice === 'force-relay') rm.ice = true;
 
     if (pm.desc.port === 0) {
       // A rejected or disabled stream: no ports on either side.
       rm.releasePorts();
       sm.releasePorts();
-      if (!rm.desc) rm.desc = { ...pm.desc, direction: null, ptime: null, rtcpMux: false, ice: false };
       const protocol = kind === 'offer' && req.transportProtocol && isRtpProtocol(pm.desc.protocol) ? req.transportProtocol : pm.desc.protocol;
+      if (!rm.desc) rm.desc = { ...pm.desc, protocol, direction: null, ptime: null, rtcpMux: false, ice: false };
       plans.push({ index: i, parsed: pm.section, rejected: true, media: rm, protocol, ownConnection: pm.hasOwnConnection, zeroAddress: false });
       continue;
     }
@@ -266,29 +293,38 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
     // Ports for both sides: a re-offer keeps them unless the sender's endpoint moved.
     // New ports face the receiver when the sender moved (a re-offer or re-answer), as the
     // reference does, unless `port latching` asks to keep them.
-    const moved = hadEndpoint && endpointChanged && !sender.portLatching;
-    if (moved) rm.releasePorts();
+    const moved = hadEndpoint && endpointChanged && !sender.portLatching && !rm.iceOffered;
+    if (moved || (rm.hasPorts && rm.iface !== receiverIface)) rm.releasePorts();
     sm.iface = senderIface;
     rm.iface = receiverIface;
     // Each side is spoken to in the family of its own SDP; the receiver of an offer in
     // the requested family, else the one it used before, else the sender's.
-    if (ep.rtp) sm.family = ep.rtp.family;
+    if (ep.rtp && !sm.hasPorts) sm.family = ep.rtp.family;
     if (req.addressFamily) rm.family = req.addressFamily === 'IP6' ? 6 : 4;
     else if (receiverPick.family) rm.family = receiverPick.family;
     else if (!rm.rtp.advertised && ep.rtp) rm.family = ep.rtp.family;
-    env.wiring.ensurePorts(sm);
-    env.wiring.ensurePorts(rm);
+    // Negotiated for every live stream (the query shows it), written only for RTP ones,
+    // and before ports are taken: a side known to multiplex gets no RTCP port.
+    const rtp = isRtpProtocol(pm.desc.protocol);
+    const negotiated = negotiateMux(sm, rm, pm.desc, req, kind);
+    const mux = rtp ? negotiated : { offer: false, muxed: false };
+    for (const m of [sm, rm]) {
+      const fresh = !m.hasPorts;
+      env.wiring.ensurePorts(m);
+      // An RTP side already known to multiplex gets no RTCP port of its own.
+      if (fresh) m.rtcpPortless = rtp && (m.rtcpMux || m.muxPolicy === 'accept');
+    }
 
     if (!rm.desc) rm.desc = { ...pm.desc, direction: null, ptime: null, rtcpMux: false, ice: false };
-    const rtp = isRtpProtocol(pm.desc.protocol);
     if (req.transportProtocol && kind === 'offer' && rtp) rm.desc = { ...rm.desc, protocol: req.transportProtocol };
 
-    const mux = rtp ? negotiateMux(sm, rm, pm.desc, req, kind) : { offer: false, muxed: false };
+    sm.asymmetric = sender.asymmetric;
     const ice = negotiateIce(sm, rm, pm.desc, req, kind);
     env.wiring.route(sm, rm);
 
     let ptime = pm.desc.ptime;
-    if (ptime === null && kind === 'answer') ptime = rm.desc?.ptime ?? null;
+    // Without its own a=ptime, the output carries the one the receiver signalled.
+    if (ptime === null) ptime = rm.desc?.ptime ?? null;
     // Towards the receiver: the requested transport in an offer, what it offered in an answer.
     const protocol = kind === 'offer' ? (rtp && req.transportProtocol ? req.transportProtocol : pm.desc.protocol) : (rm.desc?.protocol ?? pm.desc.protocol);
     plans.push({
@@ -332,9 +368,14 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
  * interface, as the reference does; the legacy names `internal` and `external` (when
  * no interface has them) and `round-robin-calls` are understood as it understands them.
  */
-function pickInterface(env: SignalEnv, name: string | undefined, ml: Monologue): { iface: LogicalInterface; family?: 4 | 6 } {
+function pickInterface(env: SignalEnv, name: string | undefined, ml: Monologue, family: 4 | 6 | undefined, keep: boolean): { iface: LogicalInterface; family?: 4 | 6 } {
   const existing = ml.medias.find((m) => m.iface)?.iface;
-  if (!name && existing) return { iface: existing };
+  const fits = (i: LogicalInterface): boolean => family === undefined || i.addresses.some((a) => a.family === family);
+  // A receiver whose interface cannot speak its family is moved to one that can.
+  if (existing && (keep || (!name && fits(existing)))) return { iface: existing };
+  const ofFamily = (): LogicalInterface =>
+    env.interfaces.find((i) => i.addresses.some((a) => a.family === family)) ?? selectInterface(env.interfaces);
+  if (!name) return { iface: ofFamily() };
   if (name === 'round-robin-calls') {
     const i = roundRobin++ % env.interfaces.length;
     return { iface: env.interfaces[i] };
@@ -342,7 +383,7 @@ function pickInterface(env: SignalEnv, name: string | undefined, ml: Monologue):
   try {
     return { iface: selectInterface(env.interfaces, name) };
   } catch {
-    const fallback = existing ?? selectInterface(env.interfaces);
+    const fallback = existing ?? ofFamily();
     if (name === 'internal') return { iface: fallback, family: 4 };
     if (name === 'external') return { iface: fallback, family: 6 };
     log.warn(`Unknown interface '${name}' in direction, using '${fallback.name}'`);
@@ -361,11 +402,14 @@ function negotiateMux(sm: CallMedia, rm: CallMedia, desc: MediaDescription, req:
   if (kind === 'offer') {
     const offered = desc.rtcpMux;
     const require = opts.has('require');
-    const offer = require || opts.has('offer') || (offered && !opts.has('demux') && !opts.has('reject'));
+    // `reject` refuses multiplexing to the offerer only; the far side is still offered it.
+    const offer = require || opts.has('offer') || (offered && !opts.has('demux'));
     // Remember what the offerer may get back in the answer.
     sm.muxPolicy = offered && !opts.has('reject') ? (opts.has('demux') || opts.has('accept') ? 'accept' : 'follow') : 'no';
     rm.rtcpMux = require;
     rm.muxPolicy = offer ? 'offered' : 'no';
+    sm.rtcpMuxFlag = offered;
+    rm.rtcpMuxFlag = offer;
     return { offer, muxed: require };
   }
   // Answer: the sender (answerer) muxes if it accepted what we offered.
@@ -373,6 +417,8 @@ function negotiateMux(sm: CallMedia, rm: CallMedia, desc: MediaDescription, req:
   sm.rtcpMux = senderMuxed;
   const receiverMuxed = rm.muxPolicy === 'accept' || (rm.muxPolicy === 'follow' && senderMuxed);
   rm.rtcpMux = receiverMuxed;
+  sm.rtcpMuxFlag = senderMuxed;
+  rm.rtcpMuxFlag = receiverMuxed;
   return { offer: receiverMuxed, muxed: receiverMuxed };
 }
 
@@ -386,6 +432,11 @@ function negotiateIce(sm: CallMedia, rm: CallMedia, desc: MediaDescription, req:
   else want = desc.ice;
   rm.iceOffered = want;
   sm.iceOffered = sm.iceOffered || desc.ice;
+  // What `query` calls ICE: in use towards a side once its SDP carried ICE or this
+  // daemon sent it ICE; an answer without ICE turns it off for the answerer, and the
+  // latest SDP sent to a side decides for that side.
+  sm.ice = kind === 'offer' ? sm.ice || desc.ice : desc.ice;
+  rm.ice = want;
   if (!want) return 'none';
   if (!rm.iceUfrag || !rm.icePwd || req.flags.has('reset')) {
     const cred = newIceCredentials();

@@ -38,7 +38,8 @@ function visibleTag(ml: Monologue): string {
 function streamDict(ps: PacketStream, st: StreamStats | null, call: Call, totals: Counters): BDict {
   const d: BDict = {};
   if (ps.localPort && ps.localAddress) {
-    d['local port'] = ps.localPort;
+    // A multiplexed side has no RTCP port of its own.
+    d['local port'] = ps.isRtcp && ps.media.rtcpPortless ? 0 : ps.localPort;
     d['local address'] = ps.localAddress.address;
     d['family'] = familyName(ps.localAddress.family);
   }
@@ -46,13 +47,16 @@ function streamDict(ps: PacketStream, st: StreamStats | null, call: Call, totals
   d['endpoint'] = endpointDict(endpoint);
   d['advertised endpoint'] = endpointDict(ps.advertised);
   d['last packet'] = seconds(st && st.lastPacket > 0 ? st.lastPacket : call.created);
-  const flags: string[] = [ps.isRtcp ? 'RTCP' : 'RTP'];
+  const muxed = ps.media.rtcpMuxFlag;
+  // With rtcp-mux the RTP stream carries RTCP too and the RTCP stream is only a fallback.
+  const flags: string[] = ps.isRtcp ? (muxed ? ['RTCP', 'fallback RTCP'] : ['RTCP']) : (muxed ? ['RTP', 'RTCP'] : ['RTP']);
   if (ps.advertised) flags.push('filled');
   // Confirmed as the reference means it: a packet has arrived and the endpoint is
   // fixed (after the learning window, at once without learning).
   if (st && st.confirmed && st.lastPacket > 0) flags.push('confirmed');
   if (ps.media.monologue.strictSource) flags.push('strict source address');
   if (ps.media.monologue.mediaHandover) flags.push('media handover');
+  if (ps.media.ice) flags.push('ICE');
   d['flags'] = flags;
   if (st && st.ssrc !== null) d['SSRC'] = st.ssrc;
   const counters = { packets: st?.packets ?? 0, bytes: st?.bytes ?? 0, errors: st?.errors ?? 0 };
@@ -79,9 +83,11 @@ function mediaDict(m: CallMedia, wiring: MediaWiring, call: Call, totals: { rtp:
   });
   const flags: string[] = [];
   if (m.rtp.advertised) flags.push('initialized');
+  if (m.asymmetric) flags.push('asymmetric');
   if (m.sendFlag) flags.push('send');
   if (m.recvFlag) flags.push('recv');
-  if (m.rtcpMux) flags.push('rtcp-mux');
+  if (m.rtcpMuxFlag) flags.push('rtcp-mux');
+  if (m.ice) flags.push('ICE');
   if (m.iceControlling) flags.push('ICE controlling');
   const d: BDict = { index: m.index + 1, type: m.type, protocol: m.protocol };
   const codec = codecName(m, stats[0]);

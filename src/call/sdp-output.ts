@@ -5,7 +5,7 @@
 
 import { serializeSdp, type SdpLine, type SessionDescription, type MediaSection } from '../sdp/sdp';
 import type { LogicalInterface } from '../media/interfaces';
-import { staticPayloadType, splitAttribute, parseRtpmap } from '../sdp/attributes';
+import { staticPayloadType, splitAttribute, parseRtpmap, parseRtcp } from '../sdp/attributes';
 import type { CallMedia, Direction } from './model';
 import { candidateLines } from './ice';
 
@@ -62,6 +62,17 @@ const MEDIA_OWNED = new Set([
   'ice-lite', 'ice-mismatch', 'end-of-candidates', 'remote-candidates', 'sendrecv', 'sendonly',
   'recvonly', 'inactive', 'ptime', 'mid', 'crypto', 'setup', 'fingerprint', 'tls-id', 'rtpengine',
 ]);
+
+const CODEC_ATTRS: ReadonlySet<string> = new Set(['rtpmap', 'fmtp', 'rtcp-fb']);
+
+function isRtpProto(proto: string): boolean {
+  return proto.toUpperCase().includes('RTP');
+}
+
+/** An m= line; one without formats has no trailing space. */
+function mediaLine(type: string, port: number, protocol: string, formats: string[]): string {
+  return [type, String(port), protocol, ...formats].join(' ');
+}
 
 const DIRECTION_ATTRS: ReadonlySet<string> = new Set(['sendrecv', 'sendonly', 'recvonly', 'inactive']);
 
@@ -130,7 +141,8 @@ function connectionValue(original: string, plan: MediaPlan, address: string, opt
   if (plan.ice === 'relay') return original;
   if (plan.zeroAddress && plan.ice === 'none' && !opts.replaceZeroAddress) {
     // An old-style hold stays one, in the family spoken towards the receiver.
-    return connectionLine(plan.media.family === 6 ? '::' : '0.0.0.0');
+    const family = plan.media.rtp.localAddress?.family ?? plan.media.family;
+    return connectionLine(family === 6 ? '::' : '0.0.0.0');
   }
   return connectionLine(address);
 }
@@ -146,7 +158,9 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
   const media = plan.media;
   const protocol = plan.protocol ?? section.proto;
   if (plan.rejected) {
-    const rejected: SdpLine[] = [{ type: 'm', value: `${section.type} 0 ${protocol} ${section.formats.join(' ')}` }];
+    const rejected: SdpLine[] = [{ type: 'm', value: mediaLine(section.type, 0, protocol, section.formats) }];
+    // A rejected non-RTP stream (T.38) keeps its attributes; an RTP one loses them.
+    if (!isRtpProto(section.proto)) rejected.push(...section.lines.filter((l) => l.type === 'a'));
     if (opts.generateMid) {
       const mid = section.lines.find((l) => l.type === 'a' && attrName(l.value) === 'mid');
       rejected.push({ type: 'a', value: mid?.value ?? `mid:${plan.index + 1}` });
@@ -157,14 +171,14 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
   const port = media.rtp.localPort;
   const address = advertisedAddress(media, opts);
   const formats = plan.formats ?? section.formats;
-  const out: SdpLine[] = [{ type: 'm', value: `${section.type} ${relay ? section.port : port} ${protocol} ${formats.join(' ')}` }];
+  const out: SdpLine[] = [{ type: 'm', value: mediaLine(section.type, relay ? section.port : port, protocol, formats) }];
   let mid: string | null = null;
   let endOfCandidates = plan.endOfCandidates ?? false;
   let senderIce = false;
   const crypto: string[] = [];
   for (const line of section.lines) {
     if (line.type === 'c') {
-      out.push({ type: 'c', value: connectionValue(line.value, plan, address, opts) });
+      out.push({ ...line, value: connectionValue(line.value, plan, address, opts) });
       continue;
     }
     if (line.type !== 'a') {
@@ -185,8 +199,13 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
       out.push(line);
       continue;
     }
-    // Wildcard feedback (a=rtcp-fb:* …) belongs to no codec and keeps its place.
-    if (MEDIA_OWNED.has(name) && !(name === 'rtcp-fb' && value.startsWith('* '))) continue;
+    // Wildcard feedback (a=rtcp-fb:* …) belongs to no codec and keeps its place; so do
+    // codec attributes of an m= line without formats and attributes that do not parse.
+    const passThrough = (name === 'rtcp-fb' && value.startsWith('* ')) ||
+      (CODEC_ATTRS.has(name) && (formats.length === 0 || !/^\d+( |$)/.test(value))) ||
+      // An a=rtcp whose port parses but whose address does not is kept as it is.
+      (name === 'rtcp' && parseRtcp(value) === null && /^\d+ /.test(value));
+    if (MEDIA_OWNED.has(name) && !passThrough) continue;
     out.push(line);
   }
   const attrs: string[] = [];
@@ -219,7 +238,8 @@ export function buildSdp(sdp: SessionDescription, plans: MediaPlan[], opts: Outp
   const firstLive = plans.find((p) => !p.rejected);
   const address = firstLive ? advertisedAddress(firstLive.media, opts) : opts.iface.addresses[0]?.advertised ?? '0.0.0.0';
   // The session c= is rewritten when asked, or when a live stream relies on it.
-  const sessionConnUsed = plans.some((p) => !p.rejected && !p.ownConnection);
+  const live = plans.filter((p) => !p.rejected);
+  const sessionConnUsed = live.length === 0 || live.some((p) => !p.ownConnection);
   const sessionZeroPlan = plans.find((p) => !p.rejected && !p.ownConnection);
   const session: SdpLine[] = [];
   for (const line of sdp.session) {
@@ -228,12 +248,12 @@ export function buildSdp(sdp: SessionDescription, plans: MediaPlan[], opts: Outp
       if (parts.length >= 6) {
         parts[4] = address.includes(':') ? 'IP6' : 'IP4';
         parts[5] = address;
-        session.push({ type: 'o', value: parts.join(' ') });
+        session.push({ ...line, value: parts.join(' ') });
         continue;
       }
     }
     if (line.type === 'c' && (sessionConnUsed || opts.replaceSessionConnection)) {
-      session.push({ type: 'c', value: sessionZeroPlan ? connectionValue(line.value, sessionZeroPlan, address, opts) : connectionLine(opts.mediaAddress ?? address) });
+      session.push({ ...line, value: sessionZeroPlan ? connectionValue(line.value, sessionZeroPlan, address, opts) : connectionLine(opts.mediaAddress ?? address) });
       continue;
     }
     if (line.type === 'a' && SESSION_DROPPED.has(attrName(line.value))) {
@@ -248,7 +268,9 @@ export function buildSdp(sdp: SessionDescription, plans: MediaPlan[], opts: Outp
     const lines = buildMedia(plan, opts);
     const m = lines[0];
     const [type, port, proto, ...formats] = m.value.split(' ');
-    media.push({ type, port: parseInt(port, 10), portCount: null, proto, formats, lines: lines.slice(1) });
+    const section: MediaSection = { type, port: parseInt(port, 10), portCount: null, proto, formats, lines: lines.slice(1) };
+    if (plan.parsed.eol) section.eol = plan.parsed.eol;
+    media.push(section);
   }
   return serializeSdp(out);
 }

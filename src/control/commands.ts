@@ -6,8 +6,8 @@ import { NgError, NG_REASONS } from './errors';
 import { parseNgRequest, type NgRequest } from './ng-request';
 import type { NgContext } from './ng-server';
 import { getLogger } from '../log';
-import type { CallRegistry } from '../call/registry';
-import { processSignal, type SignalEnv } from '../call/offer-answer';
+import { LoadLimitError, type CallRegistry } from '../call/registry';
+import { processSignal, LoopProtected, type SignalEnv } from '../call/offer-answer';
 import { queryReply } from '../call/query';
 import { statisticsReply, type ControlStats, type PortUsage } from '../stats/statistics';
 
@@ -51,7 +51,7 @@ export class Commands {
     try {
       const req = parseNgRequest(dict);
       if (!REFERENCE_COMMANDS.has(command)) throw new NgError(NG_REASONS.unknownCommand);
-      reply = this.dispatch(req);
+      reply = this.dispatch(req, ctx);
     } catch (e) {
       ok = false;
       if (e instanceof NgError) {
@@ -66,14 +66,14 @@ export class Commands {
     return reply;
   };
 
-  private dispatch(req: NgRequest): BDict {
+  private dispatch(req: NgRequest, ctx: NgContext): BDict {
     switch (req.command) {
       case 'ping':
         return { result: 'pong' };
       case 'offer':
-        return this.signal(req, 'offer');
+        return this.signal(req, 'offer', ctx);
       case 'answer':
-        return this.signal(req, 'answer');
+        return this.signal(req, 'answer', ctx);
       case 'delete':
         return this.delete(req);
       case 'query':
@@ -88,7 +88,7 @@ export class Commands {
     }
   }
 
-  private signal(req: NgRequest, kind: 'offer' | 'answer'): BDict {
+  private signal(req: NgRequest, kind: 'offer' | 'answer', ctx: NgContext): BDict {
     const callId = need(req.callId, 'No call-id in message');
     need(req.fromTag, 'No from-tag in message');
     if (kind === 'answer') need(req.toTag, 'No to-tag in message');
@@ -99,17 +99,34 @@ export class Commands {
     if (kind === 'answer') {
       if (!call || call.deleteAt !== null) throw new NgError('Unknown call-id');
     } else {
-      call = registry.getOrCreate(callId);
+      try {
+        call = registry.getOrCreate(callId);
+      } catch (e) {
+        // A client that `supports` "load limit" is told which limit, not as an error.
+        if (e instanceof LoadLimitError && (req.supports.has('load limit') || req.supports.has('load-limit'))) {
+          return { result: 'load limit', message: e.limitReason };
+        }
+        throw e;
+      }
     }
     try {
       const sdp = processSignal(call, req, kind, this.env.signal);
+      // Timeouts count from the signalling of each side; the b2b callback goes to the origin.
+      registry.signalled(call, sdp === null ? undefined : kind === 'offer' ? req.fromTag : req.toTag, {
+        origin: kind === 'offer' ? ctx.remote.address : undefined,
+        callback: req.xmlrpcCallback,
+      });
       if (sdp === null) return { result: 'ok' };
       if (req.recordCall !== undefined) call.recordCall = req.recordCall === 'yes' || req.recordCall === 'on';
       if (req.flags.has('record-call')) call.recordCall = true;
       if (req.metadata !== undefined) call.metadata = req.metadata;
       return { sdp, result: 'ok' };
     } catch (e) {
-      if (created) registry.abandon(call);
+      // An SDP that parsed but could not be rewritten leaves the call it created, as
+      // in the reference; any other failure leaves no trace.
+      const keep = e instanceof NgError && e.ngReason === 'Error rewriting SDP';
+      if (created && !keep) registry.abandon(call);
+      if (e instanceof LoopProtected) return { sdp: e.sdp, result: 'ok' };
       // Running out of ports half way through leaves no consistent call: the reference
       // ends it, and so do we. Errors found before anything changed leave it alone.
       else if (e instanceof NgError && e.ngReason === 'Ran out of ports') registry.destroy(call, 'forced');

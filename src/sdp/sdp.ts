@@ -19,6 +19,8 @@ import { isIpAddress } from './attributes';
 export interface SdpLine {
   type: string;
   value: string;
+  /** Set when the line ended in a bare LF; it is written back that way (CRLF otherwise). */
+  eol?: '\n';
 }
 
 export interface MediaSection {
@@ -28,6 +30,8 @@ export interface MediaSection {
   proto: string;
   formats: string[];
   lines: SdpLine[];
+  /** The m= line ended in a bare LF. */
+  eol?: '\n';
 }
 
 export interface SessionDescription {
@@ -227,6 +231,8 @@ export function parseSdp(text: string, options: ParseOptions = {}): SessionDescr
     }
 
     const line: SdpLine = { type, value };
+    const bareLf = nl >= 0 && text[nl - 1] !== '\r';
+    if (bareLf) line.eol = '\n';
     switch (type) {
       case 'v':
         if (started) {
@@ -254,6 +260,7 @@ export function parseSdp(text: string, options: ParseOptions = {}): SessionDescr
         const fields = parseMediaLine(value);
         if (!fields) throw new SdpError('SDP_BAD_MEDIA', 'Error parsing m= line', lineNo);
         media = { ...fields, lines: [] };
+        if (bareLf) media.eol = '\n';
         mediaLineSnapshots.set(media, { raw: value, key: mediaKey(media) });
         sdp.media.push(media);
         sectionHasConnection = false;
@@ -289,10 +296,10 @@ export function formatMediaLine(m: MediaSection): string {
 /** Serializes with CRLF line endings; an unchanged parsed body comes out byte for byte. */
 export function serializeSdp(sdp: SessionDescription): string {
   const out: string[] = [];
-  for (const l of sdp.session) out.push(`${l.type}=${l.value}\r\n`);
+  for (const l of sdp.session) out.push(`${l.type}=${l.value}${l.eol ?? '\r\n'}`);
   for (const m of sdp.media) {
-    out.push(`m=${formatMediaLine(m)}\r\n`);
-    for (const l of m.lines) out.push(`${l.type}=${l.value}\r\n`);
+    out.push(`m=${formatMediaLine(m)}${m.eol ?? '\r\n'}`);
+    for (const l of m.lines) out.push(`${l.type}=${l.value}${l.eol ?? '\r\n'}`);
   }
   return out.join('');
 }

@@ -126,17 +126,23 @@ describe('SDP parsing and serialization', () => {
     assert.equal(effectiveConnectionLine(sdp, video)?.value, 'IN IP4 10.47.3.12');
   });
 
-  it('accepts LF-only input and serializes it with CRLF', () => {
+  it('accepts LF-only input and writes each line back with the ending it came with', () => {
     const crlf = readFixture('asterisk-g711-offer.sdp');
     const lf = crlf.replace(/\r\n/g, '\n');
-    assert.equal(serializeSdp(parseSdp(lf)), crlf);
+    assert.equal(serializeSdp(parseSdp(lf)), lf);
+  });
+
+  it('writes lines it makes up with CRLF, as the reference does with LF input', () => {
+    const sdp = parseSdp('v=0\no=- 1 1 IN IP4 10.0.0.1\ns=-\nc=IN IP4 10.0.0.1\nt=0 0\nm=audio 5000 RTP/AVP 0\n');
+    sdp.media[0].lines.push({ type: 'a', value: 'sendrecv' });
+    assert.match(serializeSdp(sdp), /m=audio 5000 RTP\/AVP 0\na=sendrecv\r\n$/);
   });
 
   it('accepts mixed line endings and a last line without one', () => {
     const text = 'v=0\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\nc=IN IP4 10.0.0.1\r\nt=0 0\nm=audio 5000 RTP/AVP 0\r\na=sendrecv';
     assert.equal(
       serializeSdp(parseSdp(text)),
-      'v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\na=sendrecv\r\n',
+      'v=0\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\nc=IN IP4 10.0.0.1\r\nt=0 0\nm=audio 5000 RTP/AVP 0\r\na=sendrecv\r\n',
     );
   });
 
