@@ -43,8 +43,11 @@ export async function main(argv: string[]): Promise<void> {
       return exit(0);
     }
     if (cli.values.get('codecs') === true) {
-      process.stderr.write('Listing codecs (--codecs) is not supported yet\n');
-      return exit(1);
+      // What the linked codec libraries provide, asked of the native layer.
+      const { formatCodecList } = await import('../codec/table');
+      const { backendAvailable } = await import('../codec/native');
+      process.stdout.write(formatCodecList(backendAvailable));
+      return exit(0);
     }
     config = buildConfig(cli);
   } catch (e) {

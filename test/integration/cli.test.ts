@@ -127,10 +127,11 @@ describe('rtpengine-ts command line', function () {
     assert.match(r.stderr, /broken.conf line 4: foreground/);
   });
 
-  it('--codecs says it is not supported yet', () => {
+  it('--codecs lists each codec and its support in the reference format', () => {
     const r = run(['--codecs', '--config-file=none']);
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /not supported yet/);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /^ {16}PCMA: fully supported$/m);
+    assert.match(r.stdout, /^ {16}iLBC: supported for decoding only$/m);
   });
 });
 

@@ -1,0 +1,433 @@
+// The decode -> resample -> re-frame -> encode graph of one direction (see
+// transcoder.h).
+#include "transcoder.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+
+extern "C" {
+#include <spandsp/telephony.h>
+#include <spandsp/plc.h>
+}
+
+namespace rtpe {
+namespace codec {
+
+struct GenericPlc {
+  plc_state_t s;
+};
+
+namespace {
+
+inline uint64_t monoNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+inline uint32_t scale(uint64_t v, uint32_t mul, uint32_t div) { return static_cast<uint32_t>(v * mul / div); }
+
+}  // namespace
+
+std::unique_ptr<Transcoder> Transcoder::create(const TranscoderSpec& spec, std::string& err) {
+  std::unique_ptr<Transcoder> t(new Transcoder());
+  t->spec_ = spec;
+  if (!t->build(err)) return nullptr;
+  return t;
+}
+
+Transcoder::~Transcoder() = default;
+
+bool Transcoder::build(std::string& err) {
+  CodecSpec& in = spec_.in;
+  CodecSpec& out = spec_.out;
+  if (in.decoder.empty()) {
+    err = "codec " + in.name + " cannot be decoded";
+    return false;
+  }
+  if (out.encoder.empty()) {
+    err = "codec " + out.name + " cannot be encoded";
+    return false;
+  }
+  if (in.packetizer == Packetizer::None || out.packetizer == Packetizer::None) {
+    err = "codec without an RTP payload format";
+    return false;
+  }
+  if (in.clockRate == 0 || out.clockRate == 0 || in.sampleRate == 0 || out.sampleRate == 0) {
+    err = "clock and sample rates must not be 0";
+    return false;
+  }
+  if (in.channels < 1 || in.channels > 2 || out.channels < 1 || out.channels > 2) {
+    err = "only mono and stereo are supported";
+    return false;
+  }
+  if (out.ptime == 0) out.ptime = 20;
+  const bool inOpus = in.packetizer == Packetizer::Opus;
+  const bool outOpus = out.packetizer == Packetizer::Opus;
+  if (outOpus && (out.ptime > 120 || out.ptime % 10 != 0)) {
+    err = "opus ptime must be a multiple of 10 ms up to 120 ms";
+    return false;
+  }
+
+  // Opus runs at the other side's rate when libopus supports it, which saves
+  // a resampling stage; its channel count follows fmtp stereo=1 of the side
+  // that receives it.
+  encChannels_ = outOpus ? (Fmtp(out.fmtp).getInt("stereo", 0) == 1 ? 2 : 1) : out.channels;
+  decRate_ = inOpus ? (outOpus ? 48000 : (opusRate(static_cast<int>(out.sampleRate)) ? out.sampleRate : 48000))
+                    : static_cast<int>(in.sampleRate);
+  decChannels_ = inOpus ? encChannels_ : in.channels;
+  encRate_ = outOpus ? (opusRate(decRate_) ? decRate_ : 48000) : static_cast<int>(out.sampleRate);
+
+  packetSamples_ = out.ptime * encRate_ / 1000;
+  if (out.packetizer == Packetizer::Amr) out.bitrate = amrBitrate(out, out.bitrate);
+
+  int encFrame = 0;
+  if (out.packetizer == Packetizer::Samples)
+    encFrame = packetSamples_;
+  else if (outOpus)
+    // libopus encodes 10, 20, 40, 60, 80, 100 and 120 ms frames; other ptimes
+    // are 10 ms frames joined by the repacketizer.
+    encFrame = (out.ptime == 10 || (out.ptime % 20 == 0 && out.ptime <= 120) ? out.ptime : 10) * encRate_ / 1000;
+  else if (out.frameMs > 0)
+    encFrame = out.frameMs * encRate_ / 1000;
+  CodecParams ep;
+  ep.spec = &out;
+  ep.sampleRate = encRate_;
+  ep.channels = encChannels_;
+  ep.frameSamples = encFrame;
+  enc_ = makeEncoder(ep, err);
+  if (!enc_) return false;
+  if (enc_->frameSamples() <= 0 || packetSamples_ % enc_->frameSamples() != 0) {
+    err = "ptime " + std::to_string(out.ptime) + " is not a multiple of the " + out.name + " frame";
+    return false;
+  }
+  framesPerPacket_ = packetSamples_ / enc_->frameSamples();
+  tsStep_ = scale(static_cast<uint64_t>(packetSamples_), out.clockRate, static_cast<uint32_t>(encRate_));
+
+  const int ilbcMode = Fmtp(in.fmtp).getInt("mode", 30) == 20 ? 20 : 30;
+  ilbcMode_ = ilbcMode;
+  CodecParams dp;
+  dp.spec = &in;
+  dp.sampleRate = decRate_;
+  dp.channels = decChannels_;
+  dp.mode = ilbcMode;
+  dec_ = makeDecoder(dp, err);
+  if (!dec_) return false;
+  if (in.packetizer == Packetizer::Ilbc) {
+    dp.mode = ilbcMode == 20 ? 30 : 20;
+    decAlt_ = makeDecoder(dp, err);
+    if (!decAlt_) return false;
+  }
+  decBufSamples_ = std::max(dec_->maxFrameSamples(), 9600);
+  decBuf_.reset(new int16_t[static_cast<size_t>(decBufSamples_) * decChannels_]());
+  monoBuf_.reset(new int16_t[static_cast<size_t>(decBufSamples_)]());
+  lastFrameSamples_ = decRate_ / 50;
+
+  if (!resampler_.open(decRate_, decChannels_, encRate_, encChannels_, decBufSamples_, err)) return false;
+  rsBufSamples_ = resampler_.maxOut();
+  rsBuf_.reset(new int16_t[static_cast<size_t>(rsBufSamples_) * encChannels_]());
+  reframer_.init(rsBufSamples_ + 2 * packetSamples_, encChannels_);
+  encBuf_.reset(new uint8_t[kEncBuf]);
+  pktBuf_.reset(new uint8_t[kPktBuf]);
+  depack_.init(in);
+  builder_.init(out);
+  if (!dec_->hasConcealment() && decRate_ == 8000 && decChannels_ == 1) {
+    plc_.reset(new GenericPlc());
+    plc_init(&plc_->s);
+  }
+  return true;
+}
+
+void Transcoder::start(uint32_t ssrc, uint16_t seq, uint32_t ts) {
+  started_ = true;
+  inSsrc_ = ssrc;
+  expectedSeq_ = seq;
+  nextTs_ = ts;
+  outSsrc_ = spec_.ssrc >= 0 ? static_cast<uint32_t>(spec_.ssrc) : ssrc;
+  outSeq_ = spec_.startSeq >= 0 ? static_cast<uint16_t>(spec_.startSeq) : seq;
+  outTs_ = spec_.startTs >= 0 ? static_cast<uint32_t>(spec_.startTs) : ts;
+  markerPending_ = true;
+}
+
+void Transcoder::resync(int64_t gapClock) {
+  stats_.resyncs++;
+  int partial = reframer_.size();
+  reframer_.clear();
+  builder_.clear();
+  outTs_ += scale(static_cast<uint64_t>(partial), spec_.out.clockRate, static_cast<uint32_t>(encRate_));
+  if (gapClock > 0) outTs_ += scale(static_cast<uint64_t>(gapClock), spec_.out.clockRate, spec_.in.clockRate);
+  markerPending_ = true;
+  state_ = InState::Audio;
+}
+
+int Transcoder::decodeFrame(const FrameRef& f, int16_t* out, int cap) {
+  Decoder* d = dec_.get();
+  if (decAlt_ && f.mode != 0 && f.mode != ilbcMode_) d = decAlt_.get();
+  return d->decode(f.data, f.len, out, cap);
+}
+
+bool Transcoder::input(const uint8_t* pkt, size_t len, int64_t nowMs, RtpSink& out) {
+  const uint64_t t0 = monoNs();
+  if (len < 12 || (pkt[0] >> 6) != 2) {
+    stats_.errors++;
+    return true;
+  }
+  const uint8_t pt = pkt[1] & 0x7f;
+  const bool marker = (pkt[1] & 0x80) != 0;
+  const bool isCn = spec_.inCnPt >= 0 && pt == spec_.inCnPt;
+  if (pt != spec_.in.payloadType && !isCn) return false;
+  size_t hdr = 12 + 4 * static_cast<size_t>(pkt[0] & 0x0f);
+  if (pkt[0] & 0x10) {
+    if (len < hdr + 4) {
+      stats_.errors++;
+      return true;
+    }
+    hdr += 4 + 4 * ((static_cast<size_t>(pkt[hdr + 2]) << 8) | pkt[hdr + 3]);
+  }
+  if (len <= hdr) {
+    stats_.errors++;
+    return true;
+  }
+  size_t plen = len - hdr;
+  if (pkt[0] & 0x20) {
+    uint8_t pad = pkt[len - 1];
+    if (pad == 0 || pad >= plen) {
+      stats_.errors++;
+      return true;
+    }
+    plen -= pad;
+  }
+  const uint16_t seq = static_cast<uint16_t>((pkt[2] << 8) | pkt[3]);
+  const uint32_t ts = (static_cast<uint32_t>(pkt[4]) << 24) | (static_cast<uint32_t>(pkt[5]) << 16) |
+                      (static_cast<uint32_t>(pkt[6]) << 8) | pkt[7];
+  const uint32_t ssrc = (static_cast<uint32_t>(pkt[8]) << 24) | (static_cast<uint32_t>(pkt[9]) << 16) |
+                        (static_cast<uint32_t>(pkt[10]) << 8) | pkt[11];
+  const uint8_t* payload = pkt + hdr;
+  const uint32_t clock = spec_.in.clockRate;
+  stats_.packetsIn++;
+
+  if (!started_) {
+    start(ssrc, seq, ts);
+  } else if (ssrc != inSsrc_) {
+    // A new source: start over, keeping the output stream continuous.
+    inSsrc_ = ssrc;
+    resync(0);
+    expectedSeq_ = seq;
+    nextTs_ = ts;
+  } else {
+    const int16_t seqDelta = static_cast<int16_t>(seq - expectedSeq_);
+    if (seqDelta < 0) {
+      stats_.dropped++;  // late or duplicate: no jitter buffer here
+      stats_.nsTotal += monoNs() - t0;
+      return true;
+    }
+    const int32_t gap = static_cast<int32_t>(ts - nextTs_);
+    if (gap > 0) {
+      const int64_t gapMs = static_cast<int64_t>(gap) * 1000 / clock;
+      // Filled here at most maxGapMs at once (a burst of packets): during DTX
+      // tick() has filled all but the last few packets of the gap already.
+      if (gapMs > spec_.maxGapMs) {
+        resync(gap);
+      } else {
+        fill(static_cast<int>(static_cast<int64_t>(gap) * decRate_ / clock), isCn ? nullptr : payload, isCn ? 0 : plen,
+             out);
+      }
+    } else if (gap < 0 && static_cast<int64_t>(-static_cast<int64_t>(gap)) * 1000 / clock > spec_.maxGapMs) {
+      resync(0);  // the timestamp went back: a new timeline
+    }
+    // A small negative gap is audio tick() already generated: accepted as is.
+  }
+  expectedSeq_ = static_cast<uint16_t>(seq + 1);
+  lastInputMs_ = nowMs;
+  filledSinceInputMs_ = 0;
+  if (marker) markerPending_ = true;
+
+  if (isCn) {
+    stats_.cnIn++;
+    if (cn_.update(payload, plen))
+      state_ = InState::Cn;
+    else
+      stats_.errors++;
+    nextTs_ = ts;
+    stats_.nsTotal += monoNs() - t0;
+    return true;
+  }
+
+  FrameRef frames[Depacketizer::kMaxFrames];
+  const int n = depack_.split(payload, plen, frames, Depacketizer::kMaxFrames);
+  if (n < 0) {
+    stats_.errors++;
+    nextTs_ = ts;  // the next packet conceals this one's audio
+    stats_.nsTotal += monoNs() - t0;
+    return true;
+  }
+  int total = 0;
+  bool sid = false;  // the packet ends with the codec's SID frame: DTX follows
+  for (int i = 0; i < n; i++) {
+    const uint64_t td = monoNs();
+    int m = decodeFrame(frames[i], decBuf_.get(), decBufSamples_);
+    if (m < 0) {
+      stats_.errors++;
+      m = dec_->conceal(lastFrameSamples_, decBuf_.get());
+      if (m <= 0 && plc_) m = plc_fillin(&plc_->s, decBuf_.get(), lastFrameSamples_);
+      if (m <= 0) {
+        m = lastFrameSamples_;
+        std::memset(decBuf_.get(), 0, static_cast<size_t>(m) * decChannels_ * sizeof(int16_t));
+      }
+      stats_.concealedSamples += m;
+    } else {
+      stats_.framesDecoded++;
+      sid = frames[i].sid;
+      if (!sid && m > 0) {
+        lastFrameSamples_ = std::min(m, decRate_ / 50 * 3);
+        if (plc_) plc_rx(&plc_->s, decBuf_.get(), m);
+      }
+    }
+    stats_.nsDecode += monoNs() - td;
+    if (m > 0) {
+      push(decBuf_.get(), m, out);
+      total += m;
+    }
+  }
+  state_ = sid ? InState::Sid : InState::Audio;
+  nextTs_ = ts + scale(static_cast<uint64_t>(total), clock, static_cast<uint32_t>(decRate_));
+  stats_.nsTotal += monoNs() - t0;
+  return true;
+}
+
+void Transcoder::fill(int samples, const uint8_t* fecPayload, size_t fecLen, RtpSink& out) {
+  if (samples <= 0) return;
+  const int chunk = std::min(decRate_ / 50, decBufSamples_);
+  int fecSamples = 0;
+  if (state_ == InState::Audio && fecPayload && spec_.in.packetizer == Packetizer::Opus)
+    fecSamples = std::min(samples, lastFrameSamples_);
+  int remaining = samples - fecSamples;
+  int16_t* buf = decBuf_.get();
+  while (remaining > 0) {
+    const uint64_t td = monoNs();
+    const int c = std::min(chunk, remaining);
+    int m = 0;
+    switch (state_) {
+      case InState::Cn:
+        cn_.generate(monoBuf_.get(), c);
+        for (int i = 0; i < c; i++)
+          for (int ch = 0; ch < decChannels_; ch++) buf[i * decChannels_ + ch] = monoBuf_[i];
+        m = c;
+        break;
+      case InState::Sid:
+        m = dec_->dtx(c, buf);
+        break;
+      case InState::Audio:
+        m = dec_->conceal(c, buf);
+        if (m <= 0 && plc_) m = plc_fillin(&plc_->s, buf, c);
+        break;
+    }
+    if (m <= 0) {
+      m = c;
+      std::memset(buf, 0, static_cast<size_t>(m) * decChannels_ * sizeof(int16_t));
+    }
+    if (m > remaining) m = remaining;
+    stats_.concealedSamples += m;
+    stats_.nsDecode += monoNs() - td;
+    push(buf, m, out);
+    remaining -= m;
+  }
+  if (fecSamples > 0) {
+    const uint64_t td = monoNs();
+    int m = dec_->recover(fecPayload, fecLen, fecSamples, buf);
+    if (m <= 0) m = dec_->conceal(fecSamples, buf);
+    if (m <= 0) {
+      m = fecSamples;
+      std::memset(buf, 0, static_cast<size_t>(m) * decChannels_ * sizeof(int16_t));
+    }
+    if (m > fecSamples) m = fecSamples;
+    stats_.concealedSamples += m;
+    stats_.nsDecode += monoNs() - td;
+    push(buf, m, out);
+  }
+}
+
+void Transcoder::push(const int16_t* pcm, int n, RtpSink& out) {
+  const int m = resampler_.convert(pcm, n, rsBuf_.get(), rsBufSamples_);
+  if (m > 0) reframer_.push(rsBuf_.get(), m);
+  emitPackets(out);
+}
+
+void Transcoder::emitPackets(RtpSink& out) {
+  const int frame = enc_->frameSamples();
+  while (reframer_.size() >= packetSamples_) {
+    const int16_t* pcm = reframer_.peek();
+    if (spec_.outCnPt >= 0 && spec_.silenceDbov >= 0 &&
+        CnEncoder::levelOf(pcm, packetSamples_ * encChannels_) >= spec_.silenceDbov) {
+      // Silence towards a peer that takes CN: a comfort noise packet instead
+      // of encoded audio; the next audio packet starts a talkspurt.
+      const int clen = CnEncoder::describe(pcm, packetSamples_ * encChannels_, pktBuf_.get() + 12, kPktBuf - 12);
+      reframer_.pop(packetSamples_);
+      if (clen > 0) {
+        emit(static_cast<size_t>(clen), static_cast<uint8_t>(spec_.outCnPt), out);
+        stats_.cnOut++;
+      }
+      markerPending_ = true;
+      outTs_ += tsStep_;
+      continue;
+    }
+    const uint64_t te = monoNs();
+    for (int f = 0; f < framesPerPacket_; f++) {
+      int b = enc_->encode(pcm + static_cast<size_t>(f) * frame * encChannels_, encBuf_.get(), kEncBuf);
+      if (b < 0) {
+        stats_.errors++;
+        continue;
+      }
+      stats_.framesEncoded++;
+      builder_.add(encBuf_.get(), static_cast<size_t>(b));
+    }
+    stats_.nsEncode += monoNs() - te;
+    const int plen = builder_.build(pktBuf_.get() + 12, kPktBuf - 12);
+    reframer_.pop(packetSamples_);
+    if (plen > 0)
+      emit(static_cast<size_t>(plen), spec_.out.payloadType, out);
+    else
+      markerPending_ = true;  // nothing sent (DTX): the next packet starts a talkspurt
+    outTs_ += tsStep_;
+  }
+}
+
+void Transcoder::emit(size_t len, uint8_t pt, RtpSink& out) {
+  uint8_t* h = pktBuf_.get();
+  const bool cn = spec_.outCnPt >= 0 && pt == spec_.outCnPt;
+  h[0] = 0x80;
+  h[1] = static_cast<uint8_t>((markerPending_ && !cn ? 0x80 : 0) | (pt & 0x7f));
+  h[2] = static_cast<uint8_t>(outSeq_ >> 8);
+  h[3] = static_cast<uint8_t>(outSeq_);
+  h[4] = static_cast<uint8_t>(outTs_ >> 24);
+  h[5] = static_cast<uint8_t>(outTs_ >> 16);
+  h[6] = static_cast<uint8_t>(outTs_ >> 8);
+  h[7] = static_cast<uint8_t>(outTs_);
+  h[8] = static_cast<uint8_t>(outSsrc_ >> 24);
+  h[9] = static_cast<uint8_t>(outSsrc_ >> 16);
+  h[10] = static_cast<uint8_t>(outSsrc_ >> 8);
+  h[11] = static_cast<uint8_t>(outSsrc_);
+  if (!cn) markerPending_ = false;
+  outSeq_++;
+  stats_.packetsOut++;
+  stats_.bytesOut += 12 + len;
+  out.send(h, 12 + len);
+}
+
+void Transcoder::tick(int64_t nowMs, RtpSink& out) {
+  if (!started_ || state_ == InState::Audio) return;
+  const uint64_t t0 = monoNs();
+  const int64_t due = nowMs - lastInputMs_ - spec_.dtxDelayMs;
+  const uint32_t step = spec_.in.clockRate / 50;  // 20 ms of input clock
+  while (filledSinceInputMs_ + 20 <= due && filledSinceInputMs_ < spec_.maxDtxMs) {
+    fill(decRate_ / 50, nullptr, 0, out);
+    nextTs_ += step;
+    filledSinceInputMs_ += 20;
+  }
+  stats_.nsTotal += monoNs() - t0;
+}
+
+}  // namespace codec
+}  // namespace rtpe

@@ -1,0 +1,187 @@
+// A Transcoder: one direction of one stream, one codec pair.
+//
+//   RTP in -> depacketize -> decode (gaps: the decoder's concealment, generic
+//   PLC, comfort noise or silence) -> resample / up- or down-mix -> re-frame
+//   to the output ptime -> encode -> packetize -> RTP out
+//
+// Output RTP has its own sequence numbers (continuous), timestamps in the
+// output codec's clock (advancing by exactly one packet's worth per packet,
+// and jumping over gaps that are too long to fill), the marker bit on the first
+// packet, after a resynchronisation and on the packet that starts an input
+// talkspurt, and the input's SSRC unless one is configured.
+//
+// How the relay uses it. Signalling creates the Transcoder on the JavaScript
+// thread (Transcoder::create allocates everything: codec contexts, buffers)
+// and hands it to the engine thread that owns the stream. For each RTP packet
+// received on the stream whose payload type is the input codec's (or the
+// input CN type), the engine thread calls input(); input() returns false for
+// any other payload type, which the relay forwards or drops itself
+// (telephone-event, RTCP is never given). Every packet the Transcoder
+// produces is handed synchronously to the RtpSink (valid only during the
+// call: send or copy it). The engine thread's timer calls tick() every 10-20
+// ms so that comfort noise keeps flowing during discontinuous transmission.
+//
+// Threads: one engine thread at a time calls input(), tick() and stats().
+// Neither input() nor tick() blocks or allocates (see codec.h about
+// libavcodec's internal allocations).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "cn.h"
+#include "codec.h"
+#include "packetizer.h"
+#include "reframer.h"
+#include "resampler.h"
+
+namespace rtpe {
+namespace codec {
+
+struct GenericPlc;
+
+class RtpSink {
+ public:
+  virtual ~RtpSink() = default;
+  // A complete RTP packet (header and payload); the buffer is reused after
+  // the call returns. Runs on the engine thread.
+  virtual void send(const uint8_t* packet, size_t len) = 0;
+};
+
+struct TranscoderSpec {
+  CodecSpec in;
+  CodecSpec out;
+  int inCnPt = -1;         // RFC 3389 CN payload type accepted on input, -1 = none
+  int outCnPt = -1;        // RFC 3389 CN payload type of the output peer, -1 = none
+  int silenceDbov = -1;    // with outCnPt: packets quieter than -silenceDbov dBov
+                           // are sent as CN (--silence-detect); -1 = off
+  int64_t ssrc = -1;       // output SSRC; -1 = the input's
+  int64_t startSeq = -1;   // first output sequence number; -1 = the input's
+  int64_t startTs = -1;    // first output timestamp; -1 = the input's. With ssrc,
+                           // these continue an output stream across a codec
+                           // change (from the previous Transcoder's next*()).
+  int maxGapMs = 1000;     // longer gaps between two packets are skipped, not filled
+  int maxDtxMs = 30000;    // tick() generates comfort noise for at most this long
+  int dtxDelayMs = 60;     // tick() starts filling this long after audio is due
+};
+
+struct TranscoderStats {
+  uint64_t packetsIn = 0;       // packets accepted by input()
+  uint64_t packetsOut = 0;
+  uint64_t bytesOut = 0;
+  uint64_t framesDecoded = 0;
+  uint64_t framesEncoded = 0;
+  uint64_t errors = 0;          // malformed RTP or undecodable payloads
+  uint64_t dropped = 0;         // late or duplicate packets
+  uint64_t cnIn = 0;            // RFC 3389 packets received
+  uint64_t cnOut = 0;           // RFC 3389 packets sent for silent audio
+  uint64_t concealedSamples = 0;  // decoder rate, samples per channel
+  uint64_t resyncs = 0;
+  uint64_t nsDecode = 0;        // time spent decoding (incl. concealment)
+  uint64_t nsEncode = 0;        // time spent encoding
+  uint64_t nsTotal = 0;         // time spent in input() and tick()
+};
+
+class Transcoder {
+ public:
+  // Builds the graph. Returns null with err set when a codec is missing or a
+  // parameter is unusable. Runs on the JavaScript thread; allocates.
+  static std::unique_ptr<Transcoder> create(const TranscoderSpec& spec, std::string& err);
+  ~Transcoder();
+  Transcoder(const Transcoder&) = delete;
+  Transcoder& operator=(const Transcoder&) = delete;
+
+  // Feeds one RTP packet received at nowMs (monotonic). Returns false if its
+  // payload type is neither the input codec's nor the input CN type (the
+  // packet is left to the caller). Runs on the engine thread; never blocks.
+  bool input(const uint8_t* packet, size_t len, int64_t nowMs, RtpSink& out);
+
+  // Generates comfort noise when the input is in discontinuous transmission
+  // (after a CN packet or a codec SID frame) and audio is overdue. Runs on the
+  // engine thread; never blocks.
+  void tick(int64_t nowMs, RtpSink& out);
+
+  const TranscoderStats& stats() const { return stats_; }
+  const TranscoderSpec& spec() const { return spec_; }
+  // The audio rates and channels chosen for the two codecs.
+  int decoderRate() const { return decRate_; }
+  int encoderRate() const { return encRate_; }
+  int encoderChannels() const { return encChannels_; }
+  // Samples (per channel, at the encoder's rate) in one output packet.
+  int packetSamples() const { return packetSamples_; }
+  // The next output sequence number and timestamp (valid once started()).
+  bool started() const { return started_; }
+  uint16_t nextSeq() const { return outSeq_; }
+  uint32_t nextTs() const { return outTs_; }
+  uint32_t outputSsrc() const { return outSsrc_; }
+
+ private:
+  enum class InState : uint8_t { Audio, Cn, Sid };
+  Transcoder() = default;
+  bool build(std::string& err);
+
+  void start(uint32_t ssrc, uint16_t seq, uint32_t ts);
+  void resync(int64_t gapClock);
+  // Fills `samples` (decoder rate) of missing input according to the input
+  // state: concealment after audio (Opus: the last part recovered from the FEC
+  // data of fecPayload, the packet that ended the gap), the codec's comfort
+  // noise after its SID, RFC 3389 noise after a CN packet.
+  void fill(int samples, const uint8_t* fecPayload, size_t fecLen, RtpSink& out);
+  // Resamples decoded audio into the re-framer and emits every full packet.
+  void push(const int16_t* pcm, int n, RtpSink& out);
+  void emitPackets(RtpSink& out);
+  // Sends the payload already written after the header space of pktBuf_.
+  void emit(size_t len, uint8_t pt, RtpSink& out);
+  int decodeFrame(const FrameRef& f, int16_t* out, int cap);
+
+  TranscoderSpec spec_;
+  std::unique_ptr<Decoder> dec_;
+  std::unique_ptr<Decoder> decAlt_;  // iLBC: the other frame mode
+  std::unique_ptr<Encoder> enc_;
+  Resampler resampler_;
+  Reframer reframer_;
+  Depacketizer depack_;
+  PayloadBuilder builder_;
+  CnDecoder cn_;
+  std::unique_ptr<GenericPlc> plc_;  // generic concealment (8 kHz mono decoders without their own)
+
+  int decRate_ = 8000, decChannels_ = 1;
+  int encRate_ = 8000, encChannels_ = 1;
+  int packetSamples_ = 160;
+  int framesPerPacket_ = 1;
+  uint32_t tsStep_ = 160;  // output clock units per packet
+  int lastFrameSamples_ = 160;
+  int ilbcMode_ = 30;  // the input's signalled iLBC mode (decAlt_ takes the other)
+
+  std::unique_ptr<int16_t[]> decBuf_;
+  int decBufSamples_ = 0;
+  std::unique_ptr<int16_t[]> rsBuf_;
+  int rsBufSamples_ = 0;
+  std::unique_ptr<int16_t[]> monoBuf_;
+  std::unique_ptr<uint8_t[]> encBuf_;
+  std::unique_ptr<uint8_t[]> pktBuf_;
+  static constexpr size_t kEncBuf = 8192;
+  static constexpr size_t kPktBuf = 16384;
+
+  // Input state.
+  bool started_ = false;
+  uint32_t inSsrc_ = 0;
+  uint16_t expectedSeq_ = 0;
+  uint32_t nextTs_ = 0;  // input clock: where the next packet's audio should start
+  InState state_ = InState::Audio;
+  int64_t lastInputMs_ = 0;
+  int64_t filledSinceInputMs_ = 0;  // ms of audio tick() generated since the last packet
+  int64_t dtxMs_ = 0;
+  // Output state.
+  uint32_t outSsrc_ = 0;
+  uint16_t outSeq_ = 0;
+  uint32_t outTs_ = 0;
+  bool markerPending_ = true;
+
+  TranscoderStats stats_;
+};
+
+}  // namespace codec
+}  // namespace rtpe
