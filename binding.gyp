@@ -7,15 +7,29 @@
         "native/engine.cc",
         "native/learning.cc",
         "native/relay.cc",
+        "native/rtcp.cc",
         "native/socket.cc",
+        "native/ssrc.cc",
         "native/stream.cc",
-        "native/worker.cc"
+        "native/stun.cc",
+        "native/worker.cc",
+        "native/codec/avcodec.cc",
+        "native/codec/binding.cc",
+        "native/codec/cn.cc",
+        "native/codec/codec.cc",
+        "native/codec/g711.cc",
+        "native/codec/g729.cc",
+        "native/codec/opus.cc",
+        "native/codec/packetizer.cc",
+        "native/codec/resampler.cc",
+        "native/codec/transcoder.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
-      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "<!@(pkg-config --cflags libavcodec libavutil libswresample)"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++14"],
-      "ldflags": ["-pthread"]
+      "ldflags": ["-pthread"],
+      "libraries": ["<!@(pkg-config --libs libavcodec libavutil libswresample opus libbcg729 spandsp)", "-lcrypto"]
     }
   ]
 }

@@ -3,9 +3,13 @@
 // Exports `version` and the class `Engine`:
 //   new Engine({ threads, learningDelayMs }, onEvents)
 //   openStream(sockets: {family, address, port}[], group: number): number
-//   configure(id, { endpoint, sink, rtcpSink, learning, strictSource, mediaHandover, tos }): void
+//   configure(id, { endpoint, sink, rtcpSink, learning, strictSource, mediaHandover, tos,
+//                   ice: {ufrag, pwd} | null, clockRates: {pt, clockRate}[] }): void
 //   closeStream(id): void
 //   stats(id): object;  statsMany(ids): object[]
+//   lastPacket(id): number   (unix ms of the last accepted packet, 0 = none)
+//   ssrcStats(group): object[]   (the SSRC table of a call, see ssrc.h)
+//   totals(): { packets, bytes, errors }   (received by all streams ever)
 //   close(): void
 // Failures throw an Error with a stable `code` property. The typed façade is
 // src/media/engine.ts; this file only converts values.
@@ -15,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "codec/binding.h"
 #include "engine.h"
 
 namespace {
@@ -26,6 +31,8 @@ using rtpe::SockAddr;
 using rtpe::SocketSpec;
 using rtpe::Status;
 using rtpe::StreamSnapshot;
+using rtpe::SsrcSnapshot;
+using rtpe::StatsBlock;
 
 void throwError(Napi::Env env, const std::string& code, const std::string& message) {
   Napi::Error err = Napi::Error::New(env, message);
@@ -152,7 +159,100 @@ Napi::Object statsValue(Napi::Env env, const StreamSnapshot& s) {
   o.Set("endpoint", endpointValue(env, s.endpoint));
   o.Set("learned", Napi::Boolean::New(env, s.learned));
   o.Set("confirmed", Napi::Boolean::New(env, s.confirmed));
+  o.Set("ssrc", s.haveSsrc ? Napi::Value(Napi::Number::New(env, s.ssrc)) : env.Null());
+  o.Set("payloadType", s.payloadType >= 0 ? Napi::Value(Napi::Number::New(env, s.payloadType)) : env.Null());
   return o;
+}
+
+Napi::Object blockValue(Napi::Env env, const StatsBlock& b) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("mos", Napi::Number::New(env, b.mos));
+  o.Set("rtt", Napi::Number::New(env, static_cast<double>(b.rtt)));
+  o.Set("rttLeg", Napi::Number::New(env, static_cast<double>(b.rttLeg)));
+  o.Set("jitter", Napi::Number::New(env, b.jitter));
+  o.Set("packetLoss", Napi::Number::New(env, b.packetLoss));
+  o.Set("reportedUs", Napi::Number::New(env, static_cast<double>(b.reportedUs)));
+  return o;
+}
+
+Napi::Object ssrcValue(Napi::Env env, const SsrcSnapshot& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ssrc", Napi::Number::New(env, s.ssrc));
+  o.Set("packets", Napi::Number::New(env, static_cast<double>(s.packets)));
+  o.Set("lastSeq", Napi::Number::New(env, s.lastSeq));
+  o.Set("payloadType", s.payloadType >= 0 ? Napi::Value(Napi::Number::New(env, s.payloadType)) : env.Null());
+  if (s.haveReport) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("about", Napi::Number::New(env, s.reportAbout));
+    r.Set("fractionLost", Napi::Number::New(env, s.fractionLost));
+    r.Set("packetsLost", Napi::Number::New(env, s.packetsLost));
+    r.Set("highestSeq", Napi::Number::New(env, s.highestSeq));
+    r.Set("jitter", Napi::Number::New(env, s.jitterRaw));
+    o.Set("report", r);
+  } else {
+    o.Set("report", env.Null());
+  }
+  o.Set("rtt", Napi::Number::New(env, static_cast<double>(s.lastRtt)));
+  o.Set("cumulativeLoss", Napi::Number::New(env, s.packetsLost));
+  o.Set("samples", Napi::Number::New(env, static_cast<double>(s.blockCount)));
+  o.Set("samplesWithoutMos", Napi::Number::New(env, static_cast<double>(s.noMosCount)));
+  Napi::Object sums = Napi::Object::New(env);
+  sums.Set("mos", Napi::Number::New(env, static_cast<double>(s.sums.mos)));
+  sums.Set("rtt", Napi::Number::New(env, static_cast<double>(s.sums.rtt)));
+  sums.Set("rttLeg", Napi::Number::New(env, static_cast<double>(s.sums.rttLeg)));
+  sums.Set("jitter", Napi::Number::New(env, static_cast<double>(s.sums.jitter)));
+  sums.Set("packetLoss", Napi::Number::New(env, static_cast<double>(s.sums.packetLoss)));
+  o.Set("sums", sums);
+  o.Set("lowest", s.haveLowest ? Napi::Value(blockValue(env, s.lowest)) : env.Null());
+  o.Set("highest", s.haveHighest ? Napi::Value(blockValue(env, s.highest)) : env.Null());
+  Napi::Array blocks = Napi::Array::New(env, s.blocks.size());
+  for (size_t i = 0; i < s.blocks.size(); i++) blocks.Set(static_cast<uint32_t>(i), blockValue(env, s.blocks[i]));
+  o.Set("blocks", blocks);
+  return o;
+}
+
+// Reads the ICE credentials and payload clock rates of a configuration.
+bool readMediaParams(Napi::Env env, Napi::Object o, ConfigSpec& spec) {
+  Napi::Value ice = o.Get("ice");
+  if (!ice.IsUndefined() && !ice.IsNull()) {
+    if (!ice.IsObject()) {
+      throwError(env, "EINVAL", "ice must be an object or null");
+      return false;
+    }
+    Napi::Value ufrag = ice.As<Napi::Object>().Get("ufrag");
+    Napi::Value pwd = ice.As<Napi::Object>().Get("pwd");
+    if (!ufrag.IsString() || !pwd.IsString()) {
+      throwError(env, "EINVAL", "ice.ufrag and ice.pwd must be strings");
+      return false;
+    }
+    spec.ice.ufrag = ufrag.As<Napi::String>().Utf8Value();
+    spec.ice.pwd = pwd.As<Napi::String>().Utf8Value();
+    if (spec.ice.ufrag.size() > 256 || spec.ice.pwd.size() > 256) {
+      throwError(env, "EINVAL", "ICE credentials are too long");
+      return false;
+    }
+  }
+  Napi::Value rates = o.Get("clockRates");
+  if (!rates.IsUndefined() && !rates.IsNull()) {
+    if (!rates.IsArray() || rates.As<Napi::Array>().Length() > 128) {
+      throwError(env, "EINVAL", "clockRates must be an array of at most 128 entries");
+      return false;
+    }
+    Napi::Array arr = rates.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsObject()) {
+        throwError(env, "EINVAL", "clockRates entries must be objects");
+        return false;
+      }
+      int64_t pt = 0, rate = 0;
+      bool present;
+      if (!readInt(env, v.As<Napi::Object>(), "pt", 0, 127, pt, present)) return false;
+      if (!readInt(env, v.As<Napi::Object>(), "clockRate", 0, 10000000, rate, present)) return false;
+      spec.clockRates.push_back(rtpe::PtClock{static_cast<uint8_t>(pt), static_cast<uint32_t>(rate)});
+    }
+  }
+  return true;
 }
 
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
@@ -165,6 +265,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::CloseStream>("closeStream"),
                            InstanceMethod<&EngineWrap::Stats>("stats"),
                            InstanceMethod<&EngineWrap::StatsMany>("statsMany"),
+                           InstanceMethod<&EngineWrap::LastPacket>("lastPacket"),
+                           InstanceMethod<&EngineWrap::SsrcStats>("ssrcStats"),
+                           InstanceMethod<&EngineWrap::Totals>("totals"),
                            InstanceMethod<&EngineWrap::Close>("close"),
                        });
   }
@@ -180,6 +283,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     bool present;
     if (!readInt(env, opts, "threads", 1, 64, threads, present)) return;
     if (!readInt(env, opts, "learningDelayMs", 0, 3600000, delay, present)) return;
+    Napi::Value mos = opts.Get("mos");
+    bool mosLq = mos.IsString() && mos.As<Napi::String>().Utf8Value() == "LQ";
+    Napi::Value software = opts.Get("softwareId");
 
     events_ = EventFunction::New(env, info[1].As<Napi::Function>(), "rtpengine-media-events", 0, 1);
     // The engine must never keep the process alive by itself.
@@ -193,6 +299,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Engine::Options eo;
     eo.threads = static_cast<unsigned>(threads);
     eo.learningDelayMs = delay;
+    eo.mos = mosLq ? rtpe::MosType::LQ : rtpe::MosType::CQ;
+    if (software.IsString()) eo.softwareId = software.As<Napi::String>().Utf8Value();
     engine_.reset(new Engine(eo, sink));
     Status st = engine_->start();
     if (!st.ok()) {
@@ -301,6 +409,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     bool present;
     if (!readInt(env, o, "tos", 0, 255, tos, present)) return env.Undefined();
     spec.tos = present ? static_cast<int>(tos) : -1;
+    if (!readMediaParams(env, o, spec)) return env.Undefined();
     throwIfFailed(env, engine_->configure(id, spec));
     return env.Undefined();
   }
@@ -323,6 +432,16 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return statsValue(env, s);
   }
 
+  Napi::Value LastPacket(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id;
+    if (info.Length() < 1 || !readId(env, info[0], id)) return env.Undefined();
+    if (!usable(env)) return env.Undefined();
+    int64_t ms = 0;
+    if (throwIfFailed(env, engine_->lastPacket(id, ms))) return env.Undefined();
+    return Napi::Number::New(env, static_cast<double>(ms));
+  }
+
   Napi::Value StatsMany(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!usable(env)) return env.Undefined();
@@ -342,6 +461,33 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return out;
   }
 
+  Napi::Value Totals(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!usable(env)) return env.Undefined();
+    Engine::Totals t = engine_->totals();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("packets", Napi::Number::New(env, static_cast<double>(t.packets)));
+    o.Set("bytes", Napi::Number::New(env, static_cast<double>(t.bytes)));
+    o.Set("errors", Napi::Number::New(env, static_cast<double>(t.errors)));
+    return o;
+  }
+
+  Napi::Value SsrcStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!usable(env)) return env.Undefined();
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      throwError(env, "EINVAL", "ssrcStats expects a group number");
+      return env.Undefined();
+    }
+    double d = info[0].As<Napi::Number>().DoubleValue();
+    if (d < 0 || d >= 4294967296.0) return Napi::Array::New(env, 0);
+    std::vector<SsrcSnapshot> snaps;
+    engine_->ssrcStats(static_cast<unsigned>(d), snaps);
+    Napi::Array out = Napi::Array::New(env, snaps.size());
+    for (size_t i = 0; i < snaps.size(); i++) out.Set(static_cast<uint32_t>(i), ssrcValue(env, snaps[i]));
+    return out;
+  }
+
   Napi::Value Close(const Napi::CallbackInfo& info) {
     shutdown();
     return info.Env().Undefined();
@@ -357,6 +503,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::String::New(env, "0.1.0"));
   exports.Set("Engine", EngineWrap::Define(env));
+  rtpe::codec::registerCodecExports(env, exports);
   return exports;
 }
 

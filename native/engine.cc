@@ -19,6 +19,7 @@ static Status errnoStatus(int err, const std::string& what) {
 Engine::Engine(Options opts, EventSink sink) : opts_(opts), sink_(std::move(sink)) {
   if (opts_.threads < 1) opts_.threads = 1;
   if (opts_.learningDelayMs < 0) opts_.learningDelayMs = 0;
+  if (!opts_.softwareId.empty() && opts_.softwareId != stun::software()) stun::setSoftware(opts_.softwareId);
 }
 
 Engine::~Engine() { stop(); }
@@ -69,6 +70,12 @@ Status Engine::openStream(const std::vector<SocketSpec>& specs, unsigned group, 
   }
 
   auto stream = std::make_shared<Stream>(nextId_, w);
+  std::shared_ptr<SsrcTable> table = ssrcTables_[group].lock();
+  if (!table) {
+    table = std::make_shared<SsrcTable>(opts_.mos);
+    ssrcTables_[group] = table;
+  }
+  stream->ssrcTable = std::move(table);
   stream->sockets.resize(specs.size());
   for (size_t i = 0; i < addrs.size(); i++) {
     addrs[i].setPort(static_cast<uint16_t>(port));
@@ -114,6 +121,8 @@ Status Engine::configure(uint32_t id, const ConfigSpec& spec) {
   cfg.strictSource = spec.strictSource;
   cfg.mediaHandover = spec.mediaHandover;
   cfg.tos = spec.tos;
+  cfg.ice = spec.ice;
+  cfg.clockRates = spec.clockRates;
   for (int k = 0; k < 2; k++) {
     uint32_t sinkId = k == 0 ? spec.sink : spec.rtcpSink;
     if (!sinkId) continue;
@@ -141,8 +150,45 @@ void Engine::closeStream(uint32_t id) {
   if (it == streams_.end()) return;
   std::shared_ptr<Stream> s = std::move(it->second);
   streams_.erase(it);
+  closedTotals_.packets += s->counters.packets.load(std::memory_order_relaxed);
+  closedTotals_.bytes += s->counters.bytes.load(std::memory_order_relaxed);
+  closedTotals_.errors += s->counters.errors.load(std::memory_order_relaxed);
   if (s->worker < workers_.size()) workers_[s->worker]->remove(s);
   else s->retire();
+  s.reset();
+  if (++closesSinceSweep_ >= 256) {
+    closesSinceSweep_ = 0;
+    for (auto t = ssrcTables_.begin(); t != ssrcTables_.end();) {
+      if (t->second.expired()) t = ssrcTables_.erase(t);
+      else ++t;
+    }
+  }
+}
+
+Engine::Totals Engine::totals() const {
+  Totals t = closedTotals_;
+  for (const auto& kv : streams_) {
+    const StreamCounters& c = kv.second->counters;
+    t.packets += c.packets.load(std::memory_order_relaxed);
+    t.bytes += c.bytes.load(std::memory_order_relaxed);
+    t.errors += c.errors.load(std::memory_order_relaxed);
+  }
+  return t;
+}
+
+void Engine::ssrcStats(unsigned group, std::vector<SsrcSnapshot>& out) {
+  out.clear();
+  auto it = ssrcTables_.find(group);
+  if (it == ssrcTables_.end()) return;
+  std::shared_ptr<SsrcTable> table = it->second.lock();
+  if (table) table->snapshot(out);
+}
+
+Status Engine::lastPacket(uint32_t id, int64_t& ms) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
+  ms = it->second->counters.lastPacketMs.load(std::memory_order_relaxed);
+  return Status{};
 }
 
 Status Engine::snapshot(uint32_t id, StreamSnapshot& out) {

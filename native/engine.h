@@ -14,6 +14,7 @@
 
 #include "event.h"
 #include "learning.h"
+#include "ssrc.h"
 #include "stream.h"
 #include "worker.h"
 
@@ -44,6 +45,8 @@ struct ConfigSpec {
   bool strictSource = false;
   bool mediaHandover = false;
   int tos = -1;
+  IceCredentials ice;
+  std::vector<PtClock> clockRates;
 };
 
 class Engine {
@@ -51,6 +54,8 @@ class Engine {
   struct Options {
     unsigned threads = 1;
     int64_t learningDelayMs = 3000;  // the reference's fixed 3 s; shorter in tests
+    MosType mos = MosType::CQ;       // --mos
+    std::string softwareId;          // SOFTWARE in STUN answers; empty keeps the default
   };
   // The most sockets (local addresses) one stream may have.
   static constexpr size_t kMaxSocketsPerStream = 16;
@@ -76,6 +81,21 @@ class Engine {
 
   Status snapshot(uint32_t id, StreamSnapshot& out);
 
+  // Unix ms of the stream's last accepted packet, 0 if none yet: the one
+  // figure the once-a-second timeout check needs, without a snapshot.
+  Status lastPacket(uint32_t id, int64_t& ms);
+
+  // Copies the SSRC table shared by the streams opened with this group (one
+  // call); empty if there is none.
+  void ssrcStats(unsigned group, std::vector<SsrcSnapshot>& out);
+
+  // Packets, bytes and errors received by every stream so far, closed ones
+  // included (monotonic). Sums the live streams: O(streams), no allocation.
+  struct Totals {
+    uint64_t packets = 0, bytes = 0, errors = 0;
+  };
+  Totals totals() const;
+
   // Stops the threads and closes every stream. Idempotent.
   void stop();
   bool stopped() const { return stopped_; }
@@ -87,6 +107,11 @@ class Engine {
   EventSink sink_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unordered_map<uint32_t, std::shared_ptr<Stream>> streams_;
+  // The SSRC table of each group (call), shared by its streams; entries whose
+  // streams are all gone are swept now and then.
+  std::unordered_map<unsigned, std::weak_ptr<SsrcTable>> ssrcTables_;
+  unsigned closesSinceSweep_ = 0;
+  Totals closedTotals_;  // what streams already closed had received
   uint32_t nextId_ = 1;
   bool started_ = false;
   bool stopped_ = false;

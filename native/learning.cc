@@ -97,4 +97,18 @@ Verdict LearningState::onPacket(const SockAddr& src, int8_t sockIndex, int64_t n
   return changed ? Verdict::AcceptChanged : Verdict::Accept;
 }
 
+Verdict LearningState::onIceCheck(const SockAddr& src, int8_t sockIndex, bool nominated) {
+  if (confirmed && !nominated) return Verdict::Accept;
+  if (confirmed && src == current) {
+    currentSocket = sockIndex;
+    return Verdict::Accept;
+  }
+  bool changed = !learned || src != current || (nominated && !confirmed);
+  current = src;
+  currentSocket = sockIndex;
+  learned = true;
+  if (nominated) confirmed = true;
+  return changed ? Verdict::AcceptChanged : Verdict::Accept;
+}
+
 }  // namespace rtpe

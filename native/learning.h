@@ -56,6 +56,13 @@ struct LearningState {
   // Applies a packet from src that arrived on local socket sockIndex.
   // Runs on the engine thread; never blocks; no allocation.
   Verdict onPacket(const SockAddr& src, int8_t sockIndex, int64_t nowMs);
+
+  // Applies a successful ICE connectivity check from src on local socket
+  // sockIndex: a nominated pair (USE-CANDIDATE) becomes the fixed endpoint; any
+  // other check moves the endpoint while it is not fixed yet. Returns
+  // AcceptChanged when the endpoint or its confirmation changed.
+  // Runs on the engine thread; never blocks; no allocation.
+  Verdict onIceCheck(const SockAddr& src, int8_t sockIndex, bool nominated);
 };
 
 }  // namespace rtpe

@@ -1,6 +1,9 @@
 // The packet path: see relay.h.
 #include "relay.h"
 
+#include "rtcp.h"
+#include "stun.h"
+
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -17,40 +20,157 @@ int64_t monotonicMs() { return clockMs(CLOCK_MONOTONIC); }
 
 PacketTime PacketTime::now() { return PacketTime{clockMs(CLOCK_REALTIME), clockMs(CLOCK_MONOTONIC)}; }
 
-Relay::Relay(std::vector<Event>& events) : buf_(new Buffers()), events_(events) {
-  std::memset(buf_->msgs, 0, sizeof(buf_->msgs));
-  for (unsigned i = 0; i < kBatch; i++) {
-    buf_->iov[i].iov_base = buf_->data[i] + kHeadroom;
-    buf_->iov[i].iov_len = kMaxPacket;
-    msghdr& h = buf_->msgs[i].msg_hdr;
-    h.msg_iov = &buf_->iov[i];
-    h.msg_iovlen = 1;
-    h.msg_name = &buf_->src[i].u;
+Relay::Relay(std::vector<Event>& events) : buf_(new Buffers), now_(PacketTime::now()), events_(events) {
+  Buffers& b = *buf_;
+  std::memset(b.msgs, 0, sizeof(b.msgs));
+  std::memset(b.sendMsgs, 0, sizeof(b.sendMsgs));
+  for (unsigned i = 0; i < kSlots; i++) {
+    b.slots[i].base = b.data[i];
+    b.slots[i].next = kNone;
   }
+  // The first kBatch slots are the receive set; the others are free.
+  for (unsigned i = 0; i < kBatch; i++) {
+    b.recvSlot[i] = static_cast<uint16_t>(i);
+    b.iov[i].iov_base = b.data[i] + kHeadroom;
+    b.iov[i].iov_len = kMaxPacket;
+    msghdr& h = b.msgs[i].msg_hdr;
+    h.msg_iov = &b.iov[i];
+    h.msg_iovlen = 1;
+    h.msg_name = &b.src[i].u;
+  }
+  for (unsigned i = kBatch; i < kSlots; i++) b.freeList[nFree_++] = static_cast<uint16_t>(i);
+  for (unsigned i = 0; i < kSlots; i++) {
+    b.sendMsgs[i].msg_hdr.msg_iov = &b.sendIov[i];
+    b.sendMsgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  dirty_.reserve(kSlots);
 }
 
 void Relay::onReadable(Socket& sock) {
   Buffers& b = *buf_;
-  for (unsigned round = 0; round < kMaxRounds; round++) {
-    for (unsigned i = 0; i < kBatch; i++) {
+  // Reported again right after the previous iteration read it: it has a backlog.
+  if (sock.lastRound + 1 == round_) sock.burst = kBatch;
+  sock.lastRound = round_;
+  for (unsigned got = 0; got < kBudget;) {
+    // Every packet queued holds a slot until flush(): make sure the next batch
+    // can be replaced in full.
+    if (nFree_ < kBatch) flush();
+    unsigned want = sock.burst;
+    for (unsigned i = 0; i < want; i++) {
       b.msgs[i].msg_hdr.msg_namelen = SockAddr::capacity();
       b.msgs[i].msg_hdr.msg_flags = 0;
     }
-    int n = recvmmsg(sock.fd, b.msgs, kBatch, MSG_DONTWAIT, nullptr);
+    int n = recvmmsg(sock.fd, b.msgs, want, MSG_DONTWAIT, nullptr);
     if (n <= 0) {
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) reportSocketError(sock, errno);
+      int err = n < 0 ? errno : 0;
+      if (err && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) reportSocketError(sock, err);
       return;
     }
-    PacketTime t = PacketTime::now();
     for (int i = 0; i < n; i++) {
       if (b.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
         bump(sock.stream->counters.errors);
         continue;
       }
-      handle(sock, b.data[i] + kHeadroom, b.msgs[i].msg_len, b.src[i], t);
+      current_ = static_cast<unsigned>(i);
+      queued_ = false;
+      handle(sock, b.data[b.recvSlot[i]] + kHeadroom, b.msgs[i].msg_len, b.src[i], now_);
+      if (queued_) {
+        // The slot now belongs to the send queue: receive into a free one.
+        uint16_t s = b.freeList[--nFree_];
+        b.recvSlot[i] = s;
+        b.iov[i].iov_base = b.data[s] + kHeadroom;
+      }
     }
-    if (static_cast<unsigned>(n) < kBatch) return;
+    got += static_cast<unsigned>(n);
+    if (static_cast<unsigned>(n) < want) {
+      // Drained. One packet or none left in a batch: back to single reads.
+      if (n <= 1) sock.burst = 1;
+      return;
+    }
+    // A single read that got its packet: anything left is reported again.
+    if (want == 1) return;
   }
+}
+
+void Relay::forward(Socket& out, const SockAddr& dst, const uint8_t* data, uint32_t len, Stream& from) {
+  Buffers& b = *buf_;
+  uint16_t s = b.recvSlot[current_];
+  Slot& slot = b.slots[s];
+  slot.offset = static_cast<uint32_t>(data - slot.base);
+  slot.len = len;
+  slot.next = kNone;
+  slot.out = &out;
+  slot.from = &from;
+  slot.dst = dst;
+  if (out.sendHead == kNone) {
+    out.sendHead = s;
+    dirty_.push_back(&out);
+  } else {
+    b.slots[out.sendTail].next = s;
+  }
+  out.sendTail = s;
+  queued_ = true;
+}
+
+void Relay::flush() {
+  Buffers& b = *buf_;
+  for (Socket* out : dirty_) {
+    StreamCounters& oc = out->stream->counters;
+    uint16_t head = out->sendHead;
+    if (b.slots[head].next == kNone) {
+      // A single packet (the usual case: one packet per stream per 20 ms):
+      // sendto costs less than sendmmsg, which copies a message header more.
+      Slot& slot = b.slots[head];
+      ssize_t r;
+      do {
+        r = sendto(out->fd, slot.base + slot.offset, slot.len, MSG_DONTWAIT, &slot.dst.u.sa, slot.dst.len());
+      } while (r < 0 && errno == EINTR);
+      if (r >= 0) {
+        bump(oc.packetsOut);
+        bump(oc.bytesOut, slot.len);
+      } else {
+        bump(slot.from->counters.dropped);
+      }
+      b.freeList[nFree_++] = head;
+      out->sendHead = out->sendTail = kNone;
+      continue;
+    }
+    // Gather the socket's queue into consecutive messages.
+    unsigned n = 0;
+    for (uint16_t s = head; s != kNone; s = b.slots[s].next) {
+      Slot& slot = b.slots[s];
+      b.sendIov[n].iov_base = slot.base + slot.offset;
+      b.sendIov[n].iov_len = slot.len;
+      msghdr& h = b.sendMsgs[n].msg_hdr;
+      h.msg_name = &slot.dst.u;
+      h.msg_namelen = slot.dst.len();
+      n++;
+    }
+    unsigned done = 0;
+    uint16_t s = head;
+    while (done < n) {
+      int r = sendmmsg(out->fd, b.sendMsgs + done, n - done, MSG_DONTWAIT);
+      if (r < 0 && errno == EINTR) continue;
+      unsigned sent = r > 0 ? static_cast<unsigned>(r) : 0;
+      for (unsigned k = 0; k < sent; k++, s = b.slots[s].next) {
+        bump(oc.packetsOut);
+        bump(oc.bytesOut, b.slots[s].len);
+        b.freeList[nFree_++] = s;
+      }
+      done += sent;
+      if (sent == 0) {
+        // The message at `done` failed: it is dropped and counted on the
+        // stream it came from; the ones after it are still tried (they may
+        // go elsewhere).
+        bump(b.slots[s].from->counters.dropped);
+        b.freeList[nFree_++] = s;
+        s = b.slots[s].next;
+        done++;
+      }
+    }
+    out->sendHead = out->sendTail = kNone;
+  }
+  dirty_.clear();
 }
 
 void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& src, const PacketTime& t) {
@@ -72,7 +192,9 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
   a.sync();
   Verdict v = a.hot.learn.onPacket(src, static_cast<int8_t>(sock.index), t.monoMs);
   if (v == Verdict::Drop) {
+    // A strict-source refusal is also an error, as the reference counts it.
     bump(ac.dropped);
+    bump(ac.errors);
     return;
   }
   ac.lastPacketMs.store(t.unixMs, std::memory_order_relaxed);
@@ -83,6 +205,9 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
     e.endpoint = a.hot.learn.current;
     e.confirmed = a.hot.learn.confirmed;
   }
+  // Per-SSRC figures and RTCP reports (rtcp.h); never drops the packet.
+  if (rtcp) rtcp::onRtcp(a, data, len);
+  else rtcp::onRtp(a, data, len, t.unixMs);
 
   Stream* b = rtcp && a.hot.rtcpSink ? a.hot.rtcpSink.get() : a.hot.sink.get();
   if (!b || b->closed.load(std::memory_order_relaxed)) {
@@ -95,19 +220,29 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
     bump(ac.dropped);
     return;
   }
-  const Socket& out = b->sockets[bl.currentSocket];
-  ssize_t r = sendto(out.fd, data, len, MSG_DONTWAIT, &bl.current.u.sa, bl.current.len());
-  if (r < 0) {
-    bump(ac.dropped);
-    return;
-  }
-  bump(b->counters.packetsOut);
-  bump(b->counters.bytesOut, len);
+  forward(b->sockets[bl.currentSocket], bl.current, data, len, a);
 }
 
-bool Relay::handleNonRtp(Socket&, uint8_t*, uint32_t, const SockAddr&) {
-  // STUN (first byte 0..3) and DTLS (20..63) will be dispatched from here.
-  return false;
+bool Relay::handleNonRtp(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& src) {
+  // STUN (first byte 0..3) is answered here (stun.h); DTLS (20..63) will be
+  // dispatched from here too.
+  if (!stun::looksLikeStun(data, len)) return false;
+  Stream& a = *sock.stream;
+  a.sync();
+  bool nominated = false;
+  stun::Outcome o = stun::handle(data, len, sock.fd, src, a.hot.ice, stun::software(), nominated);
+  if (o == stun::Outcome::Consumed) return true;
+  if (o != stun::Outcome::Success) return false;
+  // A successful check tells where the peer is (ice-lite: the peer nominates).
+  Verdict v = a.hot.learn.onIceCheck(src, static_cast<int8_t>(sock.index), nominated);
+  if (v == Verdict::AcceptChanged && a.publishLearning()) {
+    Event& e = events_.emplace_back();
+    e.type = Event::Type::Learned;
+    e.id = a.id;
+    e.endpoint = a.hot.learn.current;
+    e.confirmed = a.hot.learn.confirmed;
+  }
+  return true;
 }
 
 void Relay::reportSocketError(Socket& sock, int err) {

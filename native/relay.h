@@ -1,7 +1,12 @@
 // The packet path: receive on a stream's socket, classify, learn, forward.
 //
-// One Relay per engine thread, with that thread's preallocated receive buffers.
-// Nothing here allocates per packet.
+// One Relay per engine thread, with that thread's preallocated packet slots.
+// Packets are received with recvmmsg straight into slots (in batches once a
+// socket shows a backlog); a packet to forward stays in its slot, queued on
+// its outgoing socket, until flush() sends each socket's queue with one system
+// call (sendto for a single packet, sendmmsg for more). One reader per socket
+// and one queue per socket keep every stream's packet order. Nothing here
+// allocates per packet and nothing takes a lock on the forwarding path.
 #pragma once
 
 #include <sys/socket.h>
@@ -16,7 +21,7 @@
 
 namespace rtpe {
 
-// The time of a receive batch, read once per batch.
+// The time of a loop iteration, read once for all the packets it handles.
 struct PacketTime {
   int64_t unixMs;
   int64_t monoMs;
@@ -28,11 +33,15 @@ int64_t monotonicMs();
 
 class Relay {
  public:
-  // Packets per recvmmsg call, and calls per socket per wake-up (fairness:
-  // a busy socket yields to the others; epoll is level-triggered so the rest
-  // is read on the next round).
+  // Most packets per recvmmsg call, and a socket's budget per loop iteration
+  // in packets (fairness: a busy socket yields to the others; epoll is
+  // level-triggered and reports it again on the next iteration).
   static constexpr unsigned kBatch = 32;
-  static constexpr unsigned kMaxRounds = 8;
+  static constexpr unsigned kBudget = 8 * kBatch;
+  // Packet slots per engine thread: the receive batch plus the packets queued
+  // for sending. The queue is flushed at the end of each loop iteration, or
+  // earlier when fewer than kBatch slots are free.
+  static constexpr unsigned kSlots = 256;
   // Room before and after each packet in its slot, so that later stages (SRTP,
   // header rewriting) can grow a packet in place.
   static constexpr unsigned kHeadroom = 128;
@@ -42,26 +51,75 @@ class Relay {
 
   // events: the engine thread's pending event list, flushed by its loop.
   explicit Relay(std::vector<Event>& events);
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
 
-  // Reads what is pending on sock (bounded by kBatch * kMaxRounds packets) and
-  // forwards it. Runs on the engine thread; never blocks.
+  // Starts a loop iteration: reads the clocks once for all its packets.
+  void beginRound() {
+    now_ = PacketTime::now();
+    round_++;
+  }
+
+  // Reads what is pending on sock, at most kBudget packets, and forwards it
+  // (queued, see flush). What is left is read on a later iteration.
+  //
+  // How many packets to ask for per receive adapts per socket (Socket::burst).
+  // A recvmmsg for n > 1 packets that finds fewer makes one more receive
+  // attempt than needed, which costs about as much as receiving a packet; a
+  // media socket mostly holds a single packet when it is reported (one per
+  // 20 ms). So a socket is read one packet at a time until it shows a backlog
+  // (reported again in the very next iteration, or a full batch), then in
+  // batches of kBatch until a receive finds at most one packet.
+  // Runs on the engine thread; never blocks.
   void onReadable(Socket& sock);
+
+  // Sends every queued packet: one system call per outgoing socket, in the
+  // order the packets were queued. Must run before any stream is retired (the queue
+  // points to sockets and streams). Runs on the engine thread; never blocks.
+  void flush();
 
  private:
   void handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& src, const PacketTime& t);
+  // Queues the packet being handled (in the current receive slot) for sending
+  // out of `out` to dst; from is the stream it arrived on.
+  void forward(Socket& out, const SockAddr& dst, const uint8_t* data, uint32_t len, Stream& from);
   // Hook for what is neither RTP nor RTCP (STUN, DTLS): returns true if the
-  // packet was consumed. Nothing is handled yet.
+  // packet was consumed.
   bool handleNonRtp(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& src);
   void reportSocketError(Socket& sock, int err);
 
   static constexpr unsigned kSlot = kHeadroom + kMaxPacket + kTailroom;
+  static constexpr uint16_t kNone = 0xffff;
+  // A packet buffer and, while it is queued, where it goes.
+  struct Slot {
+    uint8_t* base;        // kSlot bytes
+    uint32_t offset;      // of the packet in base
+    uint32_t len;
+    uint16_t next;        // next queued slot of the same outgoing socket
+    Socket* out;
+    Stream* from;
+    SockAddr dst;
+  };
   struct Buffers {
     mmsghdr msgs[kBatch];
     iovec iov[kBatch];
     SockAddr src[kBatch];
-    alignas(64) uint8_t data[kBatch][kSlot];
+    uint16_t recvSlot[kBatch];  // the slot each receive message fills
+    Slot slots[kSlots];
+    uint16_t freeList[kSlots];
+    mmsghdr sendMsgs[kSlots];
+    iovec sendIov[kSlots];
+    alignas(64) uint8_t data[kSlots][kSlot];
   };
   std::unique_ptr<Buffers> buf_;
+  unsigned nFree_ = 0;
+  // Sockets with queued packets, in the order they got their first one.
+  std::vector<Socket*> dirty_;
+  // The receive slot of the packet being handled, and whether it was queued.
+  unsigned current_ = 0;
+  bool queued_ = false;
+  PacketTime now_{};
+  uint32_t round_ = 1000;  // loop iterations, for Socket::lastRound
   std::vector<Event>& events_;
 };
 

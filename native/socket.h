@@ -56,6 +56,13 @@ struct Socket {
   Stream* stream = nullptr;
   uint8_t index = 0;
   SockAddr local;
+  // Packet-path state, engine thread only (see Relay): the packets queued to
+  // go out of this socket (slot indices, 0xffff = none), how many packets to
+  // ask for per receive, and the loop iteration it was last read in.
+  uint16_t sendHead = 0xffff;
+  uint16_t sendTail = 0xffff;
+  uint8_t burst = 1;
+  uint32_t lastRound = 0;
 };
 
 // Opens a non-blocking UDP socket bound to addr (port 0 lets the kernel choose)

@@ -42,6 +42,9 @@ void Stream::snapshot(StreamSnapshot& out) {
   out.packetsOut = counters.packetsOut.load(std::memory_order_relaxed);
   out.bytesOut = counters.bytesOut.load(std::memory_order_relaxed);
   out.lastPacketMs = counters.lastPacketMs.load(std::memory_order_relaxed);
+  out.haveSsrc = track.haveSsrc.load(std::memory_order_relaxed);
+  out.ssrc = track.ssrc.load(std::memory_order_relaxed);
+  out.payloadType = track.payloadTypes.most();
   std::lock_guard<std::mutex> lock(mu_);
   out.endpoint = pubEndpoint_;
   out.learned = pubLearned_;
@@ -57,6 +60,8 @@ bool Stream::syncLocked() {
   hot.version = version_.load(std::memory_order_relaxed);
   hot.sink = cfg_.sink;
   hot.rtcpSink = cfg_.rtcpSink;
+  if (hot.ice != cfg_.ice) hot.ice = cfg_.ice;
+  hot.clockRates = cfg_.clockRates;
   LearningState& l = hot.learn;
   l.mode = cfg_.learning;
   l.strictSource = cfg_.strictSource;

@@ -25,7 +25,10 @@
 #include <vector>
 
 #include "learning.h"
+#include "rtcp.h"
 #include "socket.h"
+#include "ssrc.h"
+#include "stun.h"
 
 namespace rtpe {
 
@@ -35,7 +38,7 @@ class Stream;
 struct StreamCounters {
   std::atomic<uint64_t> packets{0};     // well-formed RTP/RTCP packets received
   std::atomic<uint64_t> bytes{0};       // their bytes (UDP payload)
-  std::atomic<uint64_t> errors{0};      // malformed, truncated or unreadable packets
+  std::atomic<uint64_t> errors{0};      // malformed, truncated or unreadable packets, strict-source refusals
   std::atomic<uint64_t> dropped{0};     // well-formed packets not forwarded
   std::atomic<uint64_t> packetsOut{0};  // packets sent out of this stream's sockets
   std::atomic<uint64_t> bytesOut{0};
@@ -56,6 +59,8 @@ struct StreamConfig {
   bool strictSource = false;
   bool mediaHandover = false;
   int tos = -1;                        // -1 = leave the socket default
+  IceCredentials ice;                  // answer STUN checks with these (empty: no ICE)
+  std::vector<PtClock> clockRates;     // payload types of the media (RTCP jitter units)
 };
 
 // A copy of a stream's figures, for JavaScript.
@@ -64,6 +69,9 @@ struct StreamSnapshot {
   int64_t lastPacketMs;
   SockAddr endpoint;
   bool learned, confirmed;
+  bool haveSsrc;          // an RTP/RTCP SSRC was seen (ssrc is the latest)
+  uint32_t ssrc;
+  int payloadType;        // most frequent RTP payload type, -1 if none
 };
 
 class Stream {
@@ -80,6 +88,11 @@ class Stream {
   // thread and never resized after, so their addresses are stable.
   std::vector<Socket> sockets;
   StreamCounters counters;
+  // RTP/RTCP figures (rtcp.h) and the call's SSRC table, shared by the
+  // streams of one call; the table is set before the stream is handed to
+  // its engine thread and never changed.
+  MediaTrack track;
+  std::shared_ptr<SsrcTable> ssrcTable;
   // Set by retire(); the packet path drops what is addressed to a closed stream.
   std::atomic<bool> closed{false};
   // Set once the first unexpected socket error has been reported.
@@ -121,6 +134,8 @@ class Stream {
     std::shared_ptr<Stream> sink;
     std::shared_ptr<Stream> rtcpSink;
     LearningState learn;
+    IceCredentials ice;
+    std::vector<PtClock> clockRates;
   } hot;
 
  private:

@@ -4,7 +4,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace rtpe {
@@ -35,6 +38,8 @@ int Worker::start() {
 
 int Worker::watch(Socket& sock) {
   epoll_event ev{};
+  // Level-triggered: a socket with packets left (budget used up, or read one
+  // packet at a time, see Relay::onReadable) is reported again.
   ev.events = EPOLLIN;
   ev.data.ptr = &sock;
   return epoll_ctl(epfd_, EPOLL_CTL_ADD, sock.fd, &ev) == 0 ? 0 : errno;
@@ -100,6 +105,9 @@ std::string Worker::failure() {
 }
 
 void Worker::run() {
+  char name[16];
+  std::snprintf(name, sizeof(name), "rtpe-media-%u", index_ % 1000);
+  pthread_setname_np(pthread_self(), name);
   epoll_event evs[kMaxEvents];
   for (;;) {
     int n = epoll_wait(epfd_, evs, kMaxEvents, -1);
@@ -108,6 +116,7 @@ void Worker::run() {
       fail(errno, "epoll_wait");
       break;
     }
+    relay_.beginRound();
     bool woken = false;
     for (int i = 0; i < n; i++) {
       if (evs[i].data.ptr == nullptr) {
@@ -116,6 +125,7 @@ void Worker::run() {
       }
       relay_.onReadable(*static_cast<Socket*>(evs[i].data.ptr));
     }
+    relay_.flush();
     flushEvents();
     if (woken) {
       uint64_t count;

@@ -12,6 +12,13 @@
 // JavaScript thread waits for that acknowledgement (at most one loop iteration),
 // so that the port is free when closeStream() returns.
 //
+// The loop. epoll is level-triggered: each ready socket is read up to its
+// budget (Relay::onReadable), and one with packets left is simply reported
+// again by the next epoll_wait. Each iteration reads the clock once, reads the
+// ready sockets, then flushes the relay's send queue (one sendmmsg per
+// outgoing socket) before it applies commands, so that no queued packet
+// outlives the stream it points to. The thread is named rtpe-media-N.
+//
 // Why not one lock around the stream table: the packet path would take it on
 // every batch and JavaScript would contend with every busy socket; here the
 // packet path takes no lock unless signalling changed something.

@@ -11,6 +11,8 @@ import { Commands } from './control/commands';
 import { CallRegistry } from './call/registry';
 import { MediaWiring } from './call/wiring';
 import { ControlStats } from './stats/statistics';
+import { LoadMonitor } from './stats/load';
+import { XmlrpcCallbacks } from './call/xmlrpc-callback';
 
 const log = getLogger('daemon');
 
@@ -25,17 +27,26 @@ export async function startDaemon(config: Config): Promise<Daemon> {
   let wiring: MediaWiring | null = null;
   const engine = new MediaEngine({
     threads: config.numThreads,
+    mos: config.mos,
+    softwareId: config.softwareId,
     onEvents: (events) => wiring?.onEvents(events),
   });
   const ports = new PortAllocator(engine, config.portMin, config.portMax);
   wiring = new MediaWiring(engine, ports, config.endpointLearning);
+  const load = new LoadMonitor(
+    { maxLoad: config.maxLoad, maxCpu: config.maxCpu, maxBandwidth: config.maxBandwidth },
+    { receivedBytes: () => engine.totals().bytes },
+  );
   const registry = new CallRegistry(wiring, {
     timeout: config.timeout,
     silentTimeout: config.silentTimeout,
     finalTimeout: config.finalTimeout,
     offerTimeout: config.offerTimeout,
     deleteDelay: config.deleteDelay,
-  }, config.maxSessions);
+  }, config.maxSessions, {
+    load,
+    b2b: config.b2bUrl ? { url: config.b2bUrl, format: config.xmlrpcFormat, callbacks: new XmlrpcCallbacks(`rtpengine-ts/${config.version}`) } : undefined,
+  });
   const control = new ControlStats();
   const commands = new Commands({
     registry,
@@ -61,6 +72,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     throw e;
   }
   registry.start();
+  load.start();
   log.notice(`Startup complete, version ${config.version}`);
   let stopped = false;
   return {
@@ -68,6 +80,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
       if (stopped) return;
       stopped = true;
       await server.close();
+      load.stop();
       registry.destroyAll();
       engine.close();
     },

@@ -1,10 +1,22 @@
 // The call registry: every call by Call-ID, their teardown by delete, delete delay
-// and timeouts, and the counters `statistics` reports. One coarse timer (once a
-// second) drives every timeout; there is no timer per call.
+// and timeouts, the limits on new calls, and the counters `statistics` reports. One
+// coarse timer (once a second) drives every timeout; there is no timer per call.
+//
+// Media timeouts follow the reference (daemon/call.c, call_timer_iterator): a call
+// lives while any one of its streams is "good". A stream is good while fewer whole
+// seconds than its limit have passed since it last received a packet, was last
+// filled by signalling from its side, or was created. Its limit is --silent-timeout
+// when its media does not receive (hold, inactive) or has no ports (rejected),
+// --offer-timeout while its side has not signalled an endpoint (callee before the
+// answer), and --timeout otherwise. The reason counted is that of the last stream
+// looked at, the caller's. A call torn down this way gets the --b2b-url callback.
 
 import { getLogger } from '../log';
 import { NgError } from '../control/errors';
-import { Call, type Monologue } from './model';
+import type { LoadMonitor, LoadLimit } from '../stats/load';
+import { LOAD_LIMIT_REASONS } from '../stats/load';
+import { Call, type Monologue, type PacketStream } from './model';
+import { teardownRequests, type XmlrpcCallbacks } from './xmlrpc-callback';
 import type { MediaWiring } from './wiring';
 
 const log = getLogger('call');
@@ -23,6 +35,27 @@ export interface Timeouts {
 }
 
 export type TeardownReason = 'regular' | 'timeout' | 'silent' | 'final' | 'offer' | 'forced';
+
+/** The reference's wording when --max-sessions is reached (also the legacy wording of every limit). */
+export const SESSION_LIMIT_REASON = 'Parallel session limit reached';
+
+/**
+ * A new call refused by a limit. `ngReason` is what a client gets that did not say it
+ * `supports` "load limit"; one that did gets `result: load limit` with `limitReason` as its `message`.
+ */
+export class LoadLimitError extends NgError {
+  constructor(readonly limit: 'sessions' | LoadLimit, readonly limitReason: string) {
+    super(SESSION_LIMIT_REASON, 'ERR_LOAD_LIMIT');
+    this.name = 'LoadLimitError';
+  }
+}
+
+export interface RegistryOptions {
+  /** --max-load, --max-cpu, --max-bandwidth. */
+  load?: LoadMonitor;
+  /** --b2b-url and --xmlrpc-format: the callback made for calls torn down by a media timeout. */
+  b2b?: { url: string; format: number; callbacks: XmlrpcCallbacks };
+}
 
 export interface RegistryTotals {
   managedSessions: number;
@@ -43,6 +76,10 @@ export interface RegistryTotals {
 
 export class CallRegistry {
   private readonly calls = new Map<string, Call>();
+  /** When each stream was created or last filled by its side's signalling (ms). */
+  private readonly streamTimes = new WeakMap<PacketStream, number>();
+  /** Where each call's first offer came from, or its `xmlrpc-callback` address. */
+  private readonly callbackAddress = new WeakMap<Call, string>();
   private timer: NodeJS.Timeout | null = null;
   private nextGroup = 0;
   readonly totals: RegistryTotals = {
@@ -57,6 +94,7 @@ export class CallRegistry {
     private readonly timeouts: Timeouts,
     /** --max-sessions; -1 means no limit. */
     private readonly maxSessions: number,
+    private readonly opts: RegistryOptions = {},
   ) {}
 
   start(): void {
@@ -85,7 +123,13 @@ export class CallRegistry {
     if (existing) this.destroy(existing, 'regular');
     if (this.maxSessions >= 0 && this.calls.size >= this.maxSessions) {
       this.totals.rejectedSessions++;
-      throw new NgError('Parallel session limit reached');
+      log.error(`Parallel session limit reached (${this.maxSessions})`);
+      throw new LoadLimitError('sessions', SESSION_LIMIT_REASON);
+    }
+    const limit = this.opts.load?.exceeded() ?? null;
+    if (limit) {
+      log.warn(LOAD_LIMIT_REASONS[limit]);
+      throw new LoadLimitError(limit, LOAD_LIMIT_REASONS[limit]);
     }
     const call = new Call(callId, this.nextGroup++);
     this.calls.set(callId, call);
@@ -116,10 +160,13 @@ export class CallRegistry {
       // The reference also accepts the tags swapped.
       if (!(opts.toTag && call.monologue(opts.toTag))) return false;
     }
-    if (opts.viaBranch) {
-      const branch = call.monologue(`\u0000${opts.viaBranch}`);
-      if (branch && !opts.toTag) {
-        this.removeBranch(call, branch);
+    if (opts.viaBranch && !opts.toTag) {
+      // The branch keeps its via-branch once the answer has given it a tag.
+      const branch = [...call.monologues.values()].find((ml) => ml.viaBranch === opts.viaBranch);
+      const rest = [...call.monologues.values()].filter((ml) => ml !== branch);
+      // Like the reference, the whole call goes once no offer/answer pair would be left.
+      if (branch && rest.some((ml) => ml.peer !== null && ml.peer !== branch && rest.includes(ml.peer))) {
+        this.removeBranch(call, branch, rest);
         return true;
       }
     }
@@ -132,23 +179,49 @@ export class CallRegistry {
     return true;
   }
 
-  private removeBranch(call: Call, branch: Monologue): void {
+  private removeBranch(call: Call, branch: Monologue, rest: Monologue[]): void {
     const peer = branch.peer;
+    for (const m of branch.medias) this.addTotals([m.rtp, m.rtcp]);
     call.removeMonologue(branch);
-    if (peer && peer.peer === branch) peer.peer = null;
+    // The other side falls back to a branch still offered to it, if any.
+    if (peer && peer.peer === branch) peer.peer = rest.find((ml) => ml !== peer && ml.peer === peer) ?? null;
   }
 
-  /** Tears a call down now, releasing every port. */
-  destroy(call: Call, reason: TeardownReason): void {
-    if (this.calls.get(call.callId) !== call) return;
-    this.calls.delete(call.callId);
-    for (const ps of call.streams()) {
+  /** Keeps the counters of streams about to close in the daemon totals. */
+  private addTotals(streams: Iterable<PacketStream>): void {
+    for (const ps of streams) {
       const st = this.wiring.stats(ps);
       if (!st) continue;
       this.totals.relayedPackets += st.packets;
       this.totals.relayedBytes += st.bytes;
       this.totals.relayedErrors += st.errors;
     }
+  }
+
+  /**
+   * Notes a signalling request: the streams of the side that sent the SDP count as
+   * active from now (the reference refreshes them when it fills in their endpoints),
+   * and streams not seen before start their clock now. `origin` is where a new call's
+   * first offer came from, `callback` the `xmlrpc-callback` address if given.
+   */
+  signalled(call: Call, senderTag: string | undefined, opts: { origin?: string; callback?: string } = {}, now = Date.now()): void {
+    const sender = senderTag !== undefined ? call.monologue(senderTag) : undefined;
+    for (const ml of call.monologues.values()) {
+      for (const m of ml.medias) {
+        for (const ps of [m.rtp, m.rtcp]) {
+          if (ml === sender || !this.streamTimes.has(ps)) this.streamTimes.set(ps, now);
+        }
+      }
+    }
+    if (opts.callback) this.callbackAddress.set(call, opts.callback);
+    else if (opts.origin && !this.callbackAddress.has(call)) this.callbackAddress.set(call, opts.origin);
+  }
+
+  /** Tears a call down now, releasing every port. */
+  destroy(call: Call, reason: TeardownReason): void {
+    if (this.calls.get(call.callId) !== call) return;
+    this.calls.delete(call.callId);
+    this.addTotals(call.streams());
     call.close();
     const duration = (Date.now() - call.created) / 1000;
     this.totals.totalCallsDuration += duration;
@@ -162,6 +235,10 @@ export class CallRegistry {
       case 'forced': this.totals.forcedTerminatedSessions++; break;
     }
     log.child(call.callId).info(`Call deleted (${reason})`);
+    const b2b = this.opts.b2b;
+    if (b2b && (reason === 'timeout' || reason === 'silent' || reason === 'offer')) {
+      b2b.callbacks.send(teardownRequests(call, b2b.format, b2b.url, this.callbackAddress.get(call) ?? null));
+    }
   }
 
   /** Destroys every call (daemon shutdown). */
@@ -171,49 +248,57 @@ export class CallRegistry {
     this.timer = null;
   }
 
-  /** The newest packet time of a call, or its last signalling when it has none. */
-  lastActivity(call: Call): number {
-    let last = call.lastSignal;
-    for (const ps of call.streams()) {
-      const st = this.wiring.stats(ps);
-      if (st && st.lastPacket > last) last = st.lastPacket;
-    }
-    return last;
-  }
-
-  /** True when every live media of the call is on hold or inactive. */
-  private isSilent(call: Call): boolean {
+  /**
+   * Why the call's media has timed out, or null while any of its streams is good (see
+   * the file comment). Times are compared in whole seconds, as the reference does.
+   */
+  mediaTimeout(call: Call, now: number): 'timeout' | 'silent' | 'offer' | null {
+    const t = this.timeouts;
+    const nowSec = Math.floor(now / 1000);
     let any = false;
-    for (const ml of call.monologues.values()) {
+    let reason: 'timeout' | 'silent' | 'offer' = 'timeout';
+    // The reference lists the callee's streams before the caller's.
+    const monologues = [...call.monologues.values()].reverse();
+    for (const ml of monologues) {
       for (const m of ml.medias) {
-        if (!m.hasPorts) continue;
-        any = true;
-        const dir = m.desc?.direction ?? 'sendrecv';
-        if (dir === 'sendrecv') return false;
+        for (const ps of [m.rtp, m.rtcp]) {
+          any = true;
+          let limit = t.timeout;
+          reason = 'timeout';
+          if (!m.recvFlag || !m.hasPorts) {
+            limit = t.silentTimeout;
+            reason = 'silent';
+          } else if (!ps.advertised) {
+            limit = t.offerTimeout;
+            reason = 'offer';
+          }
+          let last = this.streamTimes.get(ps) ?? call.created;
+          // lastPacket(), not stats(): this runs for every call every second.
+          const lastPacket = this.wiring.lastPacket(ps);
+          if (lastPacket > last) last = lastPacket;
+          if (nowSec - Math.floor(last / 1000) < limit) return null;
+        }
       }
     }
-    return any;
+    // A call without streams has nothing to time out.
+    return any ? reason : null;
   }
 
   /** Runs once a second on the control thread. */
   tick(now: number): void {
     const t = this.timeouts;
     for (const call of [...this.calls.values()]) {
-      if (call.deleteAt !== null) {
-        if (now >= call.deleteAt) this.destroy(call, 'regular');
-        continue;
-      }
       if (t.finalTimeout > 0 && now - call.created >= t.finalTimeout * 1000) {
         this.destroy(call, 'final');
         continue;
       }
-      if (!call.answered) {
-        if (t.offerTimeout > 0 && now - call.lastSignal >= t.offerTimeout * 1000) this.destroy(call, 'offer');
+      if (call.deleteAt !== null) {
+        if (now >= call.deleteAt) this.destroy(call, 'regular');
         continue;
       }
-      const silent = this.isSilent(call);
-      const limit = silent ? t.silentTimeout : t.timeout;
-      if (limit > 0 && now - this.lastActivity(call) >= limit * 1000) this.destroy(call, silent ? 'silent' : 'timeout');
+      const reason = this.mediaTimeout(call, now);
+      // As in the reference, a call ended by the offer timeout is counted as a timeout.
+      if (reason) this.destroy(call, reason === 'offer' ? 'timeout' : reason);
     }
   }
 }

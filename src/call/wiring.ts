@@ -2,9 +2,23 @@
 // media on its logical interface and compiles each stream's route (endpoint, sink,
 // RTCP sink, learning) when signalling changes it. Runs on the control thread.
 
-import type { MediaEngine, EngineEvent, Learning, StreamStats } from '../media/engine';
-import type { PortAllocator } from '../media/ports';
+import type { MediaEngine, EngineEvent, Learning, PayloadClock, StreamStats } from '../media/engine';
+import { PortsExhaustedError, type PortAllocator, type PortPair } from '../media/ports';
+import { NgError } from '../control/errors';
 import type { CallMedia, PacketStream } from './model';
+
+/** The payload types this side signalled with their clock rates ("PCMA/8000"), for RTCP jitter. */
+function clockRates(m: CallMedia): PayloadClock[] | undefined {
+  const desc = m.desc;
+  if (!desc) return undefined;
+  const out: PayloadClock[] = [];
+  desc.formats.forEach((f, i) => {
+    const pt = /^\d+$/.test(f) ? parseInt(f, 10) : -1;
+    const rate = parseInt((desc.codecs[i] ?? '').split('/')[1] ?? '', 10);
+    if (pt >= 0 && pt <= 127 && rate > 0) out.push({ pt, clockRate: rate });
+  });
+  return out;
+}
 
 export class MediaWiring {
   /** Native stream id → the model's stream, for events coming back from the engine. */
@@ -27,7 +41,14 @@ export class MediaWiring {
     }
     if (!m.iface) throw new Error('media has no interface');
     const addrs = m.iface.addresses.map((a) => ({ family: a.family, address: a.address }));
-    const pair = this.ports.allocatePair(addrs, { group: m.monologue.call.group });
+    let pair: PortPair;
+    try {
+      pair = this.ports.allocatePair(addrs, { group: m.monologue.call.group });
+    } catch (err) {
+      // The reference's wording, which proxy scripts match on.
+      if (err instanceof PortsExhaustedError) throw new NgError(err.message);
+      throw err;
+    }
     m.rtp.engineId = pair.rtp;
     m.rtp.localPort = pair.port;
     m.rtcp.engineId = pair.rtcp;
@@ -71,6 +92,9 @@ export class MediaWiring {
       strictSource: ml.strictSource,
       mediaHandover: ml.mediaHandover,
       tos: ml.tos,
+      // STUN checks from this side's peer carry the credentials we advertised to it.
+      ice: from.iceUfrag && from.icePwd ? { ufrag: from.iceUfrag, pwd: from.icePwd } : null,
+      clockRates: clockRates(from),
     };
     this.engine.configure(from.rtp.engineId, {
       ...common,
@@ -96,6 +120,12 @@ export class MediaWiring {
       ps.endpoint = ev.endpoint;
       ps.confirmed = true;
     }
+  }
+
+  /** Unix ms of the stream's last accepted packet, 0 if none or not in the engine. */
+  lastPacket(ps: PacketStream): number {
+    if (ps.engineId === null) return 0;
+    return this.engine.lastPacket(ps.engineId);
   }
 
   stats(ps: PacketStream): StreamStats | null {

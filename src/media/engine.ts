@@ -59,13 +59,36 @@ export interface StreamConfig {
   mediaHandover: boolean;
   /** IP TOS byte / IPv6 traffic class for the stream's sockets; null = default. */
   tos: number | null;
+  /**
+   * The ICE credentials this daemon advertised towards the stream's peer: STUN
+   * binding requests on the stream's ports are answered (ice-lite) when they carry
+   * USERNAME "<ufrag>:<peer ufrag>" and MESSAGE-INTEGRITY under `pwd`, and a
+   * successful check sets the endpoint. Absent or null: no ICE.
+   */
+  ice?: IceCredentials | null;
+  /**
+   * The payload types of the media and their clock rates, to read the jitter of
+   * RTCP reports arriving on this stream. Absent: the static payload types of
+   * RFC 3551.
+   */
+  clockRates?: PayloadClock[];
+}
+
+export interface IceCredentials {
+  ufrag: string;
+  pwd: string;
+}
+
+export interface PayloadClock {
+  pt: number;
+  clockRate: number;
 }
 
 export interface StreamStats {
   /** Well-formed RTP/RTCP packets received (including those then dropped). */
   packets: number;
   bytes: number;
-  /** Malformed, oversized or unreadable packets received; they are dropped. */
+  /** Malformed, oversized or unreadable packets received, and packets refused by strict source; all dropped. */
   errors: number;
   /** Well-formed packets not forwarded: strict-source mismatch, no sink, sink without endpoint, send failure. */
   dropped: number;
@@ -80,6 +103,62 @@ export interface StreamStats {
   learned: boolean;
   /** The endpoint is fixed (learning is over, or learning is off). */
   confirmed: boolean;
+  /** The SSRC of the latest RTP (or, on an RTCP port, RTCP) packet; null before any. */
+  ssrc: number | null;
+  /** The RTP payload type received most often; null before any RTP. */
+  payloadType: number | null;
+}
+
+/** One MOS sample, taken from a receiver report (at most one a second per reporting SSRC). */
+export interface MosSample {
+  /** MOS x 10 (10..50); 0 when it could not be computed (MOS-CQ without a round trip). */
+  mos: number;
+  /** End-to-end round trip in microseconds (both legs); 0 when unknown. */
+  rtt: number;
+  /** Round trip of the reporter's leg in microseconds; 0 when unknown. */
+  rttLeg: number;
+  /** Jitter in milliseconds. */
+  jitter: number;
+  /** Loss in percent, from the fraction lost. */
+  packetLoss: number;
+  /** Unix time of the report in microseconds. */
+  reportedUs: number;
+}
+
+/**
+ * What the engine knows about one SSRC of a call: its RTP, the last report block it
+ * sent, and the MOS samples computed from its receiver reports as the reference
+ * daemon does (daemon/ssrc.c).
+ */
+export interface SsrcStats {
+  ssrc: number;
+  /** RTP packets received with this SSRC, the last sequence number, the most frequent payload type. */
+  packets: number;
+  lastSeq: number;
+  payloadType: number | null;
+  /** The last report block this SSRC sent (RR or SR), raw; null if none. */
+  report: { about: number; fractionLost: number; packetsLost: number; highestSeq: number; jitter: number } | null;
+  /** Round trip (µs) of the leg towards the peer that last reported about this SSRC; 0 if unknown. */
+  rtt: number;
+  /** The cumulative loss of the last report block that produced a sample. */
+  cumulativeLoss: number;
+  /** Samples taken, and how many of them have no MOS. */
+  samples: number;
+  samplesWithoutMos: number;
+  /** Sums over the samples that have a MOS. */
+  sums: { mos: number; rtt: number; rttLeg: number; jitter: number; packetLoss: number };
+  /** The sample with the lowest non-zero MOS, and the one with the highest MOS. */
+  lowest: MosSample | null;
+  highest: MosSample | null;
+  /** The samples in order (thinned out evenly past a few thousand). */
+  blocks: MosSample[];
+}
+
+/** What every stream has received since the engine started, closed streams included. */
+export interface EngineTotals {
+  packets: number;
+  bytes: number;
+  errors: number;
 }
 
 export type EngineEvent =
@@ -105,12 +184,18 @@ export interface MediaEngineOptions {
   onEvents: (events: EngineEvent[]) => void;
   /** Length of the learning window for 'delayed' and 'heuristic'; 3000 as the reference. For tests. */
   learningDelayMs?: number;
+  /** MOS formula, as --mos: 'CQ' (needs a round-trip time, the default) or 'LQ'. */
+  mos?: 'CQ' | 'LQ';
+  /** SOFTWARE attribute of STUN answers (--software-id); a default when absent. */
+  softwareId?: string;
 }
 
 export interface OpenStreamOptions {
   /**
    * Placement: the stream runs on engine thread `group % threads`. A stream and
    * its sinks must share a thread, so give all streams of a call the same group.
+   * Streams of one group also share one SSRC table (see ssrcStats), so a group is
+   * one call: give each call its own.
    * Default 0.
    */
   group?: number;
@@ -122,13 +207,16 @@ interface NativeEngine {
   closeStream(id: number): void;
   stats(id: number): StreamStats;
   statsMany(ids: number[]): StreamStats[];
+  lastPacket(id: number): number;
+  ssrcStats(group: number): SsrcStats[];
+  totals(): EngineTotals;
   close(): void;
 }
 
 interface NativeModule {
   version: string;
   Engine: new (
-    opts: { threads: number; learningDelayMs: number },
+    opts: { threads: number; learningDelayMs: number; mos?: string; softwareId?: string },
     onEvents: (events: EngineEvent[]) => void,
   ) => NativeEngine;
 }
@@ -178,7 +266,12 @@ export class MediaEngine {
     };
     try {
       this.engine = new (loadNative().Engine)(
-        { threads: opts.threads, learningDelayMs: opts.learningDelayMs ?? 3000 },
+        {
+          threads: opts.threads,
+          learningDelayMs: opts.learningDelayMs ?? 3000,
+          mos: opts.mos ?? 'CQ',
+          ...(opts.softwareId !== undefined ? { softwareId: opts.softwareId } : {}),
+        },
         safe,
       );
     } catch (err) {
@@ -222,9 +315,40 @@ export class MediaEngine {
     }
   }
 
+  /** Unix time in ms of the stream's last accepted packet, 0 = never; cheaper than stats() (no object). */
+  lastPacket(id: number): number {
+    try {
+      return this.engine.lastPacket(id);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
   statsMany(ids: number[]): StreamStats[] {
     try {
       return this.engine.statsMany(ids);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /**
+   * The SSRC table of a call: every SSRC seen on the streams opened with this
+   * `group` (see OpenStreamOptions), with its RTCP figures and MOS samples.
+   */
+  ssrcStats(group: number): SsrcStats[] {
+    try {
+      return this.engine.ssrcStats(group);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /** Packets, bytes and errors received by all streams so far (monotonic); zeros once closed. */
+  totals(): EngineTotals {
+    if (this.closed) return { packets: 0, bytes: 0, errors: 0 };
+    try {
+      return this.engine.totals();
     } catch (err) {
       rethrow(err);
     }
