@@ -146,8 +146,9 @@ export class Commands {
       if (req.flags.has('fatal')) throw new NgError(reason);
       return { result: 'ok', warning: reason };
     }
-    // The reference answers with the call's figures as they were, delay or not.
-    if (before) return { ...before, result: 'ok' };
+    // The reference answers with the call's figures as they were, delay or not, when
+    // the delete names a from-tag; without one, just ok.
+    if (before && req.fromTag) return { ...before, result: 'ok' };
     return { result: 'ok' };
   }
 
