@@ -15,6 +15,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import { performance } from 'perf_hooks';
 import { DaemonHandle, DaemonKind, referenceAvailable, startDaemon } from '../test/helpers/daemon';
+import { buildSdp } from '../test/helpers/sdp';
 import { NgClient } from '../test/helpers/ng-client';
 
 interface Options {
@@ -49,23 +50,13 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
+/** The offer/answer body of one bench call leg. */
 function sdp(port: number, sessionId: number): string {
-  return (
-    [
-      'v=0',
-      `o=- ${sessionId} 1 IN IP4 127.0.0.1`,
-      's=bench',
-      'c=IN IP4 127.0.0.1',
-      't=0 0',
-      `m=audio ${port} RTP/AVP 0 8 101`,
-      'a=rtpmap:0 PCMU/8000',
-      'a=rtpmap:8 PCMA/8000',
-      'a=rtpmap:101 telephone-event/8000',
-      'a=fmtp:101 0-16',
-      'a=ptime:20',
-      'a=sendrecv',
-    ].join('\r\n') + '\r\n'
-  );
+  return buildSdp({
+    sessionId,
+    sessionName: 'bench',
+    media: [{ port, formats: [0, 8, 101], extraAttributes: ['rtpmap:101 telephone-event/8000', 'fmtp:101 0-16', 'ptime:20', 'sendrecv'] }],
+  });
 }
 
 interface Result {

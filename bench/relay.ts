@@ -40,6 +40,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as readline from 'readline';
 import { DaemonHandle, DaemonKind, REPO_ROOT, referenceAvailable, startDaemon } from '../test/helpers/daemon';
+import { buildSdp } from '../test/helpers/sdp';
 import { NgClient } from '../test/helpers/ng-client';
 import { sleep } from '../test/helpers/process';
 
@@ -262,20 +263,13 @@ class Generator {
 
 // ---- the daemon side ---------------------------------------------------------
 
+/** The offer/answer body of one bench call leg. */
 function sdp(port: number, sessionId: number): string {
-  return (
-    [
-      'v=0',
-      `o=- ${sessionId} 1 IN IP4 127.0.0.1`,
-      's=bench',
-      'c=IN IP4 127.0.0.1',
-      't=0 0',
-      `m=audio ${port} RTP/AVP 0`,
-      'a=rtpmap:0 PCMU/8000',
-      'a=ptime:20',
-      'a=sendrecv',
-    ].join('\r\n') + '\r\n'
-  );
+  return buildSdp({
+    sessionId,
+    sessionName: 'bench',
+    media: [{ port, formats: [0], extraAttributes: ['ptime:20', 'sendrecv'] }],
+  });
 }
 
 function rtpPort(reply: Record<string, unknown>, what: string): number {

@@ -1,6 +1,8 @@
 // RTCP parsing and RTP tracking: see rtcp.h.
 #include "rtcp.h"
 
+#include "bytes.h"
+
 #include <ctime>
 #include <mutex>
 
@@ -21,10 +23,6 @@ constexpr uint8_t kXrVoipMetrics = 7;
 
 constexpr size_t kReportBlock = 24;
 
-inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-inline uint32_t be32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 | p[3];
-}
 
 int64_t unixUs() {
   timespec ts;

@@ -1,6 +1,8 @@
 // STUN on media ports: see stun.h.
 #include "stun.h"
 
+#include "bytes.h"
+
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -40,10 +42,6 @@ constexpr int kMaxUnknown = 15;
 // Longest SOFTWARE value sent (RFC 5389: fewer than 128 characters).
 constexpr size_t kMaxSoftware = 127;
 
-inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-inline uint32_t be32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 | p[3];
-}
 inline void put16(uint8_t* p, uint16_t v) {
   p[0] = static_cast<uint8_t>(v >> 8);
   p[1] = static_cast<uint8_t>(v);

@@ -9,9 +9,9 @@ import { NgError } from '../control/errors';
 import type { LogicalInterface } from '../media/interfaces';
 import { selectInterface } from '../media/interfaces';
 import type { Endpoint } from '../media/engine';
-import { Call, CallMedia, Monologue, type Direction, type MediaDescription } from './model';
+import { Call, CallMedia, Monologue, type MediaDescription } from './model';
 import { newIceCredentials } from './ice';
-import { buildSdp, sdpHasLoopProtect, type MediaPlan } from './sdp-output';
+import { buildSdp, isRtpProtocol, sdpHasLoopProtect, type MediaPlan } from './sdp-output';
 import type { MediaWiring } from './wiring';
 import { getLogger } from '../log';
 
@@ -164,10 +164,6 @@ function answerFormats(answer: MediaDescription, offer: MediaDescription | null)
   return kept.length > 0 ? kept : answer.formats;
 }
 
-function isRtpProtocol(proto: string): boolean {
-  return proto.toUpperCase().includes('RTP');
-}
-
 function sameEndpoint(a: Endpoint | null, b: Endpoint | null): boolean {
   if (!a || !b) return a === b;
   return a.address === b.address && a.port === b.port && a.family === b.family;
@@ -216,7 +212,7 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
     return null;
   }
   // Session lines without any m= line cannot be rewritten.
-  if (sdp.media.length === 0) throw new NgError('Error rewriting SDP');
+  if (sdp.media.length === 0) throw new NgError('Error rewriting SDP', 'ERR_SDP_REWRITE');
   if (req.label !== undefined && kind === 'offer') sender.label = req.label;
   if (req.label !== undefined && kind === 'answer') sender.label = req.label;
   const sipSource = req.flags.has('sip-source-address') || (env.sipSource && !req.flags.has('trust-address'));

@@ -65,7 +65,8 @@ const MEDIA_OWNED = new Set([
 
 const CODEC_ATTRS: ReadonlySet<string> = new Set(['rtpmap', 'fmtp', 'rtcp-fb']);
 
-function isRtpProto(proto: string): boolean {
+/** True for RTP transports (RTP/AVP, RTP/SAVPF, UDP/TLS/RTP/SAVPF, …), not udptl. */
+export function isRtpProtocol(proto: string): boolean {
   return proto.toUpperCase().includes('RTP');
 }
 
@@ -160,7 +161,7 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
   if (plan.rejected) {
     const rejected: SdpLine[] = [{ type: 'm', value: mediaLine(section.type, 0, protocol, section.formats) }];
     // A rejected non-RTP stream (T.38) keeps its attributes; an RTP one loses them.
-    if (!isRtpProto(section.proto)) rejected.push(...section.lines.filter((l) => l.type === 'a'));
+    if (!isRtpProtocol(section.proto)) rejected.push(...section.lines.filter((l) => l.type === 'a'));
     if (opts.generateMid) {
       const mid = section.lines.find((l) => l.type === 'a' && attrName(l.value) === 'mid');
       rejected.push({ type: 'a', value: mid?.value ?? `mid:${plan.index + 1}` });

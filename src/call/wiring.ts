@@ -46,7 +46,7 @@ export class MediaWiring {
       pair = this.ports.allocatePair(addrs, { group: m.monologue.call.group });
     } catch (err) {
       // The reference's wording, which proxy scripts match on.
-      if (err instanceof PortsExhaustedError) throw new NgError(err.message);
+      if (err instanceof PortsExhaustedError) throw new NgError(err.message, 'ERR_NO_PORTS');
       throw err;
     }
     m.rtp.engineId = pair.rtp;

@@ -124,12 +124,12 @@ export class Commands {
     } catch (e) {
       // An SDP that parsed but could not be rewritten leaves the call it created, as
       // in the reference; any other failure leaves no trace.
-      const keep = e instanceof NgError && e.ngReason === 'Error rewriting SDP';
+      const keep = e instanceof NgError && e.code === 'ERR_SDP_REWRITE';
       if (created && !keep) registry.abandon(call);
       if (e instanceof LoopProtected) return { sdp: e.sdp, result: 'ok' };
       // Running out of ports half way through leaves no consistent call: the reference
       // ends it, and so do we. Errors found before anything changed leave it alone.
-      else if (e instanceof NgError && e.ngReason === 'Ran out of ports') registry.destroy(call, 'forced');
+      else if (e instanceof NgError && e.code === 'ERR_NO_PORTS') registry.destroy(call, 'forced');
       throw e;
     }
   }

@@ -188,7 +188,10 @@ describe('ng server', () => {
   for (const host of ['127.0.0.1', '::1']) {
     describe(`over UDP on ${host}`, () => {
       beforeEach(function () {
-        if (host === '::1' && !hasV6) this.skip();
+        if (host === '::1' && !hasV6) {
+          console.log('      (skipped: this machine has no IPv6 loopback)');
+          this.skip();
+        }
       });
 
       it('answers ping with pong and echoes the cookie byte for byte', async () => {
@@ -331,7 +334,10 @@ describe('ng server', () => {
 
     describe(`over TCP on ${host}`, () => {
       beforeEach(function () {
-        if (host === '::1' && !hasV6) this.skip();
+        if (host === '::1' && !hasV6) {
+          console.log('      (skipped: this machine has no IPv6 loopback)');
+          this.skip();
+        }
       });
 
       it('answers a message split into single bytes', async () => {
@@ -426,7 +432,10 @@ describe('ng server', () => {
 
   describe('listening', () => {
     it('keys the retransmission cache by the sender address as well as the cookie', async function () {
-      if (!hasV6) this.skip();
+      if (!hasV6) {
+        console.log('      (skipped: this machine has no IPv6 loopback)');
+        this.skip();
+      }
       const calls = newCalls();
       const { udp } = await server('', calls);
       const v4 = await udpClient('127.0.0.1');
