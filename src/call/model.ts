@@ -13,6 +13,7 @@ import type { Endpoint } from '../media/engine';
 export type PortRelease = () => void;
 
 import type { Direction } from '../sdp/attributes';
+import { MediaCodecs } from '../codec/negotiation';
 export type { Direction };
 
 export class PacketStream {
@@ -102,6 +103,8 @@ export class CallMedia {
   iceControlling = false;
   /** True once ports have been allocated for this side. */
   hasPorts = false;
+  /** The payload types used with this side and what happens to what it sends (src/codec/negotiation.ts). */
+  readonly codec = new MediaCodecs();
   private closed = false;
 
   constructor(readonly monologue: Monologue, readonly index: number) {

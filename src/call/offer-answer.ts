@@ -14,6 +14,7 @@ import { newIceCredentials } from './ice';
 import { buildSdp, isRtpProtocol, sdpHasLoopProtect, type MediaPlan } from './sdp-output';
 import type { MediaWiring } from './wiring';
 import { getLogger } from '../log';
+import { negotiateOffer, negotiateAnswer, storeFromSection, type PayloadType } from '../codec/negotiation';
 
 const log = getLogger('call');
 
@@ -147,21 +148,6 @@ function codecIdentity(section: MediaSection, format: string): string {
   const pt = parseInt(format, 10);
   const r = /^\d+$/.test(format) ? resolvePayloadType(section.lines, pt) : undefined;
   return r ? `${r.encoding.toUpperCase()}/${r.clockRate}` : '';
-}
-
-/**
- * The formats an answer may carry: those whose codec the offer contained. An answer
- * that shares nothing with the offer is passed on unchanged.
- */
-function answerFormats(answer: MediaDescription, offer: MediaDescription | null): string[] {
-  if (!offer) return answer.formats;
-  // Matched by payload type, as the reference does; a known codec must also agree.
-  const kept = answer.formats.filter((f, i) => {
-    const j = offer.formats.indexOf(f);
-    if (j < 0) return false;
-    return answer.codecs[i] === '' || offer.codecs[j] === '' || answer.codecs[i] === offer.codecs[j];
-  });
-  return kept.length > 0 ? kept : answer.formats;
 }
 
 function sameEndpoint(a: Endpoint | null, b: Endpoint | null): boolean {
@@ -316,17 +302,16 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
 
     sm.asymmetric = sender.asymmetric;
     const ice = negotiateIce(sm, rm, pm.desc, req, kind);
+    const codecs = rtp ? negotiateCodecs(sm, rm, pm, req, kind) : null;
     env.wiring.route(sm, rm);
-
-    let ptime = pm.desc.ptime;
-    // Without its own a=ptime, the output carries the one the receiver signalled.
-    if (ptime === null) ptime = rm.desc?.ptime ?? null;
     // Towards the receiver: the requested transport in an offer, what it offered in an answer.
     const protocol = kind === 'offer' ? (rtp && req.transportProtocol ? req.transportProtocol : pm.desc.protocol) : (rm.desc?.protocol ?? pm.desc.protocol);
     plans.push({
       index: i,
       parsed: pm.section,
-      formats: kind === 'answer' && rtp ? answerFormats(pm.desc, rm.desc) : pm.section.formats,
+      formats: codecs ? codecs.map((c) => String(c.pt)) : pm.section.formats,
+      codecs,
+      answer: kind === 'answer',
       rejected: false,
       media: rm,
       protocol,
@@ -334,7 +319,7 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
       ownConnection: pm.hasOwnConnection,
       zeroAddress: ep.rtp !== null && isZeroAddress(ep.rtp.address),
       direction: pm.desc.direction,
-      ptime,
+      ptime: rtp ? rm.codec.ptime || null : pm.desc.ptime,
       rtcpMux: mux.offer,
       rtcpMuxed: mux.muxed,
       ice,
@@ -356,6 +341,41 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
     mediaAddress: req.mediaAddress ?? null,
     iface: receiverIface,
   });
+}
+
+/**
+ * Codec negotiation for one live RTP m= line (src/codec/negotiation.ts): sets both
+ * sides' ptimes as the reference does (a `ptime` flag overrides what the SDPs say
+ * from then on) and returns the payload types the receiver is given.
+ */
+function negotiateCodecs(sm: CallMedia, rm: CallMedia, pm: ParsedMedia, req: NgRequest, kind: SignalKind): PayloadType[] {
+  sm.codec.isRtp = true;
+  rm.codec.isRtp = true;
+  sm.codec.mediaType = rm.codec.mediaType = pm.section.type.toLowerCase();
+  const sdpPtime = pm.desc.ptime !== null ? Math.floor(pm.desc.ptime) : 0;
+  if (sdpPtime > 0) {
+    if (!rm.codec.ptimeOverride) rm.codec.ptime = sdpPtime;
+    if (!sm.codec.ptimeOverride) sm.codec.ptime = sdpPtime;
+  }
+  if (req.ptime !== undefined && req.ptime > 0) {
+    rm.codec.ptime = req.ptime;
+    rm.codec.ptimeOverride = true;
+    sm.codec.ptimeOverride = true;
+  }
+  if (req.ptimeReverse !== undefined && req.ptimeReverse > 0) {
+    sm.codec.ptime = req.ptimeReverse;
+    rm.codec.ptimeOverride = true;
+    sm.codec.ptimeOverride = true;
+  }
+  const offered = storeFromSection(pm.section, sdpPtime);
+  const flags = {
+    ops: req.codec,
+    reuse: req.flags.has('reuse-codecs'),
+    singleCodec: req.flags.has('single-codec'),
+  };
+  if (kind === 'offer') negotiateOffer(sm.codec, rm.codec, offered, flags);
+  else negotiateAnswer(sm.codec, rm.codec, offered, flags);
+  return rm.codec.codecs.list;
 }
 
 /**

@@ -89,6 +89,7 @@ function mediaDict(m: CallMedia, wiring: MediaWiring, call: Call, totals: { rtp:
   if (m.rtcpMuxFlag) flags.push('rtcp-mux');
   if (m.ice) flags.push('ICE');
   if (m.iceControlling) flags.push('ICE controlling');
+  if (m.codec.transcoding) flags.push('transcoding');
   const d: BDict = { index: m.index + 1, type: m.type, protocol: m.protocol };
   const codec = codecName(m, stats[0]);
   if (codec !== null) d['codec'] = codec;

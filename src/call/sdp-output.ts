@@ -8,12 +8,21 @@ import type { LogicalInterface } from '../media/interfaces';
 import { staticPayloadType, splitAttribute, parseRtpmap, parseRtcp } from '../sdp/attributes';
 import type { CallMedia, Direction } from './model';
 import { candidateLines } from './ice';
+import { payloadTypeLines, type PayloadType } from '../codec/negotiation';
 
 export interface MediaPlan {
   index: number;
   parsed: MediaSection;
   /** The payload types written on the m= line (an answer drops what was not offered). */
   formats?: string[];
+  /**
+   * The negotiated payload types (src/codec/negotiation.ts) whose codec attributes are
+   * written; absent for a non-RTP stream. When negotiation leaves none, the m= line has
+   * no formats and the sender's own codec attributes stay where they were.
+   */
+  codecs?: PayloadType[] | null;
+  /** The SDP is an answer (an answer without formats keeps the separator after the protocol). */
+  answer?: boolean;
   rejected: boolean;
   media: CallMedia;
   protocol?: string;
@@ -70,9 +79,12 @@ export function isRtpProtocol(proto: string): boolean {
   return proto.toUpperCase().includes('RTP');
 }
 
-/** An m= line; one without formats has no trailing space. */
-function mediaLine(type: string, port: number, protocol: string, formats: string[]): string {
-  return [type, String(port), protocol, ...formats].join(' ');
+/**
+ * An m= line; one without formats has no trailing space, except where negotiation
+ * removed every format (the reference then writes the separator and nothing after it).
+ */
+function mediaLine(type: string, port: number, protocol: string, formats: string[], emptied = false): string {
+  return [type, String(port), protocol, ...formats].join(' ') + (emptied ? ' ' : '');
 }
 
 const DIRECTION_ATTRS: ReadonlySet<string> = new Set(['sendrecv', 'sendonly', 'recvonly', 'inactive']);
@@ -172,7 +184,10 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
   const port = media.rtp.localPort;
   const address = advertisedAddress(media, opts);
   const formats = plan.formats ?? section.formats;
-  const out: SdpLine[] = [{ type: 'm', value: mediaLine(section.type, relay ? section.port : port, protocol, formats) }];
+  // Negotiation left no payload type: the sender's codec attributes stay as they were.
+  const emptied = plan.codecs !== undefined && plan.codecs !== null && plan.codecs.length === 0 &&
+    (section.formats.length > 0 || plan.answer === true);
+  const out: SdpLine[] = [{ type: 'm', value: mediaLine(section.type, relay ? section.port : port, protocol, formats, emptied) }];
   let mid: string | null = null;
   let endOfCandidates = plan.endOfCandidates ?? false;
   let senderIce = false;
@@ -204,6 +219,8 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
     // codec attributes of an m= line without formats and attributes that do not parse.
     const passThrough = (name === 'rtcp-fb' && value.startsWith('* ')) ||
       (CODEC_ATTRS.has(name) && (formats.length === 0 || !/^\d+( |$)/.test(value))) ||
+      // An a=ptime stays where it is when this daemon writes none of its own.
+      (name === 'ptime' && plan.isRtp === true && !plan.ptime) ||
       // An a=rtcp whose port parses but whose address does not is kept as it is.
       (name === 'rtcp' && parseRtcp(value) === null && /^\d+ /.test(value));
     if (MEDIA_OWNED.has(name) && !passThrough) continue;
@@ -212,7 +229,8 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
   const attrs: string[] = [];
   if (mid === null && opts.generateMid) mid = `mid:${plan.index + 1}`;
   if (mid !== null) attrs.push(mid);
-  if (plan.isRtp) for (const pt of formats) attrs.push(...codecLines(section, pt));
+  if (plan.isRtp && plan.codecs) for (const p of plan.codecs) attrs.push(...payloadTypeLines(p));
+  else if (plan.isRtp) for (const pt of formats) attrs.push(...codecLines(section, pt));
   if (!opts.originalSendrecv) attrs.push(outputDirection(plan));
   if (plan.isRtp && !opts.noRtcpAttribute && !relay) {
     const rtcpPort = plan.rtcpMuxed ? port : media.rtcp.localPort;

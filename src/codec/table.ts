@@ -50,6 +50,8 @@ export interface CodecEntry {
   frameMs: number | null;
   /** Default format parameters, '' for none. */
   fmtp: string;
+  /** Format parameters written when negotiation adds the codec, when they differ from fmtp (rtpengine 10.5 offers opus bare). */
+  offerFmtp?: string;
   bitrate: BitrateRange | null;
   /** Byte sizes of one frame where they are fixed (documentation; native code knows them). */
   frameBytes: number[] | null;
