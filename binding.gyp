@@ -22,6 +22,7 @@
         "native/codec/opus.cc",
         "native/codec/packetizer.cc",
         "native/codec/resampler.cc",
+        "native/codec/route.cc",
         "native/codec/transcoder.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],

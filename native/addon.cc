@@ -4,7 +4,9 @@
 //   new Engine({ threads, learningDelayMs }, onEvents)
 //   openStream(sockets: {family, address, port}[], group: number): number
 //   configure(id, { endpoint, sink, rtcpSink, learning, strictSource, mediaHandover, tos,
-//                   ice: {ufrag, pwd} | null, clockRates: {pt, clockRate}[] }): void
+//                   ice: {ufrag, pwd} | null, clockRates: {pt, clockRate}[],
+//                   codecs: { transcode: {in}[], out, passthrough: {pt, outPt}[], inCnPt, outCnPt,
+//                             silenceDbov, dtxDelayMs, maxDtxMs } | null }): void
 //   closeStream(id): void
 //   stats(id): object;  statsMany(ids): object[]
 //   lastPacket(id): number   (unix ms of the last accepted packet, 0 = none)
@@ -161,6 +163,10 @@ Napi::Object statsValue(Napi::Env env, const StreamSnapshot& s) {
   o.Set("confirmed", Napi::Boolean::New(env, s.confirmed));
   o.Set("ssrc", s.haveSsrc ? Napi::Value(Napi::Number::New(env, s.ssrc)) : env.Null());
   o.Set("payloadType", s.payloadType >= 0 ? Napi::Value(Napi::Number::New(env, s.payloadType)) : env.Null());
+  o.Set("transcoded", Napi::Boolean::New(env, s.transcoded));
+  o.Set("framesDecoded", Napi::Number::New(env, static_cast<double>(s.framesDecoded)));
+  o.Set("framesEncoded", Napi::Number::New(env, static_cast<double>(s.framesEncoded)));
+  o.Set("transcodeErrors", Napi::Number::New(env, static_cast<double>(s.transcodeErrors)));
   return o;
 }
 
@@ -251,6 +257,81 @@ bool readMediaParams(Napi::Env env, Napi::Object o, ConfigSpec& spec) {
       if (!readInt(env, v.As<Napi::Object>(), "clockRate", 0, 10000000, rate, present)) return false;
       spec.clockRates.push_back(rtpe::PtClock{static_cast<uint8_t>(pt), static_cast<uint32_t>(rate)});
     }
+  }
+  return true;
+}
+
+// Reads the codec route of a configuration (CodecRoute in src/media/engine.ts);
+// absent or null leaves plain relaying.
+bool readCodecRoute(Napi::Env env, Napi::Value v, ConfigSpec& spec) {
+  if (v.IsUndefined() || v.IsNull()) return true;
+  if (!v.IsObject()) {
+    throwError(env, "EINVAL", "codecs must be an object or null");
+    return false;
+  }
+  Napi::Object o = v.As<Napi::Object>();
+  rtpe::codec::RouteSpec& r = spec.codecs;
+  spec.hasCodecs = true;
+  Napi::Value transcode = o.Get("transcode");
+  if (!transcode.IsUndefined()) {
+    if (!transcode.IsArray() || transcode.As<Napi::Array>().Length() > 127) {
+      throwError(env, "EINVAL", "codecs.transcode must be an array of at most 127 entries");
+      return false;
+    }
+    Napi::Array arr = transcode.As<Napi::Array>();
+    r.transcode.resize(arr.Length());
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Value e = arr.Get(i);
+      if (!e.IsObject()) {
+        throwError(env, "EINVAL", "codecs.transcode entries must be objects with `in`");
+        return false;
+      }
+      if (!rtpe::codec::readCodecSpec(env, e.As<Napi::Object>().Get("in"), r.transcode[i])) return false;
+    }
+  }
+  Napi::Value out = o.Get("out");
+  if (!out.IsUndefined() && !out.IsNull()) {
+    if (!rtpe::codec::readCodecSpec(env, out, r.out)) return false;
+    r.hasOut = true;
+  }
+  Napi::Value pass = o.Get("passthrough");
+  if (!pass.IsUndefined()) {
+    if (!pass.IsArray() || pass.As<Napi::Array>().Length() > 128) {
+      throwError(env, "EINVAL", "codecs.passthrough must be an array of at most 128 entries");
+      return false;
+    }
+    Napi::Array arr = pass.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Value e = arr.Get(i);
+      if (!e.IsObject()) {
+        throwError(env, "EINVAL", "codecs.passthrough entries must be objects {pt, outPt}");
+        return false;
+      }
+      int64_t pt = -1, outPt = -1;
+      bool present1, present2;
+      if (!readInt(env, e.As<Napi::Object>(), "pt", 0, 127, pt, present1)) return false;
+      if (!readInt(env, e.As<Napi::Object>(), "outPt", 0, 127, outPt, present2)) return false;
+      if (!present1 || !present2) {
+        throwError(env, "EINVAL", "codecs.passthrough entries need pt and outPt");
+        return false;
+      }
+      r.passthrough.push_back(rtpe::codec::PassthroughPt{static_cast<uint8_t>(pt), static_cast<uint8_t>(outPt)});
+    }
+  }
+  struct IntField {
+    const char* key;
+    int64_t lo, hi;
+    int* field;
+  } fields[] = {
+      {"inCnPt", -1, 127, &r.inCnPt},          {"outCnPt", -1, 127, &r.outCnPt},
+      {"silenceDbov", -1, 127, &r.silenceDbov}, {"dtxDelayMs", 0, 60000, &r.dtxDelayMs},
+      {"maxDtxMs", 0, 3600000, &r.maxDtxMs},
+  };
+  for (const IntField& f : fields) {
+    int64_t value = *f.field;
+    bool present;
+    if (!readInt(env, o, f.key, f.lo, f.hi, value, present)) return false;
+    *f.field = static_cast<int>(value);
   }
   return true;
 }
@@ -410,6 +491,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (!readInt(env, o, "tos", 0, 255, tos, present)) return env.Undefined();
     spec.tos = present ? static_cast<int>(tos) : -1;
     if (!readMediaParams(env, o, spec)) return env.Undefined();
+    if (!readCodecRoute(env, o.Get("codecs"), spec)) return env.Undefined();
     throwIfFailed(env, engine_->configure(id, spec));
     return env.Undefined();
   }

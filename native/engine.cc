@@ -133,6 +133,16 @@ Status Engine::configure(uint32_t id, const ConfigSpec& spec) {
     }
     (k == 0 ? cfg.sink : cfg.rtcpSink) = si->second;
   }
+  if (spec.hasCodecs) {
+    std::shared_ptr<codec::CodecRoute> current = s.codecRoute();
+    if (current && current->spec() == spec.codecs) {
+      cfg.codecs = std::move(current);
+    } else {
+      std::string err;
+      cfg.codecs = codec::CodecRoute::create(spec.codecs, err);
+      if (!cfg.codecs) return Status::error("EINVAL", err);
+    }
+  }
   if (cfg.tos != s.tos()) {
     // Going back to "unset" means the kernel default, 0.
     int tos = cfg.tos < 0 ? 0 : cfg.tos;

@@ -47,6 +47,8 @@ struct ConfigSpec {
   int tos = -1;
   IceCredentials ice;
   std::vector<PtClock> clockRates;
+  bool hasCodecs = false;  // with a codec route (codecs), else plain relaying
+  codec::RouteSpec codecs;
 };
 
 class Engine {
@@ -72,7 +74,10 @@ class Engine {
   Status openStream(const std::vector<SocketSpec>& specs, unsigned group, uint32_t& id);
 
   // Replaces a stream's configuration. Sinks must exist and belong to the same
-  // engine thread.
+  // engine thread. A codec route equal to the stream's current one keeps its
+  // Transcoders and their state; another one gets new Transcoders, created
+  // here (EINVAL naming the codec when one cannot be built; the stream is
+  // then left as it was).
   Status configure(uint32_t id, const ConfigSpec& spec);
 
   // Closes a stream; its ports are free when this returns. Unknown ids are

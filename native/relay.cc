@@ -44,6 +44,7 @@ Relay::Relay(std::vector<Event>& events) : buf_(new Buffers), now_(PacketTime::n
     b.sendMsgs[i].msg_hdr.msg_iovlen = 1;
   }
   dirty_.reserve(kSlots);
+  ticking_.reserve(1024);
 }
 
 void Relay::onReadable(Socket& sock) {
@@ -95,8 +96,32 @@ void Relay::onReadable(Socket& sock) {
 void Relay::forward(Socket& out, const SockAddr& dst, const uint8_t* data, uint32_t len, Stream& from) {
   Buffers& b = *buf_;
   uint16_t s = b.recvSlot[current_];
+  enqueue(s, static_cast<uint32_t>(data - b.slots[s].base), len, out, dst, from);
+  queued_ = true;
+}
+
+void Relay::TxSink::send(const uint8_t* packet, size_t len) { relay_.queueCopy(packet, len, *out_, *dst_, *from_); }
+
+void Relay::queueCopy(const uint8_t* data, size_t len, Socket& out, const SockAddr& dst, Stream& from) {
+  if (len < 12 || len > kMaxPacket + kTailroom) {
+    bump(from.counters.dropped);
+    return;
+  }
+  // Keep a receive batch's worth of free slots (see onReadable): the
+  // packets queued so far go out now, in order, before this one.
+  if (nFree_ <= kBatch) flush();
+  Buffers& b = *buf_;
+  uint16_t s = b.freeList[--nFree_];
+  uint8_t* p = b.data[s] + kHeadroom;
+  std::memcpy(p, data, len);
+  from.hot.out.stamp(p);
+  enqueue(s, kHeadroom, static_cast<uint32_t>(len), out, dst, from);
+}
+
+void Relay::enqueue(uint16_t s, uint32_t offset, uint32_t len, Socket& out, const SockAddr& dst, Stream& from) {
+  Buffers& b = *buf_;
   Slot& slot = b.slots[s];
-  slot.offset = static_cast<uint32_t>(data - slot.base);
+  slot.offset = offset;
   slot.len = len;
   slot.next = kNone;
   slot.out = &out;
@@ -109,7 +134,6 @@ void Relay::forward(Socket& out, const SockAddr& dst, const uint8_t* data, uint3
     b.slots[out.sendTail].next = s;
   }
   out.sendTail = s;
-  queued_ = true;
 }
 
 void Relay::flush() {
@@ -220,7 +244,79 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
     bump(ac.dropped);
     return;
   }
+  if (!rtcp && a.hot.codecs) {
+    route(a, data, len, b->sockets[bl.currentSocket], bl.current, t);
+    return;
+  }
   forward(b->sockets[bl.currentSocket], bl.current, data, len, a);
+}
+
+void Relay::route(Stream& a, uint8_t* data, uint32_t len, Socket& out, const SockAddr& dst, const PacketTime& t) {
+  codec::CodecRoute& r = *a.hot.codecs;
+  if (r.transcodes() && !a.ticking) {
+    // Its first packet: from now on its Transcoders are ticked. (The list
+    // grows beyond its reserve only with the number of transcoding streams.)
+    a.ticking = true;
+    if (ticking_.empty()) nextTickMs_ = t.monoMs + kTickMs;
+    ticking_.push_back(&a);
+  }
+  tx_.aim(out, dst, a);
+  codec::RouteCounters changed;
+  codec::CodecRoute::Verdict v = r.input(data, len, t.monoMs, a.hot.out, tx_, changed);
+  account(a, changed);
+  if (v == codec::CodecRoute::Verdict::Forward) forward(out, dst, data, len, a);
+  else if (v == codec::CodecRoute::Verdict::Drop) bump(a.counters.dropped);
+}
+
+void Relay::account(Stream& a, const codec::RouteCounters& c) {
+  StreamCounters& k = a.counters;
+  if (c.framesDecoded) bump(k.framesDecoded, c.framesDecoded);
+  if (c.framesEncoded) bump(k.framesEncoded, c.framesEncoded);
+  if (c.errors) bump(k.transcodeErrors, c.errors);
+  if (c.dropped) bump(k.dropped, c.dropped);
+}
+
+int Relay::msToTick() const {
+  if (ticking_.empty()) return -1;
+  int64_t d = nextTickMs_ - monotonicMs();
+  return d <= 0 ? 0 : static_cast<int>(d);
+}
+
+void Relay::tickIfDue() {
+  if (ticking_.empty() || now_.monoMs < nextTickMs_) return;
+  nextTickMs_ = now_.monoMs + kTickMs;
+  for (size_t i = 0; i < ticking_.size();) {
+    Stream& a = *ticking_[i];
+    a.sync();
+    if (a.closed.load(std::memory_order_relaxed) || !a.hot.codecs || !a.hot.codecs->transcodes()) {
+      // Back to plain relaying (a later route rejoins with its first packet).
+      a.ticking = false;
+      ticking_[i] = ticking_.back();
+      ticking_.pop_back();
+      continue;
+    }
+    i++;
+    Stream* b = a.hot.sink.get();
+    if (!b || b->closed.load(std::memory_order_relaxed)) continue;
+    b->sync();
+    const LearningState& bl = b->hot.learn;
+    if (!bl.current.valid() || bl.currentSocket < 0) continue;
+    tx_.aim(b->sockets[bl.currentSocket], bl.current, a);
+    codec::RouteCounters changed;
+    a.hot.codecs->tick(now_.monoMs, tx_, changed);
+    account(a, changed);
+  }
+}
+
+void Relay::forget(Stream& s) {
+  if (!s.ticking) return;
+  s.ticking = false;
+  for (size_t i = 0; i < ticking_.size(); i++) {
+    if (ticking_[i] != &s) continue;
+    ticking_[i] = ticking_.back();
+    ticking_.pop_back();
+    return;
+  }
 }
 
 bool Relay::handleNonRtp(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& src) {

@@ -1,4 +1,5 @@
-// The packet path: receive on a stream's socket, classify, learn, forward.
+// The packet path: receive on a stream's socket, classify, learn, forward or
+// transcode.
 //
 // One Relay per engine thread, with that thread's preallocated packet slots.
 // Packets are received with recvmmsg straight into slots (in batches once a
@@ -7,6 +8,16 @@
 // call (sendto for a single packet, sendmmsg for more). One reader per socket
 // and one queue per socket keep every stream's packet order. Nothing here
 // allocates per packet and nothing takes a lock on the forwarding path.
+//
+// Transcoding. A stream with a codec route (codec/route.h) hands each RTP
+// packet to the route instead: a passthrough packet is rewritten in its slot
+// and forwarded as above; a transcoded one goes to a Transcoder, whose output
+// packets are copied into free slots and queued on the same socket queue, so
+// they keep their order among forwarded packets and are counted the same way.
+// Streams whose route transcodes join the thread's ticking list when their
+// first packet arrives; tickIfDue() lets their Transcoders generate comfort
+// noise every kTickMs, and the engine loop wakes up for it only while the list
+// is not empty (see msToTick()).
 #pragma once
 
 #include <sys/socket.h>
@@ -15,6 +26,7 @@
 #include <memory>
 #include <vector>
 
+#include "codec/route.h"
 #include "event.h"
 #include "socket.h"
 #include "stream.h"
@@ -48,6 +60,8 @@ class Relay {
   static constexpr unsigned kTailroom = 128;
   // Largest packet accepted; longer ones are counted as errors.
   static constexpr unsigned kMaxPacket = 8192;
+  // Period of the Transcoders' tick() (comfort noise during DTX).
+  static constexpr int64_t kTickMs = 10;
 
   // events: the engine thread's pending event list, flushed by its loop.
   explicit Relay(std::vector<Event>& events);
@@ -78,11 +92,49 @@ class Relay {
   // points to sockets and streams). Runs on the engine thread; never blocks.
   void flush();
 
+  // Milliseconds until the Transcoders are due a tick, -1 when no stream of
+  // this thread transcodes (the loop may then sleep until a packet arrives).
+  int msToTick() const;
+  // Ticks the codec routes of the ticking streams if kTickMs have passed
+  // since the last time; call after beginRound(), before flush().
+  // Runs on the engine thread; never blocks.
+  void tickIfDue();
+  // Takes a stream that is being closed off the ticking list. Runs on the
+  // engine thread, before the stream is retired.
+  void forget(Stream& s);
+
  private:
+  // The RtpSink given to codec routes: queues each packet a Transcoder makes
+  // on the socket (dst, out) that forwarded packets of `from` use.
+  class TxSink : public codec::RtpSink {
+   public:
+    explicit TxSink(Relay& r) : relay_(r) {}
+    void aim(Socket& out, const SockAddr& dst, Stream& from) {
+      out_ = &out;
+      dst_ = &dst;
+      from_ = &from;
+    }
+    void send(const uint8_t* packet, size_t len) override;
+
+   private:
+    Relay& relay_;
+    Socket* out_ = nullptr;
+    const SockAddr* dst_ = nullptr;
+    Stream* from_ = nullptr;
+  };
+
   void handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& src, const PacketTime& t);
   // Queues the packet being handled (in the current receive slot) for sending
   // out of `out` to dst; from is the stream it arrived on.
   void forward(Socket& out, const SockAddr& dst, const uint8_t* data, uint32_t len, Stream& from);
+  // Queues slot s (a packet at offset, len bytes) on out's send queue.
+  void enqueue(uint16_t s, uint32_t offset, uint32_t len, Socket& out, const SockAddr& dst, Stream& from);
+  // Copies a packet a Transcoder made into a free slot, gives it the route's
+  // sequence number and SSRC, and queues it.
+  void queueCopy(const uint8_t* data, size_t len, Socket& out, const SockAddr& dst, Stream& from);
+  // Hands an RTP packet of a stream with a codec route to the route.
+  void route(Stream& a, uint8_t* data, uint32_t len, Socket& out, const SockAddr& dst, const PacketTime& t);
+  void account(Stream& a, const codec::RouteCounters& c);
   // Hook for what is neither RTP nor RTCP (STUN, DTLS): returns true if the
   // packet was consumed.
   bool handleNonRtp(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& src);
@@ -121,6 +173,11 @@ class Relay {
   PacketTime now_{};
   uint32_t round_ = 1000;  // loop iterations, for Socket::lastRound
   std::vector<Event>& events_;
+  TxSink tx_{*this};
+  // Streams whose codec route transcodes (Stream::ticking), and when their
+  // Transcoders are next due a tick (monotonic ms).
+  std::vector<Stream*> ticking_;
+  int64_t nextTickMs_ = 0;
 };
 
 }  // namespace rtpe

@@ -16,8 +16,12 @@ Stream::~Stream() {
 }
 
 void Stream::configure(StreamConfig next, int64_t nowMonoMs, int64_t learningDelayMs) {
+  // A replaced codec route that the engine thread never picked up is freed
+  // here, after unlocking.
+  std::shared_ptr<codec::CodecRoute> old;
   std::lock_guard<std::mutex> lock(mu_);
   bool restart = resetEpoch_ == 0 || next.endpoint != cfg_.endpoint || next.learning != cfg_.learning;
+  old = std::move(cfg_.codecs);
   cfg_ = std::move(next);
   windowEndMs_ = nowMonoMs + learningDelayMs;
   if (restart) {
@@ -34,6 +38,11 @@ int Stream::tos() {
   return cfg_.tos;
 }
 
+std::shared_ptr<codec::CodecRoute> Stream::codecRoute() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cfg_.codecs;
+}
+
 void Stream::snapshot(StreamSnapshot& out) {
   out.packets = counters.packets.load(std::memory_order_relaxed);
   out.bytes = counters.bytes.load(std::memory_order_relaxed);
@@ -45,23 +54,39 @@ void Stream::snapshot(StreamSnapshot& out) {
   out.haveSsrc = track.haveSsrc.load(std::memory_order_relaxed);
   out.ssrc = track.ssrc.load(std::memory_order_relaxed);
   out.payloadType = track.payloadTypes.most();
+  out.framesDecoded = counters.framesDecoded.load(std::memory_order_relaxed);
+  out.framesEncoded = counters.framesEncoded.load(std::memory_order_relaxed);
+  out.transcodeErrors = counters.transcodeErrors.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mu_);
+  out.transcoded = cfg_.codecs && cfg_.codecs->transcodes();
   out.endpoint = pubEndpoint_;
   out.learned = pubLearned_;
   out.confirmed = pubConfirmed_;
 }
 
 void Stream::syncSlow() {
+  std::shared_ptr<codec::CodecRoute> retired;
   std::lock_guard<std::mutex> lock(mu_);
-  syncLocked();
+  syncLocked(retired);
+  // (retired is destroyed after the lock is released: declared first.)
 }
 
-bool Stream::syncLocked() {
+bool Stream::syncLocked(std::shared_ptr<codec::CodecRoute>& retired) {
   hot.version = version_.load(std::memory_order_relaxed);
   hot.sink = cfg_.sink;
   hot.rtcpSink = cfg_.rtcpSink;
   if (hot.ice != cfg_.ice) hot.ice = cfg_.ice;
   hot.clockRates = cfg_.clockRates;
+  if (hot.codecs != cfg_.codecs) {
+    // A new route (a repeated one is the same object and keeps its state)
+    // continues the output stream of the previous one. Back to plain
+    // relaying, the sender's own numbering goes out again: a later route
+    // starts from the input's SSRC and sequence number, as its first does.
+    if (hot.codecs && cfg_.codecs) cfg_.codecs->takeOver(*hot.codecs, hot.out);
+    if (!cfg_.codecs) hot.out = codec::RouteOutput();
+    retired = std::move(hot.codecs);
+    hot.codecs = cfg_.codecs;
+  }
   LearningState& l = hot.learn;
   l.mode = cfg_.learning;
   l.strictSource = cfg_.strictSource;
@@ -76,8 +101,9 @@ bool Stream::syncLocked() {
 }
 
 bool Stream::publishLearning() {
+  std::shared_ptr<codec::CodecRoute> retired;
   std::lock_guard<std::mutex> lock(mu_);
-  if (version_.load(std::memory_order_relaxed) != hot.version && syncLocked()) return false;
+  if (version_.load(std::memory_order_relaxed) != hot.version && syncLocked(retired)) return false;
   pubEndpoint_ = hot.learn.current;
   pubLearned_ = hot.learn.learned;
   pubConfirmed_ = hot.learn.confirmed;
@@ -91,13 +117,16 @@ void Stream::retire() {
   }
   closed.store(true, std::memory_order_relaxed);
   std::shared_ptr<Stream> sink, rtcpSink;
+  std::shared_ptr<codec::CodecRoute> codecs;
   {
     std::lock_guard<std::mutex> lock(mu_);
     sink.swap(cfg_.sink);
     rtcpSink.swap(cfg_.rtcpSink);
+    codecs.swap(cfg_.codecs);
   }
   hot.sink.reset();
   hot.rtcpSink.reset();
+  hot.codecs.reset();
   // The references taken out above are dropped here, outside the lock, in case
   // they were the last ones.
 }

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <vector>
 
+#include "codec/route.h"
 #include "learning.h"
 #include "rtcp.h"
 #include "socket.h"
@@ -43,6 +44,10 @@ struct StreamCounters {
   std::atomic<uint64_t> packetsOut{0};  // packets sent out of this stream's sockets
   std::atomic<uint64_t> bytesOut{0};
   std::atomic<int64_t> lastPacketMs{0};  // unix ms of the last accepted packet, 0 = never
+  // Sums over the Transcoders of the stream's codec routes, past ones included.
+  std::atomic<uint64_t> framesDecoded{0};
+  std::atomic<uint64_t> framesEncoded{0};
+  std::atomic<uint64_t> transcodeErrors{0};  // malformed or undecodable payloads
 };
 
 // Adds n to a single-writer counter without a locked instruction.
@@ -61,6 +66,10 @@ struct StreamConfig {
   int tos = -1;                        // -1 = leave the socket default
   IceCredentials ice;                  // answer STUN checks with these (empty: no ICE)
   std::vector<PtClock> clockRates;     // payload types of the media (RTCP jitter units)
+  // How received RTP is transformed before it goes to the sink; null = every
+  // packet forwarded unchanged. Created on the JavaScript thread, then used by
+  // the engine thread only (see codec/route.h).
+  std::shared_ptr<codec::CodecRoute> codecs;
 };
 
 // A copy of a stream's figures, for JavaScript.
@@ -72,6 +81,8 @@ struct StreamSnapshot {
   bool haveSsrc;          // an RTP/RTCP SSRC was seen (ssrc is the latest)
   uint32_t ssrc;
   int payloadType;        // most frequent RTP payload type, -1 if none
+  bool transcoded;        // the codec route transcodes at least one payload type
+  uint64_t framesDecoded, framesEncoded, transcodeErrors;
 };
 
 class Stream {
@@ -103,6 +114,9 @@ class Stream {
   // Runs on the JavaScript thread; takes the stream lock briefly.
   void configure(StreamConfig next, int64_t nowMonoMs, int64_t learningDelayMs);
   int tos();
+  // The codec route of the configuration, to keep it when signalling repeats
+  // it. Runs on the JavaScript thread; takes the stream lock briefly.
+  std::shared_ptr<codec::CodecRoute> codecRoute();
 
   // Runs on any thread; takes the stream lock briefly.
   void snapshot(StreamSnapshot& out);
@@ -136,11 +150,17 @@ class Stream {
     LearningState learn;
     IceCredentials ice;
     std::vector<PtClock> clockRates;
+    std::shared_ptr<codec::CodecRoute> codecs;
+    codec::RouteOutput out;  // the output stream of the codec routes, kept across route changes
   } hot;
+  // In the engine thread's list of streams whose Transcoders it ticks (relay.h).
+  bool ticking = false;
 
  private:
   void syncSlow();
-  bool syncLocked();  // returns true if learning was restarted
+  // Returns true if learning was restarted. A codec route the hot copy lets
+  // go of is moved to `retired`, for the caller to free after unlocking.
+  bool syncLocked(std::shared_ptr<codec::CodecRoute>& retired);
 
   std::mutex mu_;
   StreamConfig cfg_;

@@ -110,7 +110,9 @@ void Worker::run() {
   pthread_setname_np(pthread_self(), name);
   epoll_event evs[kMaxEvents];
   for (;;) {
-    int n = epoll_wait(epfd_, evs, kMaxEvents, -1);
+    // Sleep until a packet or a command arrives, or until the Transcoders are
+    // due a tick (only while a stream of this thread transcodes).
+    int n = epoll_wait(epfd_, evs, kMaxEvents, relay_.msToTick());
     if (n < 0) {
       if (errno == EINTR) continue;
       fail(errno, "epoll_wait");
@@ -125,6 +127,7 @@ void Worker::run() {
       }
       relay_.onReadable(*static_cast<Socket*>(evs[i].data.ptr));
     }
+    relay_.tickIfDue();
     relay_.flush();
     flushEvents();
     if (woken) {
@@ -149,6 +152,7 @@ bool Worker::applyCommands() {
   for (Command& c : batch) {
     switch (c.kind) {
       case CommandKind::Remove:
+        relay_.forget(*c.stream);
         c.stream->retire();
         break;
       case CommandKind::Stop:

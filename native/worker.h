@@ -15,7 +15,9 @@
 // The loop. epoll is level-triggered: each ready socket is read up to its
 // budget (Relay::onReadable), and one with packets left is simply reported
 // again by the next epoll_wait. Each iteration reads the clock once, reads the
-// ready sockets, then flushes the relay's send queue (one sendmmsg per
+// ready sockets, ticks the Transcoders when they are due (every
+// Relay::kTickMs; epoll_wait has a timeout only while a stream of the thread
+// transcodes), then flushes the relay's send queue (one sendmmsg per
 // outgoing socket) before it applies commands, so that no queued packet
 // outlives the stream it points to. The thread is named rtpe-media-N.
 //

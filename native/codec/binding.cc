@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "binding.h"
 #include "cn.h"
 #include "transcoder.h"
 
@@ -65,6 +66,8 @@ bool readNumber(Napi::Object o, const char* key, double lo, double hi, double& o
   return true;
 }
 
+}  // namespace
+
 bool readCodecSpec(Napi::Env env, Napi::Value v, CodecSpec& s) {
   if (!v.IsObject()) {
     throwCode(env, "EINVAL", "codec spec must be an object");
@@ -93,6 +96,8 @@ bool readCodecSpec(Napi::Env env, Napi::Value v, CodecSpec& s) {
   s.complexity = static_cast<int>(complexity);
   return true;
 }
+
+namespace {
 
 // Collects the packets of one call into JavaScript Buffers.
 class CollectSink : public RtpSink {

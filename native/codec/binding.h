@@ -5,10 +5,16 @@
 
 #include <napi.h>
 
+#include "codec.h"
+
 namespace rtpe {
 namespace codec {
 
 void registerCodecExports(Napi::Env env, Napi::Object exports);
+
+// Reads a NativeCodecSpec object (src/codec/table.ts). Returns false with an
+// EINVAL error thrown when it is malformed. Runs on the JavaScript thread.
+bool readCodecSpec(Napi::Env env, Napi::Value v, CodecSpec& s);
 
 }  // namespace codec
 }  // namespace rtpe

@@ -151,6 +151,25 @@ void Transcoder::start(uint32_t ssrc, uint16_t seq, uint32_t ts) {
   markerPending_ = true;
 }
 
+uint32_t Transcoder::outputTsOf(uint32_t inTs) const {
+  const uint32_t partial = scale(static_cast<uint64_t>(reframer_.size()), spec_.out.clockRate, static_cast<uint32_t>(encRate_));
+  const int64_t d = static_cast<int32_t>(inTs - nextTs_);
+  return outTs_ + partial +
+         static_cast<uint32_t>(d * static_cast<int64_t>(spec_.out.clockRate) / static_cast<int64_t>(spec_.in.clockRate));
+}
+
+void Transcoder::continueOutput(uint32_t ssrc, uint16_t seq, uint32_t ts) {
+  spec_.ssrc = ssrc;
+  spec_.startSeq = seq;
+  spec_.startTs = ts;
+  started_ = false;
+  reframer_.clear();
+  builder_.clear();
+  state_ = InState::Audio;
+  filledSinceInputMs_ = 0;
+  markerPending_ = true;
+}
+
 void Transcoder::resync(int64_t gapClock) {
   stats_.resyncs++;
   int partial = reframer_.size();

@@ -116,6 +116,23 @@ class Transcoder {
   uint16_t nextSeq() const { return outSeq_; }
   uint32_t nextTs() const { return outTs_; }
   uint32_t outputSsrc() const { return outSsrc_; }
+  // The input timestamp the next packet is expected at (valid once started()).
+  uint32_t expectedInputTs() const { return nextTs_; }
+  // The output timestamp of the audio at input timestamp inTs on the current
+  // timeline (valid once started()): the audio decoded so far maps to the
+  // output packets sent plus the partial packet being built, and the
+  // difference to inTs is scaled from the input clock to the output clock.
+  // A passthrough payload type on the input's timeline (telephone-event)
+  // gets its timestamp from here. Never blocks.
+  uint32_t outputTsOf(uint32_t inTs) const;
+
+  // Makes the next input packet start the output anew (as the first packet
+  // does) with this SSRC, sequence number and timestamp: used by the relay
+  // when this Transcoder takes over an output stream from another one (a
+  // codec change) or when its input comes back after other packets covered
+  // part of its timeline. Drops the partial output packet and the input
+  // state; keeps the codec contexts. Runs on the engine thread; never blocks.
+  void continueOutput(uint32_t ssrc, uint16_t seq, uint32_t ts);
 
  private:
   enum class InState : uint8_t { Audio, Cn, Sid };

@@ -5,7 +5,9 @@
 // port bound on one or more local addresses. Each stream has an endpoint (the
 // remote peer: signalled, then possibly learned from received packets) and a
 // sink (the stream its received packets are sent out of, to the sink's
-// endpoint); muxed RTCP may go to a separate rtcpSink.
+// endpoint); muxed RTCP may go to a separate rtcpSink. A stream may also have a
+// codec route (CodecRoute): its received RTP is then transcoded, renumbered or
+// dropped by payload type on the engine thread before it reaches the sink.
 //
 // Threads: every method runs on the JavaScript thread and returns at once,
 // except closeStream() and close(), which wait for the engine thread to let go
@@ -13,6 +15,7 @@
 // onEvents on the JavaScript thread; a throwing handler is logged, never fatal.
 
 import * as path from 'path';
+import type { NativeCodecSpec } from '../codec/table';
 import { getLogger } from '../log';
 
 const log = getLogger('media');
@@ -72,6 +75,46 @@ export interface StreamConfig {
    * RFC 3551.
    */
   clockRates?: PayloadClock[];
+  /**
+   * How RTP received on this stream is transformed before it goes to the sink.
+   * Absent or null: plain relaying, every packet forwarded unchanged. RTCP is
+   * always forwarded unchanged. Repeating the same route (equal specs) keeps the
+   * stream's Transcoders and their state; a different route replaces them. A
+   * route whose codecs cannot be built makes configure() throw EngineError
+   * 'EINVAL' naming the codec, and leaves the stream as it was.
+   */
+  codecs?: CodecRoute | null;
+}
+
+/**
+ * How packets received on a stream are transformed before going to its sink.
+ *
+ * Each RTP packet is dispatched by payload type: a `transcode` entry's type goes
+ * to that entry's Transcoder (decoded, re-encoded into `out`); a `passthrough`
+ * entry's type is forwarded with its payload type number rewritten; the input
+ * CN type goes to the Transcoder of the current input codec; anything else is
+ * dropped and counted in `dropped`. Everything leaving the stream direction is
+ * one RTP stream for the receiver: the SSRC of the first packet, one continuous
+ * sequence counter over transcoded and passthrough packets, and timestamps that
+ * continue across a change of input codec. Passthrough types must keep their
+ * clock rate (in == out) on the input codecs' timeline: telephone-event between
+ * different clock rates is not converted.
+ */
+export interface CodecRoute {
+  /** Input payload types to decode and re-encode, each into `out` (one Transcoder per entry). */
+  transcode: Array<{ in: NativeCodecSpec /* with in.payloadType */ }>;
+  /** The codec the sink's peer receives (payloadType, ptime, bitrate, fmtp set); null when nothing is transcoded. */
+  out: NativeCodecSpec | null;
+  /** Input payload types forwarded unchanged except for the payload type number (e.g. a shared codec, or telephone-event 101 -> 96); same clock rate. */
+  passthrough: Array<{ pt: number; outPt: number }>;
+  /** RFC 3389 CN payload type accepted on input / of the output peer (-1 none). */
+  inCnPt: number;
+  outCnPt: number;
+  /** --silence-detect: silent packets become CN towards a peer with outCnPt; -1 off. */
+  silenceDbov: number;
+  /** DTX options (--dtx-delay, --max-dtx) in ms. */
+  dtxDelayMs: number;
+  maxDtxMs: number;
 }
 
 export interface IceCredentials {
@@ -90,7 +133,11 @@ export interface StreamStats {
   bytes: number;
   /** Malformed, oversized or unreadable packets received, and packets refused by strict source; all dropped. */
   errors: number;
-  /** Well-formed packets not forwarded: strict-source mismatch, no sink, sink without endpoint, send failure. */
+  /**
+   * Well-formed packets not forwarded: strict-source mismatch, no sink, sink without
+   * endpoint, send failure; with a codec route also payload types it has no entry
+   * for, and late or duplicate packets a Transcoder discarded.
+   */
   dropped: number;
   /** Unix time in ms of the last accepted packet; 0 = never. */
   lastPacket: number;
@@ -107,6 +154,13 @@ export interface StreamStats {
   ssrc: number | null;
   /** The RTP payload type received most often; null before any RTP. */
   payloadType: number | null;
+  /** The stream has a codec route with at least one transcode entry. */
+  transcoded: boolean;
+  /** Codec frames decoded and encoded by the stream's Transcoders (past routes included). */
+  framesDecoded: number;
+  framesEncoded: number;
+  /** Malformed RTP or undecodable payloads met by the Transcoders (concealed, never fatal). */
+  transcodeErrors: number;
 }
 
 /** One MOS sample, taken from a receiver report (at most one a second per reporting SSRC). */

@@ -1,0 +1,560 @@
+// The media engine transcodes: a stream with a codec route decodes what its
+// peer sends and re-encodes it for the sink's peer, on the engine thread. A
+// tone is encoded here with the stand-alone Transcoder, sent as real RTP over
+// UDP on 127.0.0.1 to the engine, and what arrives on the other side is
+// checked as an RTP stream (payload type, one SSRC, continuous sequence,
+// timestamps in the output clock) and decoded back to check frequency and
+// level. The Transcoder's gap logic follows RTP timestamps, not arrival
+// times, so packets are sent faster than real time (comfort noise, which
+// follows the clock, is sent in real time).
+
+import { strict as assert } from 'assert';
+import { CodecRoute, EngineError, MediaEngine, StreamConfig } from '../../src/media/engine';
+import { findCodec, nativeCodecSpec, NativeCodecSpec, NegotiatedCodec } from '../../src/codec/table';
+import { backendAvailable, codecNative, NativeTranscoder } from '../../src/codec/native';
+import { buildRtp, buildRtcpRr, parseRtp, Received, RtpPacket, RtpPeer } from '../helpers/rtp';
+import { channel, db, fromL16, mean, rms, sine, toL16, toneAmplitude } from '../helpers/audio';
+
+const HOST = '127.0.0.1';
+const AMP = 8000; // about -12 dBFS
+const SSRC = 0x5a5a0001;
+const L16_PT = 96;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function spec(name: string, pt: number, extra: Partial<NegotiatedCodec> = {}): NativeCodecSpec {
+  const c = findCodec(name);
+  assert.ok(c, name);
+  return nativeCodecSpec(c, { payloadType: pt, ...extra });
+}
+
+function l16(rate: number, channels = 1, ptime = 20): NativeCodecSpec {
+  return spec('L16', L16_PT, { clockRate: rate, channels, ptime });
+}
+
+/** The audio rate a test reads or writes a codec at: opus at 48 kHz, the others at their own rate. */
+function pcmRate(s: NativeCodecSpec): number {
+  return s.name === 'opus' ? 48000 : s.sampleRate;
+}
+
+function transcoder(inSpec: NativeCodecSpec, outSpec: NativeCodecSpec): NativeTranscoder {
+  return new (codecNative().Transcoder)({ in: inSpec, out: outSpec });
+}
+
+/**
+ * Every codec the README lists as supported must be there: .ci/run installs
+ * its library, so a missing one fails the test, never skips it.
+ */
+function requireCodec(name: string): void {
+  const c = findCodec(name)!;
+  assert.ok(
+    backendAvailable(c.backend.decoder, false) && backendAvailable(c.backend.encoder, true),
+    `${name} is not available from the linked libraries`,
+  );
+}
+
+interface ToneOptions {
+  count?: number;
+  freq?: number;
+  seq?: number;
+  ts?: number;
+  ssrc?: number;
+  /** Index of the first 20 ms block in the tone (phase continuity across calls). */
+  first?: number;
+}
+
+/**
+ * `count` 20 ms blocks of a tone encoded into codec s (as the stand-alone
+ * Transcoder packetizes it): RTP packets starting at seq and ts, the
+ * timestamps advancing in s's clock.
+ */
+function encodeTone(s: NativeCodecSpec, o: ToneOptions = {}): Buffer[] {
+  const rate = pcmRate(s);
+  const n = rate / 50;
+  const enc = transcoder(l16(rate), s);
+  const out: Buffer[] = [];
+  const first = o.first ?? 0;
+  for (let i = 0; i < (o.count ?? 100); i++) {
+    const pkt = buildRtp({
+      pt: L16_PT,
+      seq: ((o.seq ?? 1000) + i) & 0xffff,
+      ts: ((o.ts ?? 50000) + i * n) >>> 0,
+      ssrc: o.ssrc ?? SSRC,
+      payload: toL16(sine(rate, o.freq ?? 1000, (first + i) * n, n, AMP)),
+    });
+    const r = enc.input(pkt, i * 20);
+    assert.ok(r, 'the encoder takes L16');
+    out.push(...r);
+  }
+  assert.equal(enc.stats().errors, 0);
+  return out;
+}
+
+/** Decodes RTP packets of codec s to PCM at pcmRate(s) (interleaved when channels > 1). */
+function decode(s: NativeCodecSpec, packets: Buffer[], channels = 1): Int16Array {
+  const dec = transcoder(s, l16(pcmRate(s), channels));
+  const parts: Int16Array[] = [];
+  packets.forEach((p, i) => {
+    const r = dec.input(p, i * s.ptime);
+    assert.ok(r, `the decoder takes payload type ${p[1] & 0x7f}`);
+    for (const b of r) parts.push(fromL16(parseRtp(b)!.payload));
+  });
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** A tone at freq is in the window, at the input level within tolDb, carrying `purity` of the power. */
+function assertTone(
+  pcm: Int16Array,
+  rate: number,
+  o: { freq?: number; tolDb?: number; purity?: number; from?: number; seconds?: number } = {},
+): void {
+  const from = Math.round((o.from ?? 0.5) * rate);
+  const len = Math.round((o.seconds ?? 1) * rate);
+  const win = pcm.subarray(from, from + len);
+  assert.equal(win.length, len, `enough audio (${pcm.length} samples at ${rate} Hz)`);
+  const a = toneAmplitude(win, rate, o.freq ?? 1000);
+  const levelDb = db(a / AMP);
+  assert.ok(Math.abs(levelDb) <= (o.tolDb ?? 3), `tone level ${levelDb.toFixed(2)} dB off`);
+  const purity = (a * a) / 2 / rms(win) ** 2;
+  assert.ok(purity >= (o.purity ?? 0.9), `tone carries ${(purity * 100).toFixed(1)} % of the power`);
+  assert.ok(Math.abs(mean(win)) < 200, `DC ${mean(win).toFixed(0)}`);
+}
+
+/** An RTP packet as bytes again (for the decoder). */
+function rebuild(p: RtpPacket): Buffer {
+  return buildRtp({ pt: p.pt, seq: p.seq, ts: p.ts, ssrc: p.ssrc, marker: p.marker, payload: p.payload });
+}
+
+function rtpOf(rs: Received[]): RtpPacket[] {
+  return rs.map((r) => {
+    assert.ok(r.rtp, 'RTP arrives');
+    return r.rtp;
+  });
+}
+
+/**
+ * One RTP stream: one SSRC, sequence numbers +1 each, the payload type, the
+ * timestamp step, and the marker bit exactly on the packets in `markers`.
+ */
+function assertStream(ps: RtpPacket[], o: { pt: number; tsStep: number; markers?: number[]; ssrc?: number }): void {
+  assert.ok(ps.length > 1, 'packets');
+  const markers = o.markers ?? [0];
+  ps.forEach((p, i) => {
+    assert.equal(p.pt, o.pt, `payload type of packet ${i}`);
+    assert.equal(p.ssrc, o.ssrc ?? ps[0].ssrc, `SSRC of packet ${i}`);
+    assert.equal(p.marker, markers.includes(i), `marker of packet ${i}`);
+    if (i === 0) return;
+    assert.equal(p.seq, (ps[i - 1].seq + 1) & 0xffff, `sequence number of packet ${i}`);
+    assert.equal((p.ts - ps[i - 1].ts) >>> 0, o.tsStep, `timestamp step at packet ${i}`);
+  });
+}
+
+function route(inSpecs: NativeCodecSpec[], out: NativeCodecSpec | null, over: Partial<CodecRoute> = {}): CodecRoute {
+  return {
+    transcode: inSpecs.map((s) => ({ in: s })),
+    out,
+    passthrough: [],
+    inCnPt: -1,
+    outCnPt: -1,
+    silenceDbov: -1,
+    dtxDelayMs: 60,
+    maxDtxMs: 30000,
+    ...over,
+  };
+}
+
+let nextPort = 44600;
+
+describe('media engine: transcoding', function () {
+  this.timeout(20000);
+  let engine: MediaEngine;
+  const peers: RtpPeer[] = [];
+
+  /** Opens a stream on the next free port of 44600-44999. */
+  function openStream(): { id: number; port: number } {
+    for (let tries = 0; tries < 400; tries++) {
+      const port = nextPort;
+      nextPort = nextPort >= 44999 ? 44600 : nextPort + 1;
+      try {
+        return { id: engine.openStream([{ family: 4, address: HOST, port }]), port };
+      } catch (err) {
+        if (!(err instanceof EngineError) || err.code !== 'EADDRINUSE') throw err;
+      }
+    }
+    throw new Error('no free test port');
+  }
+
+  function cfg(over: Partial<StreamConfig>): StreamConfig {
+    return { endpoint: null, sink: null, rtcpSink: null, learning: 'off', strictSource: false, mediaHandover: false, tos: null, ...over };
+  }
+
+  /** Peer A sends to stream a, whose codec route transcodes towards stream b and peer B. */
+  async function call(codecs: CodecRoute | null): Promise<{
+    A: RtpPeer;
+    B: RtpPeer;
+    a: { id: number; port: number };
+    b: { id: number; port: number };
+    aCfg: StreamConfig;
+  }> {
+    const A = await RtpPeer.open(HOST);
+    const B = await RtpPeer.open(HOST);
+    peers.push(A, B);
+    const a = openStream();
+    const b = openStream();
+    const aCfg = cfg({ endpoint: { family: 4, address: HOST, port: A.port }, sink: b.id, codecs });
+    engine.configure(a.id, aCfg);
+    engine.configure(b.id, cfg({ endpoint: { family: 4, address: HOST, port: B.port }, sink: a.id }));
+    return { A, B, a, b, aCfg };
+  }
+
+  /** Sends packets in order, a few at a time (faster than real time). */
+  async function sendAll(from: RtpPeer, port: number, packets: Buffer[]): Promise<void> {
+    for (let i = 0; i < packets.length; i++) {
+      await from.send({ address: HOST, port }, packets[i]);
+      if (i % 4 === 3) await sleep(1);
+    }
+  }
+
+  /** Waits for at least n packets, then until nothing more arrives for 150 ms; returns them all. */
+  async function collect(peer: RtpPeer, n: number): Promise<Received[]> {
+    await peer.waitFor(n, 5000);
+    while ((await peer.countDuring(150)) > 0);
+    return peer.packets();
+  }
+
+  beforeEach(function () {
+    engine = new MediaEngine({ threads: 1, learningDelayMs: 300, onEvents: () => undefined });
+  });
+
+  afterEach(async function () {
+    engine.close();
+    await Promise.all(peers.splice(0).map((p) => p.close()));
+  });
+
+  // ------------------------------------------------------------ codec pairs
+
+  interface PairCase {
+    from: [string, number, Partial<NegotiatedCodec>?];
+    to: [string, number, Partial<NegotiatedCodec>?];
+    lossy?: boolean;
+    /** Output channels to decode and check (opus stereo=1). */
+    channels?: number;
+  }
+  const pairs: PairCase[] = [
+    { from: ['PCMA', 8], to: ['PCMU', 0] },
+    { from: ['PCMU', 0], to: ['PCMA', 8] },
+    { from: ['PCMA', 8], to: ['G722', 9] },
+    { from: ['G722', 9], to: ['PCMA', 8] },
+    { from: ['PCMU', 0], to: ['G729', 18], lossy: true },
+    { from: ['G729', 18], to: ['PCMU', 0], lossy: true },
+    { from: ['PCMA', 8], to: ['opus', 111], lossy: true },
+    { from: ['PCMA', 8], to: ['opus', 111, { fmtp: 'stereo=1;useinbandfec=1' }], lossy: true, channels: 2 },
+    { from: ['opus', 111], to: ['PCMA', 8], lossy: true },
+    { from: ['PCMA', 8], to: ['AMR-WB', 98], lossy: true },
+    { from: ['PCMU', 0], to: ['GSM', 3], lossy: true },
+    { from: ['PCMA', 8], to: ['speex', 97], lossy: true },
+    { from: ['G722', 9], to: ['opus', 111], lossy: true },
+    { from: ['opus', 111], to: ['G722', 9], lossy: true },
+  ];
+  for (const c of pairs) {
+    const [inName, inPt, inExtra] = c.from;
+    const [outName, outPt, outExtra] = c.to;
+    const label = `${inName} -> ${outName}${outExtra?.fmtp ? ` (${outExtra.fmtp})` : ''}`;
+    it(`${label}: the tone arrives in ${outName}, one RTP stream in the output clock`, async function () {
+      requireCodec(inName);
+      requireCodec(outName);
+      const inSpec = spec(inName, inPt, inExtra);
+      const outSpec = spec(outName, outPt, outExtra);
+      const { A, B, a } = await call(route([inSpec], outSpec));
+      const sent = encodeTone(inSpec, { count: 100 });
+      assert.ok(sent.length >= 99, `${sent.length} ${inName} packets to send`);
+      await sendAll(A, a.port, sent);
+      // Two seconds of input; a resampler or codec delay may hold back one packet.
+      const ps = rtpOf(await collect(B, 98));
+      assert.ok(ps.length >= 98 && ps.length <= 100, `${ps.length} packets`);
+      assertStream(ps, { pt: outPt, tsStep: (outSpec.ptime * outSpec.clockRate) / 1000 });
+      if (outName === 'opus') {
+        // The TOC byte's stereo flag (RFC 6716 3.1) says how it was encoded.
+        const stereo = (c.channels ?? 1) === 2;
+        assert.ok(ps.every((p) => ((p.payload[0] & 0x04) !== 0) === stereo), `opus packets are ${stereo ? 'stereo' : 'mono'}`);
+      }
+      const pcm = decode(outSpec, ps.map(rebuild), c.channels ?? 1);
+      const rate = pcmRate(outSpec);
+      const tol = c.lossy ? { purity: 0.75, tolDb: 4 } : {};
+      if ((c.channels ?? 1) === 2) {
+        assertTone(channel(pcm, 2, 0), rate, tol);
+        assertTone(channel(pcm, 2, 1), rate, tol);
+      } else {
+        assertTone(pcm, rate, tol);
+      }
+      const st = engine.stats(a.id);
+      assert.equal(st.transcoded, true);
+      assert.equal(st.packets, sent.length);
+      assert.equal(st.dropped, 0);
+      assert.equal(st.transcodeErrors, 0);
+      assert.ok(st.framesDecoded >= sent.length, `${st.framesDecoded} frames decoded`);
+      assert.ok(st.framesEncoded >= ps.length, `${st.framesEncoded} frames encoded`);
+      assert.equal(st.payloadType, inPt);
+    });
+  }
+
+  // ------------------------------------------------------ repacketization
+
+  for (const ptime of [30, 60]) {
+    it(`PCMA 20 ms -> PCMA ${ptime} ms: repacketized, timestamps by ${ptime * 8}`, async function () {
+      const inSpec = spec('PCMA', 8);
+      const outSpec = spec('PCMA', 8, { ptime });
+      const { A, B, a, b } = await call(route([inSpec], outSpec));
+      await sendAll(A, a.port, encodeTone(inSpec, { count: 120 }));
+      const expected = (120 * 20) / ptime;
+      const ps = rtpOf(await collect(B, expected));
+      assert.equal(ps.length, expected);
+      assertStream(ps, { pt: 8, tsStep: ptime * 8 });
+      assert.ok(ps.every((p) => p.payload.length === ptime * 8), 'payload of one packet');
+      assertTone(decode(outSpec, ps.map(rebuild)), 8000);
+      assert.equal(engine.stats(b.id).packetsOut, expected, 'counted as sent by the sink stream');
+    });
+  }
+
+  // ------------------------------------------- one output stream, whatever comes in
+
+  it('passthrough packets get their payload type rewritten and the transcoded stream\'s SSRC, sequence and timeline', async function () {
+    const { A, B, a } = await call(route([spec('PCMA', 8)], spec('PCMU', 0), { passthrough: [{ pt: 101, outPt: 96 }] }));
+    // Ten packets from one source, then a new source with its own timeline
+    // (the output goes on with the first one's SSRC and timeline).
+    const NEW_SSRC = 0x0badcafe;
+    const audio = [
+      ...encodeTone(spec('PCMA', 8), { count: 10, ssrc: SSRC, seq: 7000, ts: 3000 }),
+      ...encodeTone(spec('PCMA', 8), { count: 50, ssrc: NEW_SSRC, seq: 20000, ts: 4000000000, first: 10 }),
+    ];
+    const eventTs = parseRtp(audio[20])!.ts;
+    // An RFC 4733 event during packets 20..25, interleaved with the audio.
+    const packets: Buffer[] = [];
+    audio.forEach((p, i) => {
+      packets.push(p);
+      if (i >= 20 && i < 26) {
+        const payload = Buffer.from([5, 10, 0, 0]);
+        payload.writeUInt16BE((i - 19) * 160, 2);
+        packets.push(buildRtp({ pt: 101, seq: 20000 + i, ts: eventTs, ssrc: NEW_SSRC, marker: i === 20, payload }));
+      }
+    });
+    await sendAll(A, a.port, packets);
+    const ps = rtpOf(await collect(B, 66));
+    assert.equal(ps.length, 66);
+    ps.forEach((p, i) => {
+      assert.equal(p.ssrc, SSRC, `SSRC of packet ${i}`);
+      if (i > 0) assert.equal(p.seq, (ps[i - 1].seq + 1) & 0xffff, `sequence number of packet ${i}`);
+    });
+    const events = ps.filter((p) => p.pt === 96);
+    const pcmu = ps.filter((p) => p.pt === 0);
+    assert.equal(events.length, 6);
+    assert.equal(pcmu.length, 60);
+    assert.ok(ps.every((p) => p.pt === 0 || p.pt === 96), 'no other payload type');
+    pcmu.forEach((p, i) => {
+      // (the new source's first packet has a marker: a talkspurt starts there)
+      assert.equal(p.marker, i === 0 || i === 10, `marker of PCMU packet ${i}`);
+      if (i > 0) assert.equal((p.ts - pcmu[i - 1].ts) >>> 0, 160, `timestamp step at PCMU packet ${i}`);
+    });
+    assert.notEqual(pcmu[20].ts, eventTs, 'the output timeline is not the new source\'s');
+    // The event keeps its input timestamp's place among the audio, its payload and its marker.
+    const audioTs = pcmu[20].ts;
+    events.forEach((e, k) => {
+      assert.equal(e.ts, audioTs, `event packet ${k} on the audio timeline`);
+      assert.equal(e.marker, k === 0, `marker of event packet ${k}`);
+      assert.equal(e.payload.readUInt16BE(2), (k + 1) * 160, 'event payload unchanged');
+    });
+    // In arrival order each event packet follows its audio packet.
+    assert.equal(ps.findIndex((p) => p.pt === 96), 21);
+    assert.equal(engine.stats(a.id).dropped, 0);
+  });
+
+  it('a codec change of the input keeps one output stream: same SSRC, continuous sequence and timestamps', async function () {
+    requireCodec('G722');
+    const { A, B, a } = await call(route([spec('PCMA', 8), spec('G722', 9)], spec('PCMU', 0)));
+    const first = encodeTone(spec('PCMA', 8), { count: 60, seq: 100, ts: 8000, freq: 1000 });
+    // The sender starts a new timeline with the new codec (same SSRC).
+    const second = encodeTone(spec('G722', 9), { count: 60, seq: 160, ts: 3000000000, freq: 440 });
+    await sendAll(A, a.port, [...first, ...second]);
+    const ps = rtpOf(await collect(B, 118));
+    assert.ok(ps.length >= 118 && ps.length <= 120, `${ps.length} packets`);
+    // The first G722 packet starts a talkspurt of the new Transcoder: a marker, nothing else.
+    const switchAt = ps.findIndex((p, i) => i > 0 && p.marker);
+    assert.ok(switchAt >= 59 && switchAt <= 61, `marker at ${switchAt}`);
+    assertStream(ps, { pt: 0, tsStep: 160, markers: [0, switchAt], ssrc: SSRC });
+    const pcm = decode(spec('PCMU', 0), ps.map(rebuild));
+    assertTone(pcm, 8000, { freq: 1000, from: 0.2, seconds: 0.8 });
+    assertTone(pcm, 8000, { freq: 440, from: 1.4, seconds: 0.8, purity: 0.85 });
+    assert.equal(engine.stats(a.id).transcodeErrors, 0);
+  });
+
+  it('garbage payloads are counted as transcode errors and the stream recovers with the next good packet', async function () {
+    requireCodec('G729');
+    const g729 = spec('G729', 18);
+    const { A, B, a } = await call(route([g729], spec('PCMU', 0)));
+    const good = encodeTone(g729, { count: 90, seq: 1, ts: 0 });
+    const packets = good.map((p, i) => {
+      if (i < 10 || i >= 18) return p;
+      // Eight payloads no G.729 packet has (not 10-byte frames with an optional 2-byte SID).
+      const len = [1, 3, 7, 13, 33, 61, 5, 3][i - 10];
+      const q = parseRtp(p)!;
+      return buildRtp({ pt: q.pt, seq: q.seq, ts: q.ts, ssrc: q.ssrc, payload: Buffer.alloc(len, 0x5a + i) });
+    });
+    await sendAll(A, a.port, packets);
+    const ps = rtpOf(await collect(B, 90));
+    assert.equal(ps.length, 90, 'the bad packets\' time is concealed');
+    assertStream(ps, { pt: 0, tsStep: 160, ssrc: SSRC });
+    const st = engine.stats(a.id);
+    assert.equal(st.transcodeErrors, 8);
+    assert.equal(st.packets, 90);
+    assertTone(decode(spec('PCMU', 0), ps.slice(20).map(rebuild)), 8000, { from: 0.1, purity: 0.75, tolDb: 4 });
+  });
+
+  it('configuring the same route again keeps the Transcoder: no new talkspurt, no lost partial packet', async function () {
+    const inSpec = spec('PCMA', 8);
+    const outSpec = spec('PCMA', 8, { ptime: 30 });
+    const { A, B, a, aCfg } = await call(route([inSpec], outSpec));
+    const packets = encodeTone(inSpec, { count: 90 });
+    await sendAll(A, a.port, packets.slice(0, 46));
+    await B.waitFor(30, 3000);
+    // Re-signalling: an equal route built anew, as the control plane would.
+    engine.configure(a.id, { ...aCfg, codecs: route([spec('PCMA', 8)], spec('PCMA', 8, { ptime: 30 })) });
+    await sendAll(A, a.port, packets.slice(46));
+    const ps = rtpOf(await collect(B, 60));
+    assert.equal(ps.length, 60);
+    assertStream(ps, { pt: 8, tsStep: 240, markers: [0] });
+    assertTone(decode(outSpec, ps.map(rebuild)), 8000);
+  });
+
+  it('a changed route replaces the Transcoders: the output stream continues, with a marker at the change', async function () {
+    requireCodec('G722');
+    const inputs = [spec('PCMA', 8), spec('G722', 9)];
+    const { A, B, a, aCfg } = await call(route(inputs, spec('PCMU', 0)));
+    // PCMA, then G722 on another timeline: the output timeline is no longer the input's.
+    const pcma = encodeTone(spec('PCMA', 8), { count: 20, seq: 1, ts: 160000 });
+    const g722 = encodeTone(spec('G722', 9), { count: 40, seq: 21, ts: 2000000000, first: 20 });
+    await sendAll(A, a.port, [...pcma, ...g722.slice(0, 20)]);
+    await B.waitFor(39, 3000);
+    engine.configure(a.id, { ...aCfg, codecs: route(inputs, spec('PCMA', 8)) });
+    await sendAll(A, a.port, g722.slice(20));
+    const ps = rtpOf(await collect(B, 58));
+    assert.ok(ps.length >= 58 && ps.length <= 60, `${ps.length} packets`);
+    const changeAt = ps.findIndex((p) => p.pt === 8);
+    assert.ok(changeAt >= 38 && changeAt <= 40, `PCMA from packet ${changeAt}`);
+    assert.ok(ps.slice(changeAt).every((p) => p.pt === 8), 'PCMA after the change');
+    const switchAt = ps.findIndex((p, i) => i > 0 && p.marker);
+    assert.ok(switchAt >= 19 && switchAt <= 21, `marker at ${switchAt}`);
+    ps.forEach((p, i) => {
+      assert.equal(p.ssrc, SSRC, `SSRC of packet ${i}`);
+      assert.equal(p.marker, i === 0 || i === switchAt || i === changeAt, `marker of packet ${i}`);
+      if (i > 0) {
+        assert.equal(p.seq, (ps[i - 1].seq + 1) & 0xffff, `sequence number of packet ${i}`);
+        assert.equal((p.ts - ps[i - 1].ts) >>> 0, 160, `timestamp step at packet ${i}`);
+      }
+    });
+  });
+
+  it('back to plain relaying the sender\'s numbering goes out again, and a later route starts from it', async function () {
+    const { A, B, a, aCfg } = await call(route([spec('PCMA', 8)], spec('PCMU', 0)));
+    const packets = encodeTone(spec('PCMA', 8), { count: 15, seq: 100, ts: 0 });
+    await sendAll(A, a.port, packets.slice(0, 5));
+    await B.waitFor(5, 3000);
+    engine.configure(a.id, { ...aCfg, codecs: null });
+    await sendAll(A, a.port, packets.slice(5, 10));
+    await B.waitFor(10, 3000);
+    engine.configure(a.id, { ...aCfg, codecs: route([spec('PCMA', 8)], spec('PCMU', 0)) });
+    await sendAll(A, a.port, packets.slice(10));
+    const ps = rtpOf(await collect(B, 15));
+    // (A route that kept counting from its previous packets would send 105.. again.)
+    assert.deepEqual(ps.map((p) => p.seq), Array.from({ length: 15 }, (_, i) => 100 + i));
+    assert.deepEqual(ps.map((p) => p.pt), [0, 0, 0, 0, 0, 8, 8, 8, 8, 8, 0, 0, 0, 0, 0]);
+    assert.ok(ps.every((p) => p.ssrc === SSRC));
+  });
+
+  // ------------------------------------------------------------ dispatch
+
+  it('payload types the route has no entry for are dropped and counted', async function () {
+    const { A, B, a } = await call(route([spec('PCMA', 8)], spec('PCMU', 0), { passthrough: [{ pt: 101, outPt: 101 }] }));
+    for (let i = 0; i < 5; i++) await A.sendRtp({ address: HOST, port: a.port }, { pt: 99, seq: i, ts: i * 160, ssrc: SSRC });
+    const good = encodeTone(spec('PCMA', 8), { count: 5, seq: 5, ts: 800 });
+    await sendAll(A, a.port, good);
+    const ps = rtpOf(await collect(B, 5));
+    assert.equal(ps.length, 5);
+    assert.ok(ps.every((p) => p.pt === 0));
+    const st = engine.stats(a.id);
+    assert.equal(st.packets, 10);
+    assert.equal(st.dropped, 5);
+  });
+
+  it('RTCP is forwarded unchanged by a stream that transcodes', async function () {
+    const { A, B, a } = await call(route([spec('PCMA', 8)], spec('PCMU', 0)));
+    const rr = buildRtcpRr(SSRC, [{ ssrc: 0x01020304, fractionLost: 3, highestSeq: 77 }]);
+    await A.send({ address: HOST, port: a.port }, rr);
+    const [got] = await B.waitFor(1, 3000);
+    assert.deepEqual(got.data, rr);
+  });
+
+  it('without a route (codecs null) packets are relayed unchanged and the stream is not transcoded', async function () {
+    const { A, B, a } = await call(null);
+    const p = buildRtp({ pt: 8, seq: 9, ts: 1234, ssrc: SSRC, marker: true });
+    await A.send({ address: HOST, port: a.port }, p);
+    const [got] = await B.waitFor(1, 3000);
+    assert.deepEqual(got.data, p);
+    const st = engine.stats(a.id);
+    assert.equal(st.transcoded, false);
+    assert.equal(st.framesDecoded, 0);
+  });
+
+  it('a route that only renumbers payload types is not transcoding and keeps the input timeline', async function () {
+    const { A, B, a } = await call(route([], null, { passthrough: [{ pt: 8, outPt: 8 }, { pt: 101, outPt: 100 }] }));
+    await A.sendRtp({ address: HOST, port: a.port }, { pt: 8, seq: 40, ts: 1600, ssrc: SSRC });
+    await A.sendRtp({ address: HOST, port: a.port }, { pt: 101, seq: 41, ts: 1760, ssrc: SSRC, marker: true, payload: Buffer.from([1, 0, 0, 160]) });
+    await A.sendRtp({ address: HOST, port: a.port }, { pt: 8, seq: 43, ts: 2080, ssrc: SSRC });
+    const ps = rtpOf(await B.waitFor(3, 3000));
+    assert.deepEqual(ps.map((p) => [p.pt, p.seq, p.ts, p.marker]), [[8, 40, 1600, false], [100, 41, 1760, true], [8, 42, 2080, false]]);
+    assert.equal(engine.stats(a.id).transcoded, false);
+  });
+
+  it('an unusable codec spec throws EINVAL naming the codec and leaves the stream as it was', async function () {
+    const { a, aCfg } = await call(route([spec('PCMA', 8)], spec('PCMU', 0)));
+    const tries: [CodecRoute, RegExp][] = [
+      [route([spec('PCMA', 8)], spec('iLBC', 97)), /iLBC/],
+      [route([spec('PCMA', 8)], { ...spec('G729', 18), ptime: 25 }), /G729/],
+      [route([spec('PCMA', 8)], null), /output codec/],
+      [route([spec('PCMA', 8)], spec('PCMU', 0), { passthrough: [{ pt: 8, outPt: 8 }] }), /payload type 8/],
+    ];
+    for (const [bad, msg] of tries) {
+      assert.throws(
+        () => engine.configure(a.id, { ...aCfg, codecs: bad }),
+        (e: unknown) => e instanceof EngineError && e.code === 'EINVAL' && msg.test(e.message),
+      );
+    }
+    assert.equal(engine.stats(a.id).transcoded, true, 'the previous route is kept');
+  });
+
+  // ------------------------------------------------------------ DTX
+
+  it('after a CN packet the engine keeps comfort noise flowing for maxDtxMs (tick)', async function () {
+    const { A, B, a } = await call(route([spec('PCMU', 0)], spec('PCMA', 8), { inCnPt: 13, dtxDelayMs: 40, maxDtxMs: 200 }));
+    const audio = encodeTone(spec('PCMU', 0), { count: 10, seq: 1, ts: 0 });
+    await sendAll(A, a.port, audio);
+    await B.waitFor(10, 3000);
+    await A.sendRtp({ address: HOST, port: a.port }, { pt: 13, seq: 11, ts: 1600, ssrc: SSRC, payload: Buffer.from([40]) });
+    // 40 ms of delay, then 200 ms of noise in 20 ms packets; then nothing more.
+    await sleep(600);
+    const ps = rtpOf(B.packets());
+    assert.equal(ps.length, 20, `${ps.length} packets: 10 of audio, 10 of comfort noise`);
+    assertStream(ps, { pt: 8, tsStep: 160, ssrc: SSRC });
+    const noise = decode(spec('PCMA', 8), ps.slice(10).map(rebuild));
+    const expected = 32767 * 10 ** (-40 / 20);
+    assert.ok(Math.abs(db(rms(noise) / expected)) < 3, `noise RMS ${rms(noise).toFixed(1)}, expected ${expected.toFixed(1)}`);
+    // The noise arrived paced by the engine's clock, not in one burst.
+    const arrivals = B.packets().slice(10).map((r) => r.at);
+    assert.ok(arrivals[9] - arrivals[0] >= 120, `noise spread over ${arrivals[9] - arrivals[0]} ms`);
+  });
+});
