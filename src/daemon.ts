@@ -10,6 +10,7 @@ import { NgServer } from './control/ng-server';
 import { Commands } from './control/commands';
 import { CallRegistry } from './call/registry';
 import { MediaWiring } from './call/wiring';
+import type { GraphOptions } from './codec/graph';
 import { ControlStats } from './stats/statistics';
 import { LoadMonitor } from './stats/load';
 import { XmlrpcCallbacks } from './call/xmlrpc-callback';
@@ -32,7 +33,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     onEvents: (events) => wiring?.onEvents(events),
   });
   const ports = new PortAllocator(engine, config.portMin, config.portMax);
-  wiring = new MediaWiring(engine, ports, config.endpointLearning);
+  wiring = new MediaWiring(engine, ports, config.endpointLearning, graphOptions(config));
   const load = new LoadMonitor(
     { maxLoad: config.maxLoad, maxCpu: config.maxCpu, maxBandwidth: config.maxBandwidth },
     { receivedBytes: () => engine.totals().bytes },
@@ -84,5 +85,19 @@ export async function startDaemon(config: Config): Promise<Daemon> {
       registry.destroyAll();
       engine.close();
     },
+  };
+}
+
+/**
+ * Transcoding settings from the options: --silence-detect is a level in percent of
+ * full scale (as dBov for the engine), --dtx-delay in ms (0: the engine's default
+ * wait), --max-dtx in seconds (0 or less: no limit).
+ */
+function graphOptions(config: Config): GraphOptions {
+  const pct = config.silenceDetect;
+  return {
+    silenceDetectDbov: pct > 0 ? Math.max(1, Math.round(-20 * Math.log10(pct / 100))) : 0,
+    dtxDelayMs: config.dtxDelay > 0 ? config.dtxDelay : 60,
+    maxDtxMs: config.maxDtx > 0 ? config.maxDtx * 1000 : 24 * 3600 * 1000,
   };
 }

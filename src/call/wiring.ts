@@ -2,10 +2,14 @@
 // media on its logical interface and compiles each stream's route (endpoint, sink,
 // RTCP sink, learning) when signalling changes it. Runs on the control thread.
 
-import type { MediaEngine, EngineEvent, Learning, PayloadClock, StreamStats } from '../media/engine';
+import { EngineError, type MediaEngine, type EngineEvent, type Learning, type PayloadClock, type StreamStats } from '../media/engine';
+import { planRoute, DEFAULT_GRAPH_OPTIONS, type GraphOptions } from '../codec/graph';
+import { getLogger } from '../log';
 import { PortsExhaustedError, type PortAllocator, type PortPair } from '../media/ports';
 import { NgError } from '../control/errors';
 import type { CallMedia, PacketStream } from './model';
+
+const log = getLogger('call');
 
 /** The payload types this side signalled with their clock rates ("PCMA/8000"), for RTCP jitter. */
 function clockRates(m: CallMedia): PayloadClock[] | undefined {
@@ -28,6 +32,7 @@ export class MediaWiring {
     readonly engine: MediaEngine,
     private readonly ports: PortAllocator,
     private readonly learning: Learning,
+    private readonly graph: GraphOptions = DEFAULT_GRAPH_OPTIONS,
   ) {}
 
   /**
@@ -96,12 +101,16 @@ export class MediaWiring {
       ice: from.iceUfrag && from.icePwd ? { ufrag: from.iceUfrag, pwd: from.icePwd } : null,
       clockRates: clockRates(from),
     };
-    this.engine.configure(from.rtp.engineId, {
-      ...common,
-      endpoint: from.rtp.endpoint,
-      sink: to.rtp.engineId,
-      rtcpSink: rtcpTarget,
-    });
+    const rtpConfig = { ...common, endpoint: from.rtp.endpoint, sink: to.rtp.engineId, rtcpSink: rtcpTarget };
+    // What this side sends is transcoded on its RTP stream when negotiation says so.
+    const codecs = planRoute(from.codec, this.graph);
+    try {
+      this.engine.configure(from.rtp.engineId, { ...rtpConfig, codecs });
+    } catch (err) {
+      if (!(err instanceof EngineError) || err.code !== 'EINVAL' || !codecs) throw err;
+      log.warn(`Cannot transcode media ${from.index + 1} of '${from.monologue.tag}', relaying it unchanged: ${err.message}`);
+      this.engine.configure(from.rtp.engineId, { ...rtpConfig, codecs: null });
+    }
     this.engine.configure(from.rtcp.engineId, {
       ...common,
       // RTCP towards a multiplexing peer leaves through its RTP port.

@@ -62,3 +62,14 @@ export function mean(x: ArrayLike<number>): number {
 export function db(ratio: number): number {
   return 20 * Math.log10(ratio);
 }
+
+/** The samples of several blocks, one after the other. */
+export function concat(parts: Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

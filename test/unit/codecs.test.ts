@@ -17,7 +17,7 @@ import {
 } from '../../src/codec/table';
 import { backendAvailable, codecNative, NativeTranscoder, TranscoderOptions } from '../../src/codec/native';
 import { buildRtp, parseRtp, RtpPacket } from '../helpers/rtp';
-import { channel, db, fromL16, mean, rms, sine, toL16, toneAmplitude } from '../helpers/audio';
+import { channel, concat, db, fromL16, mean, rms, sine, toL16, toneAmplitude } from '../helpers/audio';
 
 const AMP = 8000; // about -12 dBFS
 const SSRC = 0x11223344;
@@ -74,13 +74,7 @@ function parsed(packets: Buffer[]): RtpPacket[] {
 /** Concatenated samples of L16 packets. */
 function pcmOf(packets: Buffer[]): Int16Array {
   const parts = parsed(packets).map((p) => fromL16(p.payload));
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concat(parts);
 }
 
 /** The 1 kHz tone is there, at the input level within tolerance, and dominates the signal. */

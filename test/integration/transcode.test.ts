@@ -1,0 +1,168 @@
+// Transcoding as a proxy drives it: offer/answer over ng with codec flags, then
+// real RTP carrying a tone between two UDP peers on 127.0.0.1. What arrives on
+// each side is decoded and checked: the codec the peer negotiated, one RTP
+// stream with the right timestamp step, and the tone at its level. Runs against
+// ours (the reference transcodes too, but the point here is our media path).
+
+import { strict as assert } from 'assert';
+import * as dgram from 'dgram';
+import { DaemonHandle, startDaemon } from '../helpers/daemon';
+import { buildSdp, mediaEndpoint } from '../helpers/sdp';
+import { parseRtp, RtpPacket } from '../helpers/rtp';
+import { assertStream, assertTone, decode, encodeTone, pcmRate, rebuild, requireCodec, spec } from '../helpers/codec-audio';
+import type { NativeCodecSpec } from '../../src/codec/table';
+
+const HOST = '127.0.0.1';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A UDP peer that keeps every RTP packet it receives. */
+class Peer {
+  readonly sock = dgram.createSocket('udp4');
+  readonly got: RtpPacket[] = [];
+
+  async open(): Promise<number> {
+    this.sock.on('message', (m) => {
+      const p = parseRtp(m);
+      if (p) this.got.push(p);
+    });
+    await new Promise<void>((r) => this.sock.bind(0, HOST, () => r()));
+    return this.sock.address().port;
+  }
+
+  /** Sends packets a little faster than real time (the transcoder follows RTP timestamps). */
+  async send(packets: Buffer[], to: { address: string; port: number }): Promise<void> {
+    for (const p of packets) {
+      await new Promise<void>((r) => this.sock.send(p, to.port, to.address, () => r()));
+      await sleep(4);
+    }
+  }
+
+  close(): void {
+    this.sock.close();
+  }
+}
+
+let seq = 0;
+
+interface Call {
+  a: Peer;
+  b: Peer;
+  /** Where each peer sends: the daemon's port in the SDP that peer received. */
+  toDaemonFromA: { address: string; port: number };
+  toDaemonFromB: { address: string; port: number };
+  callId: string;
+}
+
+async function call(d: DaemonHandle, offerMedia: { formats: number[]; rtpmaps: string[] }, answerMedia: { formats: number[]; rtpmaps: string[] },
+  offerExtra: Record<string, unknown>): Promise<Call> {
+  const a = new Peer();
+  const b = new Peer();
+  const pa = await a.open();
+  const pb = await b.open();
+  const callId = `transcode-${process.pid}-${++seq}`;
+  const sdp = (port: number, m: { formats: number[]; rtpmaps: string[] }): string =>
+    buildSdp({ address: HOST, media: [{ port, formats: m.formats, attributes: m.rtpmaps, extraAttributes: ['sendrecv'] }] });
+  const offer = await d.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'caller', sdp: sdp(pa, offerMedia), ...offerExtra });
+  assert.equal(offer.result, 'ok', JSON.stringify(offer));
+  const answer = await d.ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'caller', 'to-tag': 'callee', sdp: sdp(pb, answerMedia) });
+  assert.equal(answer.result, 'ok', JSON.stringify(answer));
+  return { a, b, callId, toDaemonFromA: mediaEndpoint(String(answer.sdp)), toDaemonFromB: mediaEndpoint(String(offer.sdp)) };
+}
+
+/** Sends a tone in `from` from one peer and checks it arrives at the other in `to`. */
+async function through(sender: Peer, receiver: Peer, dest: { address: string; port: number }, from: NativeCodecSpec, to: NativeCodecSpec): Promise<void> {
+  const packets = encodeTone(from, { count: 100 });
+  await sender.send(packets, dest);
+  await sleep(300);
+  const got = receiver.got.filter((p) => p.pt === to.payloadType);
+  assert.ok(got.length >= 60, `${got.length} ${to.name} packets arrived (of ${receiver.got.length})`);
+  const samplesPerPacket = (to.clockRate * to.ptime) / 1000;
+  assertStream(got, { pt: to.payloadType, tsStep: samplesPerPacket });
+  assertTone(decode(to, got.map(rebuild), 1), pcmRate(to), { from: 0.4, seconds: 1 });
+}
+
+describe('transcoding through the daemon', function () {
+  this.timeout(60000);
+  let d: DaemonHandle;
+  const calls: Call[] = [];
+
+  before(async function () {
+    for (const c of ['PCMA', 'PCMU', 'opus', 'G722', 'G729']) requireCodec(c);
+    d = await startDaemon();
+  });
+
+  after(async function () {
+    for (const c of calls) {
+      c.a.close();
+      c.b.close();
+    }
+    if (d) await d.stop();
+  });
+
+  it('PCMA caller, opus callee (transcode=opus): audio is transcoded both ways and query says so', async function () {
+    const c = await call(d,
+      { formats: [8, 101], rtpmaps: ['rtpmap:8 PCMA/8000', 'rtpmap:101 telephone-event/8000'] },
+      { formats: [96], rtpmaps: ['rtpmap:96 opus/48000/2'] },
+      { codec: { transcode: ['opus'] } });
+    calls.push(c);
+    await through(c.a, c.b, c.toDaemonFromA, spec('PCMA', 8), spec('opus', 96));
+    await through(c.b, c.a, c.toDaemonFromB, spec('opus', 96), spec('PCMA', 8));
+    const q = await d.ng.request({ command: 'query', 'call-id': c.callId });
+    const flags = JSON.stringify(q.tags);
+    assert.ok(flags.includes('transcoding'), `query shows transcoding: ${flags}`);
+  });
+
+  it('an answer sharing no codec with the offer (PCMA offered, PCMU answered) is transcoded', async function () {
+    const c = await call(d,
+      { formats: [8], rtpmaps: ['rtpmap:8 PCMA/8000'] },
+      { formats: [0], rtpmaps: ['rtpmap:0 PCMU/8000'] },
+      {});
+    calls.push(c);
+    await through(c.a, c.b, c.toDaemonFromA, spec('PCMA', 8), spec('PCMU', 0));
+    await through(c.b, c.a, c.toDaemonFromB, spec('PCMU', 0), spec('PCMA', 8));
+  });
+
+  it('OpenSIPS flags codec-mask-PCMA transcode-G722: the callee gets G722 only, the caller keeps PCMA', async function () {
+    const c = await call(d,
+      { formats: [8], rtpmaps: ['rtpmap:8 PCMA/8000'] },
+      { formats: [9], rtpmaps: ['rtpmap:9 G722/8000'] },
+      { flags: ['codec-mask-PCMA', 'transcode-G722'] });
+    calls.push(c);
+    await through(c.a, c.b, c.toDaemonFromA, spec('PCMA', 8), spec('G722', 9));
+    await through(c.b, c.a, c.toDaemonFromB, spec('G722', 9), spec('PCMA', 8));
+  });
+
+  it('ptime=30 repacketizes 20 ms PCMA into 30 ms packets towards the callee', async function () {
+    const c = await call(d,
+      { formats: [8], rtpmaps: ['rtpmap:8 PCMA/8000'] },
+      { formats: [8], rtpmaps: ['rtpmap:8 PCMA/8000'] },
+      { ptime: 30 });
+    calls.push(c);
+    await through(c.a, c.b, c.toDaemonFromA, spec('PCMA', 8), spec('PCMA', 8, { ptime: 30 }));
+  });
+
+  it('G729 to the callee with transcode=G729', async function () {
+    const c = await call(d,
+      { formats: [0], rtpmaps: ['rtpmap:0 PCMU/8000'] },
+      { formats: [18], rtpmaps: ['rtpmap:18 G729/8000', 'fmtp:18 annexb=no'] },
+      { codec: { transcode: ['G729'] } });
+    calls.push(c);
+    await through(c.a, c.b, c.toDaemonFromA, spec('PCMU', 0), spec('G729', 18, { fmtp: 'annexb=no' }));
+  });
+
+  it('a call whose codecs match is relayed untouched (no transcoding flag)', async function () {
+    const c = await call(d,
+      { formats: [8], rtpmaps: ['rtpmap:8 PCMA/8000'] },
+      { formats: [8], rtpmaps: ['rtpmap:8 PCMA/8000'] },
+      {});
+    calls.push(c);
+    const packets = encodeTone(spec('PCMA', 8), { count: 20, ssrc: 0x1234 });
+    await c.a.send(packets, c.toDaemonFromA);
+    await sleep(200);
+    assert.equal(c.b.got.length, 20);
+    assert.deepEqual(c.b.got.map((p) => p.payload.toString('hex')), packets.map((p) => parseRtp(p)!.payload.toString('hex')));
+    assert.equal(c.b.got[0].ssrc, 0x1234, 'the sender\'s SSRC is kept');
+    const q = await d.ng.request({ command: 'query', 'call-id': c.callId });
+    assert.ok(!JSON.stringify(q.tags).includes('transcoding'));
+  });
+});
