@@ -43,6 +43,8 @@ import { DaemonHandle, DaemonKind, REPO_ROOT, referenceAvailable, startDaemon } 
 import { buildSdp } from '../test/helpers/sdp';
 import { NgClient } from '../test/helpers/ng-client';
 import { sleep } from '../test/helpers/process';
+import { buildGenerator, children, GenResult, Generator } from './relay/generator';
+import { cpuNumbers, ksoftirqdPids, pin, rssKb, udpRcvbufErrors } from './proc';
 
 interface Options {
   calls: number[];
@@ -140,127 +142,6 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-// ---- the load generator ----------------------------------------------------
-
-interface GenResult {
-  calls: number;
-  seconds: number;
-  sent: number;
-  received: number;
-  receivedTotal: number;
-  reordered: number;
-  sendErrors: number;
-  foreign: number;
-  negativeLatency: number;
-  p50us: number;
-  p90us: number;
-  p99us: number;
-  p999us: number;
-  maxLagTicks: number;
-  /** Ticks skipped after a stall of the generator (their packets were not sent). */
-  skippedTicks: number;
-  /** utime + stime of the daemon (tick-sampled), seconds. */
-  daemonCpuS: number;
-  /** Time on CPU of all the daemon's threads (scheduler accounting, exact), seconds. */
-  daemonRunS: number;
-  /** Time on CPU of the ksoftirqd threads of the daemon's CPUs, seconds. */
-  extraRunS: number;
-  genCpuS: number;
-}
-
-/** Compiles bench/relay/loadgen.c into dist/bench/relay/ when the binary is missing or older. */
-function buildGenerator(): string {
-  const src = path.join(REPO_ROOT, 'bench', 'relay', 'loadgen.c');
-  const outDir = path.join(REPO_ROOT, 'dist', 'bench', 'relay');
-  const bin = path.join(outDir, 'loadgen');
-  fs.mkdirSync(outDir, { recursive: true });
-  const fresh = fs.existsSync(bin) && fs.statSync(bin).mtimeMs >= fs.statSync(src).mtimeMs;
-  if (!fresh) execFileSync('cc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' });
-  return bin;
-}
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of children) {
-    try {
-      if (c.pid !== undefined) process.kill(-c.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
-
-class Generator {
-  private readonly child: ChildProcess;
-  private readonly lines: string[] = [];
-  private waiting: ((line: string) => void) | null = null;
-  private readonly errors: string[] = [];
-  private readonly exited: Promise<void>;
-  portsA: number[] = [];
-  portsB: number[] = [];
-
-  constructor(bin: string, cpus: string, socks: number) {
-    this.child = spawn('taskset', ['-c', cpus, bin, `--socks=${socks}`], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
-    });
-    children.add(this.child);
-    this.exited = new Promise((resolve) => this.child.on('close', () => {
-      children.delete(this.child);
-      if (this.waiting) this.waiting(`exit ${this.errors.join(' ')}`);
-      resolve();
-    }));
-    readline.createInterface({ input: this.child.stdout! }).on('line', (l) => {
-      if (this.waiting) {
-        const w = this.waiting;
-        this.waiting = null;
-        w(l);
-      } else this.lines.push(l);
-    });
-    this.child.stderr!.on('data', (b: Buffer) => this.errors.push(b.toString().trim()));
-  }
-
-  private nextLine(): Promise<string> {
-    const l = this.lines.shift();
-    if (l !== undefined) return Promise.resolve(l);
-    return new Promise((resolve) => {
-      this.waiting = resolve;
-    });
-  }
-
-  async start(): Promise<void> {
-    const l = await this.nextLine();
-    const m = /^ports A (\S+) B (\S+)$/.exec(l);
-    if (!m) throw new Error(`load generator did not start: ${l} ${this.errors.join(' ')}`);
-    this.portsA = m[1].split(',').map(Number);
-    this.portsB = m[2].split(',').map(Number);
-  }
-
-  /** dstA: the daemon port side A sends to; dstB: the one side B sends to. */
-  addCall(dstA: number, dstB: number): void {
-    this.child.stdin!.write(`call ${dstA} ${dstB}\n`);
-  }
-
-  async run(
-    calls: number, warmupMs: number, measureMs: number, pid: number, rate: number, extraPids: number[] = [],
-  ): Promise<GenResult> {
-    const extra = extraPids.length ? ` ${extraPids.join(',')}` : '';
-    this.child.stdin!.write(`run ${calls} ${warmupMs} ${measureMs} ${pid} ${rate}${extra}\n`);
-    const l = await this.nextLine();
-    if (!l.startsWith('result ')) throw new Error(`load generator: ${l} ${this.errors.join(' ')}`);
-    return JSON.parse(l.slice('result '.length)) as GenResult;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode === null) {
-      this.child.stdin!.end('quit\n');
-      const t = setTimeout(() => this.child.kill('SIGKILL'), 2000);
-      await this.exited;
-      clearTimeout(t);
-    }
-  }
-}
-
 // ---- the daemon side ---------------------------------------------------------
 
 /** The offer/answer body of one bench call leg. */
@@ -278,57 +159,6 @@ function rtpPort(reply: Record<string, unknown>, what: string): number {
   const m = /^m=audio (\d+) /m.exec(body);
   if (!m) throw new Error(`${what}: no m=audio line in the reply SDP`);
   return Number(m[1]);
-}
-
-function rssKb(pid: number): number {
-  const s = fs.readFileSync(`/proc/${pid}/status`, 'latin1');
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(s);
-  return m ? Number(m[1]) : NaN;
-}
-
-/** The CPU numbers of a list like "1" or "0-1,3". */
-function cpuNumbers(list: string): number[] {
-  const out: number[] = [];
-  for (const part of list.split(',')) {
-    const [a, b] = part.split('-').map(Number);
-    for (let c = a; c <= (b ?? a); c++) out.push(c);
-  }
-  return out;
-}
-
-/**
- * The ksoftirqd threads of the given CPUs. Softirq work (here: delivering the
- * packets a daemon sends over loopback) normally runs in the context of the
- * thread that raised it and is charged to it; under load the kernel defers
- * it to these threads, so their time is reported beside the daemon's.
- */
-function ksoftirqdPids(cpus: number[]): number[] {
-  const want = new Set(cpus.map((c) => `ksoftirqd/${c}`));
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (want.has(fs.readFileSync(`/proc/${d}/comm`, 'latin1').trim())) out.push(Number(d));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-
-/** The system's count of UDP datagrams dropped for a full receive buffer. */
-function udpRcvbufErrors(): number {
-  const lines = fs.readFileSync('/proc/net/snmp', 'latin1').split('\n').filter((l) => l.startsWith('Udp:'));
-  if (lines.length < 2) return 0;
-  const names = lines[0].split(/\s+/);
-  const values = lines[1].split(/\s+/);
-  const i = names.indexOf('RcvbufErrors');
-  return i > 0 ? Number(values[i]) : 0;
-}
-
-function pin(pid: number, cpus: string): void {
-  // -a: every thread of the process; threads started later inherit the mask.
-  execFileSync('taskset', ['-a', '-c', '-p', cpus, String(pid)], { stdio: 'ignore' });
 }
 
 async function setUpCalls(d: DaemonHandle, gen: Generator, n: number, tag: string): Promise<void> {
