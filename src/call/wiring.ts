@@ -12,11 +12,15 @@ function clockRates(m: CallMedia): PayloadClock[] | undefined {
   const desc = m.desc;
   if (!desc) return undefined;
   const out: PayloadClock[] = [];
-  desc.formats.forEach((f, i) => {
+  for (let i = 0; i < desc.formats.length; i++) {
+    const f = desc.formats[i];
     const pt = /^\d+$/.test(f) ? parseInt(f, 10) : -1;
-    const rate = parseInt((desc.codecs[i] ?? '').split('/')[1] ?? '', 10);
+    // The codec is "ENCODING/rate[/channels]".
+    const codec = desc.codecs[i] ?? '';
+    const slash = codec.indexOf('/');
+    const rate = slash < 0 ? NaN : parseInt(codec.slice(slash + 1), 10);
     if (pt >= 0 && pt <= 127 && rate > 0) out.push({ pt, clockRate: rate });
-  });
+  }
   return out;
 }
 
@@ -87,27 +91,33 @@ export class MediaWiring {
     const ml = from.monologue;
     const learning: Learning = ml.asymmetric ? 'off' : this.learning;
     const rtcpTarget = to.rtcpMux ? to.rtp.engineId : to.rtcp.engineId;
-    const common = {
+    // STUN checks from this side's peer carry the credentials we advertised to it.
+    const ice = from.iceUfrag && from.icePwd ? { ufrag: from.iceUfrag, pwd: from.icePwd } : null;
+    const rates = clockRates(from);
+    // Both literals list every field in the same order: one object shape for
+    // the engine façade to read.
+    this.engine.configure(from.rtp.engineId, {
+      endpoint: from.rtp.endpoint,
+      sink: to.rtp.engineId,
+      rtcpSink: rtcpTarget,
       learning,
       strictSource: ml.strictSource,
       mediaHandover: ml.mediaHandover,
       tos: ml.tos,
-      // STUN checks from this side's peer carry the credentials we advertised to it.
-      ice: from.iceUfrag && from.icePwd ? { ufrag: from.iceUfrag, pwd: from.icePwd } : null,
-      clockRates: clockRates(from),
-    };
-    this.engine.configure(from.rtp.engineId, {
-      ...common,
-      endpoint: from.rtp.endpoint,
-      sink: to.rtp.engineId,
-      rtcpSink: rtcpTarget,
+      ice,
+      clockRates: rates,
     });
     this.engine.configure(from.rtcp.engineId, {
-      ...common,
       // RTCP towards a multiplexing peer leaves through its RTP port.
       endpoint: from.rtcpMux ? null : from.rtcp.endpoint,
       sink: rtcpTarget,
       rtcpSink: rtcpTarget,
+      learning,
+      strictSource: ml.strictSource,
+      mediaHandover: ml.mediaHandover,
+      tos: ml.tos,
+      ice,
+      clockRates: rates,
     });
   }
 
