@@ -6,8 +6,9 @@
 //
 // Each daemon (ours, then the reference when /usr/bin/rtpengine exists) is
 // started the same way by test/helpers/daemon.ts (--table=-1, loopback, private
-// ports) plus --delete-delay=0, so that deleted calls free their ports at once,
-// and --log-level=4, so that the figure is the ng work and not log writing.
+// ports) plus --delete-delay=0, so that deleted calls free their ports within
+// milliseconds, and --log-level=4, so that the figure is the ng work and not log
+// writing.
 // The client runs in this process on the same machine: the figures compare the
 // daemons under equal conditions, they are not a capacity statement.
 

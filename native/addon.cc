@@ -1,20 +1,26 @@
 // Entry point of the native media engine addon: the N-API binding of Engine.
 //
 // Exports `version` and the class `Engine`:
-//   new Engine({ threads, learningDelayMs }, onEvents)
-//   openStream(sockets: {family, address, port}[], group: number): number
-//   configure(id, { endpoint, sink, rtcpSink, learning, strictSource, mediaHandover, tos,
-//                   ice: {ufrag, pwd} | null, clockRates: {pt, clockRate}[],
-//                   codecs: { transcode: {in}[], out, passthrough: {pt, outPt}[], inCnPt, outCnPt,
-//                             silenceDbov, dtxDelayMs, maxDtxMs } | null }): void
-//   closeStream(id): void
-//   stats(id): object;  statsMany(ids): object[]
+//   new Engine({ threads, learningDelayMs }, onEvents, io: Float64Array)
+//   openStream(group, family, address, port, family, address, port, ...): number
+//   configure(id, endpointAddress, iceUfrag | null, icePwd | null, codecs | null): void
+//                                    (the numbers in io, see ConfigSlot; codecs:
+//                                     { transcode: {in}[], out, passthrough: {pt, outPt}[],
+//                                       inCnPt, outCnPt, silenceDbov, dtxDelayMs, maxDtxMs })
+//   closeStreams(ids): void   (returns at once; the sockets close on the engine thread)
+//   statsInto(id): string | null     (the figures in io, see StatsSlot; returns
+//                                     the endpoint's address)
 //   lastPacket(id): number   (unix ms of the last accepted packet, 0 = none)
 //   ssrcStats(group): object[]   (the SSRC table of a call, see ssrc.h)
 //   totals(): { packets, bytes, errors }   (received by all streams ever)
 //   close(): void
-// Failures throw an Error with a stable `code` property. The typed façade is
-// src/media/engine.ts; this file only converts values.
+// The calls every offer, answer and delete makes (open, configure, stats) pass
+// their numbers through `io`, a Float64Array shared with JavaScript and read in
+// place, and their other values as positional arguments: each N-API call costs
+// about as much as the rest of the work, and reading a configuration as object
+// properties took dozens of them. Failures throw an Error with a stable `code`
+// property. The typed façade, src/media/engine.ts, holds the other half of
+// these layouts; this file only converts values.
 #include <napi.h>
 
 #include <memory>
@@ -35,6 +41,45 @@ using rtpe::Status;
 using rtpe::StreamSnapshot;
 using rtpe::SsrcSnapshot;
 using rtpe::StatsBlock;
+
+// The layouts of the io block; src/media/engine.ts uses the same slots.
+// configure() reads:
+enum ConfigSlot : uint32_t {
+  kCfgEndpointFamily,  // 0: no endpoint (the address argument is ignored)
+  kCfgEndpointPort,
+  kCfgSink,      // 0: none
+  kCfgRtcpSink,  // 0: none
+  kCfgLearning,  // rtpe::Learning: 0 off, 1 immediate, 2 delayed, 3 heuristic
+  kCfgStrictSource,
+  kCfgMediaHandover,
+  kCfgTos,        // -1: the socket default
+  kCfgRateCount,  // payload type / clock rate pairs that follow
+  kCfgRates,
+};
+constexpr uint32_t kMaxClockRates = 128;
+// statsInto() writes:
+enum StatsSlot : uint32_t {
+  kPackets,
+  kBytes,
+  kErrors,
+  kDropped,
+  kLastPacket,
+  kPacketsOut,
+  kBytesOut,
+  kEndpointFamily,  // 0 when there is no endpoint
+  kEndpointPort,
+  kLearned,
+  kConfirmed,
+  kSsrc,         // -1 before any
+  kPayloadType,  // -1 before any
+  kTranscoded,   // the stream has a codec route with a transcode entry
+  kFramesDecoded,
+  kFramesEncoded,
+  kTranscodeErrors,
+  kStatsSlots,
+};
+constexpr uint32_t kIoSlots = kCfgRates + 2 * kMaxClockRates;
+static_assert(kStatsSlots <= kIoSlots, "the stats layout must fit in the io block");
 
 void throwError(Napi::Env env, const std::string& code, const std::string& message) {
   Napi::Error err = Napi::Error::New(env, message);
@@ -88,6 +133,16 @@ void deliverEvents(Napi::Env env, Napi::Function callback, std::nullptr_t*, std:
 
 using EventFunction = Napi::TypedThreadSafeFunction<std::nullptr_t, std::vector<Event>, deliverEvents>;
 
+// Checks that d is an integer within [lo, hi]; throws EINVAL naming `what` otherwise.
+bool checkInt(Napi::Env env, double d, const char* what, int64_t lo, int64_t hi, int64_t& out) {
+  if (d != static_cast<double>(static_cast<int64_t>(d)) || d < static_cast<double>(lo) || d > static_cast<double>(hi)) {
+    throwError(env, "EINVAL", std::string(what) + " is out of range");
+    return false;
+  }
+  out = static_cast<int64_t>(d);
+  return true;
+}
+
 // Reads an optional integer property; returns false (with an exception thrown)
 // if it is present but not an integer within [lo, hi].
 bool readInt(Napi::Env env, Napi::Object o, const char* key, int64_t lo, int64_t hi, int64_t& out, bool& present) {
@@ -98,13 +153,7 @@ bool readInt(Napi::Env env, Napi::Object o, const char* key, int64_t lo, int64_t
     throwError(env, "EINVAL", std::string(key) + " must be a number");
     return false;
   }
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d != static_cast<double>(static_cast<int64_t>(d)) || d < static_cast<double>(lo) || d > static_cast<double>(hi)) {
-    throwError(env, "EINVAL", std::string(key) + " is out of range");
-    return false;
-  }
-  out = static_cast<int64_t>(d);
-  return true;
+  return checkInt(env, v.As<Napi::Number>().DoubleValue(), key, lo, hi, out);
 }
 
 bool readId(Napi::Env env, Napi::Value v, uint32_t& out) {
@@ -121,53 +170,65 @@ bool readId(Napi::Env env, Napi::Value v, uint32_t& out) {
   return true;
 }
 
-bool readSink(Napi::Env env, Napi::Object o, const char* key, uint32_t& out) {
-  Napi::Value v = o.Get(key);
-  out = 0;
-  if (v.IsUndefined() || v.IsNull()) return true;
-  return readId(env, v, out);
+bool readIntArg(Napi::Env env, Napi::Value v, const char* what, int64_t lo, int64_t hi, int64_t& out) {
+  if (!v.IsNumber()) {
+    throwError(env, "EINVAL", std::string(what) + " must be a number");
+    return false;
+  }
+  return checkInt(env, v.As<Napi::Number>().DoubleValue(), what, lo, hi, out);
 }
 
-bool readEndpoint(Napi::Env env, Napi::Value v, SockAddr& out) {
-  out.clear();
-  if (v.IsUndefined() || v.IsNull()) return true;
-  if (!v.IsObject()) {
-    throwError(env, "EINVAL", "endpoint must be an object or null");
-    return false;
-  }
-  Napi::Object o = v.As<Napi::Object>();
-  int64_t family = 0, port = 0;
-  bool present;
-  if (!readInt(env, o, "family", 4, 6, family, present)) return false;
-  if (!readInt(env, o, "port", 0, 65535, port, present)) return false;
-  Napi::Value addr = o.Get("address");
-  if (!addr.IsString() || !SockAddr::parse(static_cast<int>(family), addr.As<Napi::String>().Utf8Value(),
-                                           static_cast<uint16_t>(port), out)) {
-    throwError(env, "EINVAL", "invalid endpoint address");
-    return false;
-  }
+// Reads a stream id slot: 0 means none.
+bool slotId(Napi::Env env, double d, const char* what, uint32_t& out) {
+  int64_t v = 0;
+  if (!checkInt(env, d, what, 0, 4294967295LL, v)) return false;
+  out = static_cast<uint32_t>(v);
   return true;
 }
 
-Napi::Object statsValue(Napi::Env env, const StreamSnapshot& s) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("packets", Napi::Number::New(env, static_cast<double>(s.packets)));
-  o.Set("bytes", Napi::Number::New(env, static_cast<double>(s.bytes)));
-  o.Set("errors", Napi::Number::New(env, static_cast<double>(s.errors)));
-  o.Set("dropped", Napi::Number::New(env, static_cast<double>(s.dropped)));
-  o.Set("lastPacket", Napi::Number::New(env, static_cast<double>(s.lastPacketMs)));
-  o.Set("packetsOut", Napi::Number::New(env, static_cast<double>(s.packetsOut)));
-  o.Set("bytesOut", Napi::Number::New(env, static_cast<double>(s.bytesOut)));
-  o.Set("endpoint", endpointValue(env, s.endpoint));
-  o.Set("learned", Napi::Boolean::New(env, s.learned));
-  o.Set("confirmed", Napi::Boolean::New(env, s.confirmed));
-  o.Set("ssrc", s.haveSsrc ? Napi::Value(Napi::Number::New(env, s.ssrc)) : env.Null());
-  o.Set("payloadType", s.payloadType >= 0 ? Napi::Value(Napi::Number::New(env, s.payloadType)) : env.Null());
-  o.Set("transcoded", Napi::Boolean::New(env, s.transcoded));
-  o.Set("framesDecoded", Napi::Number::New(env, static_cast<double>(s.framesDecoded)));
-  o.Set("framesEncoded", Napi::Number::New(env, static_cast<double>(s.framesEncoded)));
-  o.Set("transcodeErrors", Napi::Number::New(env, static_cast<double>(s.transcodeErrors)));
-  return o;
+// Reads configure()'s io slots and arguments into spec.
+bool readConfig(Napi::Env env, const double* io, const Napi::CallbackInfo& info, ConfigSpec& spec) {
+  int64_t family = 0, port = 0, learning = 0, tos = -1, rates = 0;
+  if (!checkInt(env, io[kCfgEndpointFamily], "endpoint family", 0, 6, family)) return false;
+  if (family != 0) {
+    if (!checkInt(env, io[kCfgEndpointPort], "endpoint port", 0, 65535, port)) return false;
+    if (!info[1].IsString() || !SockAddr::parse(static_cast<int>(family), info[1].As<Napi::String>().Utf8Value(),
+                                                static_cast<uint16_t>(port), spec.endpoint)) {
+      throwError(env, "EINVAL", "invalid endpoint address");
+      return false;
+    }
+  }
+  if (!slotId(env, io[kCfgSink], "sink", spec.sink) || !slotId(env, io[kCfgRtcpSink], "rtcpSink", spec.rtcpSink)) {
+    return false;
+  }
+  if (!checkInt(env, io[kCfgLearning], "learning", 0, 3, learning)) return false;
+  spec.learning = static_cast<rtpe::Learning>(learning);
+  spec.strictSource = io[kCfgStrictSource] != 0;
+  spec.mediaHandover = io[kCfgMediaHandover] != 0;
+  if (!checkInt(env, io[kCfgTos], "tos", -1, 255, tos)) return false;
+  spec.tos = static_cast<int>(tos);
+  Napi::Value ufrag = info[2], pwd = info[3];
+  if (!ufrag.IsNull() && !ufrag.IsUndefined()) {
+    if (!ufrag.IsString() || !pwd.IsString()) {
+      throwError(env, "EINVAL", "ice.ufrag and ice.pwd must be strings");
+      return false;
+    }
+    spec.ice.ufrag = ufrag.As<Napi::String>().Utf8Value();
+    spec.ice.pwd = pwd.As<Napi::String>().Utf8Value();
+    if (spec.ice.ufrag.size() > 256 || spec.ice.pwd.size() > 256) {
+      throwError(env, "EINVAL", "ICE credentials are too long");
+      return false;
+    }
+  }
+  if (!checkInt(env, io[kCfgRateCount], "clockRates count", 0, kMaxClockRates, rates)) return false;
+  spec.clockRates.reserve(static_cast<size_t>(rates));
+  for (int64_t i = 0; i < rates; i++) {
+    int64_t pt = 0, rate = 0;
+    if (!checkInt(env, io[kCfgRates + 2 * i], "pt", 0, 127, pt)) return false;
+    if (!checkInt(env, io[kCfgRates + 2 * i + 1], "clockRate", 0, 10000000, rate)) return false;
+    spec.clockRates.push_back(rtpe::PtClock{static_cast<uint8_t>(pt), static_cast<uint32_t>(rate)});
+  }
+  return true;
 }
 
 Napi::Object blockValue(Napi::Env env, const StatsBlock& b) {
@@ -215,50 +276,6 @@ Napi::Object ssrcValue(Napi::Env env, const SsrcSnapshot& s) {
   for (size_t i = 0; i < s.blocks.size(); i++) blocks.Set(static_cast<uint32_t>(i), blockValue(env, s.blocks[i]));
   o.Set("blocks", blocks);
   return o;
-}
-
-// Reads the ICE credentials and payload clock rates of a configuration.
-bool readMediaParams(Napi::Env env, Napi::Object o, ConfigSpec& spec) {
-  Napi::Value ice = o.Get("ice");
-  if (!ice.IsUndefined() && !ice.IsNull()) {
-    if (!ice.IsObject()) {
-      throwError(env, "EINVAL", "ice must be an object or null");
-      return false;
-    }
-    Napi::Value ufrag = ice.As<Napi::Object>().Get("ufrag");
-    Napi::Value pwd = ice.As<Napi::Object>().Get("pwd");
-    if (!ufrag.IsString() || !pwd.IsString()) {
-      throwError(env, "EINVAL", "ice.ufrag and ice.pwd must be strings");
-      return false;
-    }
-    spec.ice.ufrag = ufrag.As<Napi::String>().Utf8Value();
-    spec.ice.pwd = pwd.As<Napi::String>().Utf8Value();
-    if (spec.ice.ufrag.size() > 256 || spec.ice.pwd.size() > 256) {
-      throwError(env, "EINVAL", "ICE credentials are too long");
-      return false;
-    }
-  }
-  Napi::Value rates = o.Get("clockRates");
-  if (!rates.IsUndefined() && !rates.IsNull()) {
-    if (!rates.IsArray() || rates.As<Napi::Array>().Length() > 128) {
-      throwError(env, "EINVAL", "clockRates must be an array of at most 128 entries");
-      return false;
-    }
-    Napi::Array arr = rates.As<Napi::Array>();
-    for (uint32_t i = 0; i < arr.Length(); i++) {
-      Napi::Value v = arr.Get(i);
-      if (!v.IsObject()) {
-        throwError(env, "EINVAL", "clockRates entries must be objects");
-        return false;
-      }
-      int64_t pt = 0, rate = 0;
-      bool present;
-      if (!readInt(env, v.As<Napi::Object>(), "pt", 0, 127, pt, present)) return false;
-      if (!readInt(env, v.As<Napi::Object>(), "clockRate", 0, 10000000, rate, present)) return false;
-      spec.clockRates.push_back(rtpe::PtClock{static_cast<uint8_t>(pt), static_cast<uint32_t>(rate)});
-    }
-  }
-  return true;
 }
 
 // Reads the codec route of a configuration (CodecRoute in src/media/engine.ts);
@@ -343,9 +360,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                        {
                            InstanceMethod<&EngineWrap::OpenStream>("openStream"),
                            InstanceMethod<&EngineWrap::Configure>("configure"),
-                           InstanceMethod<&EngineWrap::CloseStream>("closeStream"),
-                           InstanceMethod<&EngineWrap::Stats>("stats"),
-                           InstanceMethod<&EngineWrap::StatsMany>("statsMany"),
+                           InstanceMethod<&EngineWrap::CloseStreams>("closeStreams"),
+                           InstanceMethod<&EngineWrap::StatsInto>("statsInto"),
                            InstanceMethod<&EngineWrap::LastPacket>("lastPacket"),
                            InstanceMethod<&EngineWrap::SsrcStats>("ssrcStats"),
                            InstanceMethod<&EngineWrap::Totals>("totals"),
@@ -355,10 +371,17 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
   EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
-      throwError(env, "EINVAL", "Engine(options, onEvents) expects an object and a function");
+    if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsFunction() || !info[2].IsTypedArray() ||
+        info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+        info[2].As<Napi::TypedArray>().ElementLength() < kIoSlots) {
+      throwError(env, "EINVAL",
+                 "Engine(options, onEvents, io) expects an object, a function and a Float64Array of " +
+                     std::to_string(kIoSlots) + " slots");
       return;
     }
+    // Held for the engine's lifetime, so that the memory stays where it is.
+    ioRef_ = Napi::Persistent(info[2].As<Napi::Float64Array>());
+    io_ = info[2].As<Napi::Float64Array>().Data();
     Napi::Object opts = info[0].As<Napi::Object>();
     int64_t threads = 1, delay = 3000;
     bool present;
@@ -427,39 +450,28 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value OpenStream(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!usable(env)) return env.Undefined();
-    if (info.Length() < 1 || !info[0].IsArray()) {
-      throwError(env, "EINVAL", "openStream expects an array of local sockets");
+    if (info.Length() < 1 || !info[0].IsNumber() || (info.Length() - 1) % 3) {
+      throwError(env, "EINVAL", "openStream expects a group and family, address, port for each local socket");
       return env.Undefined();
     }
-    Napi::Array arr = info[0].As<Napi::Array>();
-    std::vector<SocketSpec> specs(arr.Length());
-    for (uint32_t i = 0; i < arr.Length(); i++) {
-      Napi::Value v = arr.Get(i);
-      if (!v.IsObject()) {
-        throwError(env, "EINVAL", "local socket must be an object");
-        return env.Undefined();
-      }
-      Napi::Object o = v.As<Napi::Object>();
+    double g = info[0].As<Napi::Number>().DoubleValue();
+    unsigned group = g >= 0 && g < 4294967296.0 ? static_cast<unsigned>(g) : 0;
+    std::vector<SocketSpec> specs((info.Length() - 1) / 3);
+    for (size_t i = 0; i < specs.size(); i++) {
       int64_t family = 0, port = 0;
-      bool present;
-      if (!readInt(env, o, "family", 4, 6, family, present)) return env.Undefined();
-      if (!readInt(env, o, "port", 0, 65535, port, present)) return env.Undefined();
-      Napi::Value addr = o.Get("address");
+      if (!readIntArg(env, info[1 + 3 * i], "family", 4, 6, family)) return env.Undefined();
+      Napi::Value addr = info[2 + 3 * i];
       if (!addr.IsString()) {
         throwError(env, "EINVAL", "local socket address must be a string");
         return env.Undefined();
       }
+      if (!readIntArg(env, info[3 + 3 * i], "port", 0, 65535, port)) return env.Undefined();
       specs[i].family = static_cast<int>(family);
       specs[i].port = static_cast<int>(port);
       specs[i].address = addr.As<Napi::String>().Utf8Value();
     }
-    int64_t group = 0;
-    if (info.Length() > 1 && info[1].IsNumber()) {
-      double d = info[1].As<Napi::Number>().DoubleValue();
-      if (d >= 0 && d < 4294967296.0) group = static_cast<int64_t>(d);
-    }
     uint32_t id = 0;
-    if (throwIfFailed(env, engine_->openStream(specs, static_cast<unsigned>(group), id))) return env.Undefined();
+    if (throwIfFailed(env, engine_->openStream(specs, group, id))) return env.Undefined();
     return Napi::Number::New(env, id);
   }
 
@@ -467,51 +479,60 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Napi::Env env = info.Env();
     if (!usable(env)) return env.Undefined();
     uint32_t id;
-    if (info.Length() < 2 || !readId(env, info[0], id)) {
-      if (!env.IsExceptionPending()) throwError(env, "EINVAL", "configure expects an id and a configuration");
+    if (info.Length() < 4) {
+      throwError(env, "EINVAL", "configure expects an id, an address and the ICE credentials");
       return env.Undefined();
     }
-    if (!info[1].IsObject()) {
-      throwError(env, "EINVAL", "configuration must be an object");
-      return env.Undefined();
-    }
-    Napi::Object o = info[1].As<Napi::Object>();
+    if (!readId(env, info[0], id)) return env.Undefined();
     ConfigSpec spec;
-    if (!readEndpoint(env, o.Get("endpoint"), spec.endpoint)) return env.Undefined();
-    if (!readSink(env, o, "sink", spec.sink) || !readSink(env, o, "rtcpSink", spec.rtcpSink)) return env.Undefined();
-    Napi::Value learning = o.Get("learning");
-    if (!learning.IsString() || !rtpe::parseLearning(learning.As<Napi::String>().Utf8Value(), spec.learning)) {
-      throwError(env, "EINVAL", "learning must be 'off', 'immediate', 'delayed' or 'heuristic'");
-      return env.Undefined();
-    }
-    spec.strictSource = o.Get("strictSource").ToBoolean().Value();
-    spec.mediaHandover = o.Get("mediaHandover").ToBoolean().Value();
-    int64_t tos = -1;
-    bool present;
-    if (!readInt(env, o, "tos", 0, 255, tos, present)) return env.Undefined();
-    spec.tos = present ? static_cast<int>(tos) : -1;
-    if (!readMediaParams(env, o, spec)) return env.Undefined();
-    if (!readCodecRoute(env, o.Get("codecs"), spec)) return env.Undefined();
+    if (!readConfig(env, io_, info, spec)) return env.Undefined();
+    if (info.Length() > 4 && !readCodecRoute(env, info[4], spec)) return env.Undefined();
     throwIfFailed(env, engine_->configure(id, spec));
     return env.Undefined();
   }
 
-  Napi::Value CloseStream(const Napi::CallbackInfo& info) {
+  Napi::Value CloseStreams(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    uint32_t id;
-    if (info.Length() < 1 || !readId(env, info[0], id)) return env.Undefined();
-    if (engine_) engine_->closeStream(id);
+    if (info.Length() < 1 || !info[0].IsArray()) {
+      throwError(env, "EINVAL", "closeStreams expects an array of ids");
+      return env.Undefined();
+    }
+    Napi::Array arr = info[0].As<Napi::Array>();
+    std::vector<uint32_t> ids(arr.Length());
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      if (!readId(env, arr.Get(i), ids[i])) return env.Undefined();
+    }
+    if (engine_) engine_->closeStreams(ids.data(), ids.size());
     return env.Undefined();
   }
 
-  Napi::Value Stats(const Napi::CallbackInfo& info) {
+  Napi::Value StatsInto(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint32_t id;
     if (info.Length() < 1 || !readId(env, info[0], id)) return env.Undefined();
     if (!usable(env)) return env.Undefined();
     StreamSnapshot s;
     if (throwIfFailed(env, engine_->snapshot(id, s))) return env.Undefined();
-    return statsValue(env, s);
+    double* out = io_;
+    out[kPackets] = static_cast<double>(s.packets);
+    out[kBytes] = static_cast<double>(s.bytes);
+    out[kErrors] = static_cast<double>(s.errors);
+    out[kDropped] = static_cast<double>(s.dropped);
+    out[kLastPacket] = static_cast<double>(s.lastPacketMs);
+    out[kPacketsOut] = static_cast<double>(s.packetsOut);
+    out[kBytesOut] = static_cast<double>(s.bytesOut);
+    out[kEndpointFamily] = s.endpoint.family();
+    out[kEndpointPort] = s.endpoint.port();
+    out[kLearned] = s.learned ? 1 : 0;
+    out[kConfirmed] = s.confirmed ? 1 : 0;
+    out[kSsrc] = s.haveSsrc ? static_cast<double>(s.ssrc) : -1;
+    out[kPayloadType] = s.payloadType;
+    out[kTranscoded] = s.transcoded ? 1 : 0;
+    out[kFramesDecoded] = static_cast<double>(s.framesDecoded);
+    out[kFramesEncoded] = static_cast<double>(s.framesEncoded);
+    out[kTranscodeErrors] = static_cast<double>(s.transcodeErrors);
+    if (!s.endpoint.valid()) return env.Null();
+    return Napi::String::New(env, s.endpoint.host());
   }
 
   Napi::Value LastPacket(const Napi::CallbackInfo& info) {
@@ -522,25 +543,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     int64_t ms = 0;
     if (throwIfFailed(env, engine_->lastPacket(id, ms))) return env.Undefined();
     return Napi::Number::New(env, static_cast<double>(ms));
-  }
-
-  Napi::Value StatsMany(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!usable(env)) return env.Undefined();
-    if (info.Length() < 1 || !info[0].IsArray()) {
-      throwError(env, "EINVAL", "statsMany expects an array of ids");
-      return env.Undefined();
-    }
-    Napi::Array ids = info[0].As<Napi::Array>();
-    Napi::Array out = Napi::Array::New(env, ids.Length());
-    for (uint32_t i = 0; i < ids.Length(); i++) {
-      uint32_t id;
-      if (!readId(env, ids.Get(i), id)) return env.Undefined();
-      StreamSnapshot s;
-      if (throwIfFailed(env, engine_->snapshot(id, s))) return env.Undefined();
-      out.Set(i, statsValue(env, s));
-    }
-    return out;
   }
 
   Napi::Value Totals(const Napi::CallbackInfo& info) {
@@ -576,6 +578,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
 
   std::unique_ptr<Engine> engine_;
+  Napi::Reference<Napi::Float64Array> ioRef_;
+  double* io_ = nullptr;
   EventFunction events_;
   bool haveEvents_ = false;
   napi_env env_ = nullptr;

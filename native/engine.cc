@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace rtpe {
@@ -80,6 +81,9 @@ Status Engine::openStream(const std::vector<SocketSpec>& specs, unsigned group, 
   for (size_t i = 0; i < addrs.size(); i++) {
     addrs[i].setPort(static_cast<uint16_t>(port));
     int fd = openUdpSocket(addrs[i]);
+    // The port may belong to a stream closed a moment ago whose engine thread
+    // has not got to it yet: let the engine threads catch up and try again.
+    if (fd == -EADDRINUSE && port != 0 && settleRemovals()) fd = openUdpSocket(addrs[i]);
     if (fd < 0) {
       stream->retire();
       return errnoStatus(-fd, "cannot bind " + describe(addrs[i]));
@@ -99,7 +103,9 @@ Status Engine::openStream(const std::vector<SocketSpec>& specs, unsigned group, 
     if (err) {
       // The sockets added so far may already be in use by the engine thread:
       // close them through it.
-      workers_[w]->remove(stream);
+      stream->closed.store(true, std::memory_order_relaxed);
+      std::vector<std::shared_ptr<Stream>> doomed{stream};
+      workers_[w]->remove(doomed);
       return errnoStatus(err, "cannot poll " + describe(sock.local));
     }
   }
@@ -155,24 +161,37 @@ Status Engine::configure(uint32_t id, const ConfigSpec& spec) {
   return Status{};
 }
 
-void Engine::closeStream(uint32_t id) {
-  auto it = streams_.find(id);
-  if (it == streams_.end()) return;
-  std::shared_ptr<Stream> s = std::move(it->second);
-  streams_.erase(it);
-  closedTotals_.packets += s->counters.packets.load(std::memory_order_relaxed);
-  closedTotals_.bytes += s->counters.bytes.load(std::memory_order_relaxed);
-  closedTotals_.errors += s->counters.errors.load(std::memory_order_relaxed);
-  if (s->worker < workers_.size()) workers_[s->worker]->remove(s);
-  else s->retire();
-  s.reset();
-  if (++closesSinceSweep_ >= 256) {
+void Engine::closeStreams(const uint32_t* ids, size_t n) {
+  // Streams to retire, per engine thread: each thread gets its share in one go.
+  std::vector<std::vector<std::shared_ptr<Stream>>> doomed(workers_.size());
+  for (size_t i = 0; i < n; i++) {
+    auto it = streams_.find(ids[i]);
+    if (it == streams_.end()) continue;
+    std::shared_ptr<Stream> s = std::move(it->second);
+    streams_.erase(it);
+    closedTotals_.packets += s->counters.packets.load(std::memory_order_relaxed);
+    closedTotals_.bytes += s->counters.bytes.load(std::memory_order_relaxed);
+    closedTotals_.errors += s->counters.errors.load(std::memory_order_relaxed);
+    // From here on the packet path drops what reaches the stream.
+    s->closed.store(true, std::memory_order_relaxed);
+    if (s->worker < workers_.size()) doomed[s->worker].push_back(std::move(s));
+    else s->retire();
+    ++closesSinceSweep_;
+  }
+  for (size_t w = 0; w < doomed.size(); w++) workers_[w]->remove(doomed[w]);
+  if (closesSinceSweep_ >= 256) {
     closesSinceSweep_ = 0;
     for (auto t = ssrcTables_.begin(); t != ssrcTables_.end();) {
       if (t->second.expired()) t = ssrcTables_.erase(t);
       else ++t;
     }
   }
+}
+
+bool Engine::settleRemovals() {
+  bool waited = false;
+  for (auto& w : workers_) waited |= w->settle();
+  return waited;
 }
 
 Engine::Totals Engine::totals() const {

@@ -2,8 +2,8 @@
 // them. Independent of N-API (addon.cc is the binding).
 //
 // Every method runs on the JavaScript thread (one caller at a time); none
-// blocks except closeStream() and stop(), which wait for an engine thread to let
-// go of sockets (see worker.h).
+// blocks except stop(), which joins the engine threads, and openStream() in the
+// rare case where it must wait for a closed stream's port (see worker.h).
 #pragma once
 
 #include <cstdint>
@@ -70,7 +70,8 @@ class Engine {
 
   // Binds one socket per spec, all on the same port (a port of 0 on the first
   // spec picks one for all), and hands them to the engine thread chosen by
-  // group (group modulo the thread count). Binds nothing on failure.
+  // group (group modulo the thread count). Binds nothing on failure. A port
+  // still held by a stream closed before is waited for, never refused.
   Status openStream(const std::vector<SocketSpec>& specs, unsigned group, uint32_t& id);
 
   // Replaces a stream's configuration. Sinks must exist and belong to the same
@@ -80,9 +81,10 @@ class Engine {
   // then left as it was).
   Status configure(uint32_t id, const ConfigSpec& spec);
 
-  // Closes a stream; its ports are free when this returns. Unknown ids are
-  // ignored (idempotent).
-  void closeStream(uint32_t id);
+  // Closes streams: they are gone from the registry and relay nothing from
+  // now on; their engine threads close the sockets on their next loop
+  // iteration (see worker.h). Unknown ids are ignored (idempotent).
+  void closeStreams(const uint32_t* ids, size_t n);
 
   Status snapshot(uint32_t id, StreamSnapshot& out);
 
@@ -107,6 +109,9 @@ class Engine {
 
  private:
   Status checkUsable(unsigned worker);
+  // Waits until the engine threads have retired every stream closed so far;
+  // false if none was pending.
+  bool settleRemovals();
 
   Options opts_;
   EventSink sink_;

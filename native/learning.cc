@@ -3,15 +3,6 @@
 
 namespace rtpe {
 
-bool parseLearning(const std::string& s, Learning& out) {
-  if (s == "off") out = Learning::Off;
-  else if (s == "immediate") out = Learning::Immediate;
-  else if (s == "delayed") out = Learning::Delayed;
-  else if (s == "heuristic") out = Learning::Heuristic;
-  else return false;
-  return true;
-}
-
 void LearningState::reset(const SockAddr& endpoint, int8_t firstSocket, int64_t windowEnd) {
   signalled = endpoint;
   current = endpoint;

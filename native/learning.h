@@ -15,15 +15,13 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 
 #include "socket.h"
 
 namespace rtpe {
 
+// The values are part of the addon's configure() layout (addon.cc).
 enum class Learning : uint8_t { Off, Immediate, Delayed, Heuristic };
-
-bool parseLearning(const std::string& s, Learning& out);
 
 // What the packet path does with a packet after the source check.
 enum class Verdict : uint8_t {

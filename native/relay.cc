@@ -199,6 +199,8 @@ void Relay::flush() {
 
 void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& src, const PacketTime& t) {
   Stream& a = *sock.stream;
+  // Closed, its sockets not yet: as if they were.
+  if (a.closed.load(std::memory_order_relaxed)) return;
   StreamCounters& ac = a.counters;
 
   // RTP and RTCP both carry version 2 in the top bits of the first byte. An

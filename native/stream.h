@@ -104,7 +104,8 @@ class Stream {
   // its engine thread and never changed.
   MediaTrack track;
   std::shared_ptr<SsrcTable> ssrcTable;
-  // Set by retire(); the packet path drops what is addressed to a closed stream.
+  // Set when the stream is closed (before its sockets are, see worker.h); the
+  // packet path drops what arrives on or is addressed to a closed stream.
   std::atomic<bool> closed{false};
   // Set once the first unexpected socket error has been reported.
   bool errorReported = false;

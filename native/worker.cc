@@ -52,22 +52,40 @@ void Worker::wake() {
   (void)r;
 }
 
-void Worker::remove(const std::shared_ptr<Stream>& stream) {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (!started_ || exited_) {
-    lock.unlock();
-    stream->retire();
-    return;
+void Worker::remove(std::vector<std::shared_ptr<Stream>>& streams) {
+  if (streams.empty()) return;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!started_ || exited_) {
+      // Nobody reads the sockets: they can be closed here.
+      lock.unlock();
+      for (auto& s : streams) s->retire();
+      return;
+    }
+    for (auto& s : streams) queue_.push_back(Command{CommandKind::Remove, std::move(s)});
+    posted_ += streams.size();
+    queued_.store(true, std::memory_order_relaxed);
   }
-  queue_.push_back(Command{CommandKind::Remove, stream});
-  uint64_t seq = ++posted_;
+  streams.clear();
+  // A lingering thread finds the queue on its own (see the header).
+  if (parked_.load(std::memory_order_seq_cst)) wake();
+}
+
+bool Worker::settle() {
+  std::unique_lock<std::mutex> lock(mu_);
+  uint64_t target = posted_;
+  if (done_ >= target || exited_) return false;
   wake();
-  cv_.wait(lock, [&] { return done_ >= seq || exited_; });
-  bool applied = done_ >= seq;
-  lock.unlock();
-  // If the thread failed before getting to it, nobody reads the sockets any
-  // more and they can be closed here.
-  if (!applied) stream->retire();
+  cv_.wait(lock, [&] { return done_ >= target || exited_; });
+  return true;
+}
+
+bool Worker::park() {
+  parked_.store(true, std::memory_order_seq_cst);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (queue_.empty()) return true;
+  parked_.store(false, std::memory_order_relaxed);
+  return false;
 }
 
 void Worker::stop() {
@@ -80,14 +98,11 @@ void Worker::stop() {
     }
   }
   if (thread_.joinable()) thread_.join();
-  std::deque<Command> left;
   {
+    // A thread that never started leaves nothing queued (remove() retires
+    // directly), one that ran retired its queue on the way out.
     std::lock_guard<std::mutex> lock(mu_);
-    left.swap(queue_);
     exited_ = true;
-  }
-  for (Command& c : left) {
-    if (c.stream) c.stream->retire();
   }
   if (evfd_ >= 0) close(evfd_);
   if (epfd_ >= 0) close(epfd_);
@@ -109,10 +124,17 @@ void Worker::run() {
   std::snprintf(name, sizeof(name), "rtpe-media-%u", index_ % 1000);
   pthread_setname_np(pthread_self(), name);
   epoll_event evs[kMaxEvents];
+  int64_t lingerUntil = 0;
   for (;;) {
-    // Sleep until a packet or a command arrives, or until the Transcoders are
-    // due a tick (only while a stream of this thread transcodes).
-    int n = epoll_wait(epfd_, evs, kMaxEvents, relay_.msToTick());
+    // Sleep until a packet or a command arrives; a thread that had commands
+    // lately looks at its queue every kRetireTickMs instead of being woken.
+    int timeout = kRetireTickMs;
+    if (monotonicMs() >= lingerUntil) timeout = park() ? -1 : 0;
+    // Transcoders are due a tick (only while a stream of this thread transcodes).
+    int tick = relay_.msToTick();
+    if (tick >= 0 && (timeout < 0 || tick < timeout)) timeout = tick;
+    int n = epoll_wait(epfd_, evs, kMaxEvents, timeout);
+    parked_.store(false, std::memory_order_relaxed);
     if (n < 0) {
       if (errno == EINTR) continue;
       fail(errno, "epoll_wait");
@@ -134,22 +156,24 @@ void Worker::run() {
       uint64_t count;
       ssize_t r = read(evfd_, &count, sizeof(count));
       (void)r;
+    }
+    if (woken || queued_.load(std::memory_order_relaxed)) {
       if (!applyCommands()) break;
+      lingerUntil = monotonicMs() + kLingerMs;
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  exited_ = true;
-  cv_.notify_all();
+  retireLeftovers();
 }
 
 bool Worker::applyCommands() {
-  std::deque<Command> batch;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    batch.swap(queue_);
+    // The spare vector keeps its capacity: no allocation in steady state.
+    batch_.swap(queue_);
+    queued_.store(false, std::memory_order_relaxed);
   }
   bool keepRunning = true;
-  for (Command& c : batch) {
+  for (Command& c : batch_) {
     switch (c.kind) {
       case CommandKind::Remove:
         relay_.forget(*c.stream);
@@ -160,14 +184,26 @@ bool Worker::applyCommands() {
         break;
     }
   }
-  size_t applied = batch.size();
-  // Drop the references before acknowledging, so that a closed stream is not
-  // freed later on this thread by surprise.
-  batch.clear();
+  size_t applied = batch_.size();
+  // Usually the last references: closed streams are freed here.
+  batch_.clear();
   std::lock_guard<std::mutex> lock(mu_);
   done_ += applied;
   cv_.notify_all();
   return keepRunning;
+}
+
+void Worker::retireLeftovers() {
+  // Under the lock, so that no remove() queues behind our back once exited_
+  // is set; this happens once per thread.
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Command& c : queue_) {
+    if (c.stream) c.stream->retire();
+  }
+  done_ += queue_.size();
+  queue_.clear();
+  exited_ = true;
+  cv_.notify_all();
 }
 
 void Worker::flushEvents() {

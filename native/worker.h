@@ -8,9 +8,26 @@
 // stream.h). Only closing goes through a mutex-protected queue with an eventfd
 // wake-up, because a socket may be closed only by the thread that may be
 // reading it: the engine thread applies the queue between two epoll batches,
-// when no event of the batch still refers to the socket, and acknowledges. The
-// JavaScript thread waits for that acknowledgement (at most one loop iteration),
-// so that the port is free when closeStream() returns.
+// when no event of the batch still refers to the socket.
+//
+// Closing does not wait. The JavaScript thread marks the streams closed (the
+// packet path drops what reaches a closed stream from then on), queues them and
+// returns; the engine thread closes their sockets a few milliseconds later.
+// Waking a thread costs the waker an inter-processor interrupt, dear in a
+// virtual machine (several times the cost of the rest of a close), so the
+// queue is not a wake-up per close. A thread that has had commands in the last
+// second lingers: it polls with a short timeout (kRetireTickMs) and picks the
+// queue up on whichever iteration comes first, a busy one or the tick. Only a
+// thread parked in an unbounded epoll_wait is woken through the eventfd, and
+// it then lingers in turn: under steady signalling nobody writes the eventfd at
+// all, and an idle engine costs no wake-ups. Whoever needs a port back at once
+// (a bind that found it still in use, see Engine::openStream) calls settle(),
+// which wakes the thread and waits.
+//
+// Parking is race-free: the thread sets parked_, then looks at the queue under
+// the lock; remove() queues under the lock, then looks at parked_. Whichever
+// takes the lock second sees the other's write: either the thread finds the
+// command, or remove() finds the thread parked and wakes it.
 //
 // The loop. epoll is level-triggered: each ready socket is read up to its
 // budget (Relay::onReadable), and one with packets left is simply reported
@@ -28,9 +45,9 @@
 
 #include <sys/epoll.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -58,10 +75,16 @@ class Worker {
   // or an errno value. Runs on the JavaScript thread; never blocks.
   int watch(Socket& sock);
 
-  // Closes the stream's sockets on the engine thread and waits until that is
-  // done; if the thread has exited, closes them directly. Runs on the
-  // JavaScript thread; blocks for at most one loop iteration.
-  void remove(const std::shared_ptr<Stream>& stream);
+  // Queues streams (already marked closed) for their sockets to be closed on
+  // the engine thread within kRetireTickMs or so; if the thread has exited,
+  // closes them directly. Runs on the JavaScript thread; never blocks (beyond
+  // the queue's lock).
+  void remove(std::vector<std::shared_ptr<Stream>>& streams);
+
+  // Waits until every stream queued so far has been retired. Returns false at
+  // once if none was pending. Runs on the JavaScript thread; blocks for at most
+  // one loop iteration.
+  bool settle();
 
   // Stops and joins the thread. Idempotent. Runs on the JavaScript thread.
   void stop();
@@ -78,11 +101,20 @@ class Worker {
     std::shared_ptr<Stream> stream;
   };
   static constexpr int kMaxEvents = 128;
+  // How often a lingering thread looks at the queue, and for how long after
+  // its last command it lingers before parking.
+  static constexpr int kRetireTickMs = 5;
+  static constexpr int64_t kLingerMs = 1000;
 
   void run();
   void wake();
+  // Before an unbounded wait: marks the thread parked, unless commands are
+  // queued (then returns false and the thread must not wait).
+  bool park();
   // Applies the queued commands; returns false if the thread must stop.
   bool applyCommands();
+  // Retires what is still queued once the thread has left its loop.
+  void retireLeftovers();
   void flushEvents();
   void fail(int err, const char* what);
 
@@ -93,8 +125,10 @@ class Worker {
   std::thread thread_;
 
   std::mutex mu_;  // guards the fields below
-  std::condition_variable cv_;
-  std::deque<Command> queue_;
+  std::condition_variable cv_;  // signalled when done_ moves or the thread exits
+  std::vector<Command> queue_;
+  std::atomic<bool> queued_{false};  // queue_ is not empty; read without the lock by the loop
+  std::atomic<bool> parked_{false};  // the thread is (about to be) in an unbounded epoll_wait
   uint64_t posted_ = 0;  // commands queued so far
   uint64_t done_ = 0;    // commands applied so far
   bool started_ = false;
@@ -102,6 +136,7 @@ class Worker {
   std::string failure_;
 
   // Engine-thread state.
+  std::vector<Command> batch_;  // the commands being applied
   std::vector<Event> events_;
   Relay relay_;
 };

@@ -98,6 +98,6 @@ function graphOptions(config: Config): GraphOptions {
   return {
     silenceDetectDbov: pct > 0 ? Math.max(1, Math.round(-20 * Math.log10(pct / 100))) : 0,
     dtxDelayMs: config.dtxDelay > 0 ? config.dtxDelay : 60,
-    maxDtxMs: config.maxDtx > 0 ? config.maxDtx * 1000 : 24 * 3600 * 1000,
+    maxDtxMs: config.maxDtx > 0 ? Math.min(config.maxDtx * 1000, 3600000) : 3600000,
   };
 }

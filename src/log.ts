@@ -10,6 +10,8 @@ import { ChildProcess, spawn } from 'child_process';
 import { statSync } from 'fs';
 
 export const LOG_LEVELS = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'] as const;
+/** The info level, for isEnabled() checks around messages costly to build. */
+export const LOG_INFO = LOG_LEVELS.indexOf('info');
 
 /** Syslog facility codes by name. */
 export const SYSLOG_FACILITIES: Readonly<Record<string, number>> = {

@@ -27,6 +27,8 @@ export class PacketStream {
   endpoint: Endpoint | null = null;
   /** Set once the engine has learned the endpoint from a received packet. */
   confirmed = false;
+  /** When its side's signalling last filled it in (ms), 0 before: media timeouts count from then. */
+  signalledAt = 0;
   release: PortRelease | null = null;
   private closed = false;
 
@@ -178,6 +180,8 @@ export class Call {
   answered = false;
   recordCall = false;
   metadata: string | null = null;
+  /** Where the b2b callback of a timeout goes: the `xmlrpc-callback` address, else where the first offer came from. */
+  callbackAddress: string | null = null;
   private closed = false;
 
   /**

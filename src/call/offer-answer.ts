@@ -3,7 +3,7 @@
 // returns the rewritten SDP for the other side.
 
 import { parseSdp, SdpError, findLine, assertComplete, SDP_INCOMPLETE_REASON, type SessionDescription, type MediaSection } from '../sdp/sdp';
-import { getAttribute, hasAttribute, getDirection, parseConnection, formatConnection, parsePtime, parseRtcp, resolvePayloadType } from '../sdp/attributes';
+import { getAttribute, hasAttribute, getDirection, parseConnection, formatConnection, parsePtime, parseRtcp, payloadTypeFrom, rtpmapsByPayloadType, type Rtpmap } from '../sdp/attributes';
 import type { NgRequest } from '../control/ng-request';
 import { NgError } from '../control/errors';
 import type { LogicalInterface } from '../media/interfaces';
@@ -122,11 +122,12 @@ function parseMedia(sdp: SessionDescription): ParsedMedia[] {
     const ptime = getAttribute(section.lines, 'ptime');
     const rtcp = getAttribute(section.lines, 'rtcp');
     const rtcpAttr = rtcp !== undefined ? parseRtcp(rtcp) : null;
+    const rtpmaps = rtpmapsByPayloadType(section.lines);
     const desc: MediaDescription = {
       type: section.type,
       protocol: section.proto,
       formats: section.formats,
-      codecs: section.formats.map((f) => codecIdentity(section, f)),
+      codecs: section.formats.map((f) => codecIdentity(rtpmaps, f)),
       port: section.port,
       direction: getDirection(section.lines) ?? sessionDir,
       ptime: ptime !== undefined ? parsePtime(ptime) : null,
@@ -144,10 +145,28 @@ function parseMedia(sdp: SessionDescription): ParsedMedia[] {
   });
 }
 
-function codecIdentity(section: MediaSection, format: string): string {
-  const pt = parseInt(format, 10);
-  const r = /^\d+$/.test(format) ? resolvePayloadType(section.lines, pt) : undefined;
+function codecIdentity(rtpmaps: ReadonlyMap<number, Rtpmap>, format: string): string {
+  const r = /^\d+$/.test(format) ? payloadTypeFrom(rtpmaps, parseInt(format, 10)) : undefined;
   return r ? `${r.encoding.toUpperCase()}/${r.clockRate}` : '';
+}
+
+/**
+ * What the receiver is taken to have said before it signals itself: the sender's
+ * media, with nothing of its own yet. Spelled out: an object spread followed by
+ * more properties makes V8 build a new hidden class every time.
+ */
+function provisionalDescription(desc: MediaDescription, protocol: string): MediaDescription {
+  return {
+    type: desc.type,
+    protocol,
+    formats: desc.formats,
+    codecs: desc.codecs,
+    port: desc.port,
+    direction: null,
+    ptime: null,
+    rtcpMux: false,
+    ice: false,
+  };
 }
 
 function sameEndpoint(a: Endpoint | null, b: Endpoint | null): boolean {
@@ -166,7 +185,7 @@ function senderEndpoints(pm: ParsedMedia, req: NgRequest, sipSource: boolean): {
   const port = pm.desc.port;
   const rtcpPort = pm.desc.rtcpMux && pm.rtcpPort === port ? port : pm.rtcpPort ?? (port === 0 ? 1 : port + 1);
   const rtcpAddr = !sipSource && pm.rtcpAddress ? pm.rtcpAddress : { family, address };
-  return { rtp: { family, address, port }, rtcp: { ...rtcpAddr, port: rtcpPort } };
+  return { rtp: { family, address, port }, rtcp: { family: rtcpAddr.family, address: rtcpAddr.address, port: rtcpPort } };
 }
 
 /**
@@ -267,7 +286,7 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
       rm.releasePorts();
       sm.releasePorts();
       const protocol = kind === 'offer' && req.transportProtocol && isRtpProtocol(pm.desc.protocol) ? req.transportProtocol : pm.desc.protocol;
-      if (!rm.desc) rm.desc = { ...pm.desc, protocol, direction: null, ptime: null, rtcpMux: false, ice: false };
+      if (!rm.desc) rm.desc = provisionalDescription(pm.desc, protocol);
       plans.push({ index: i, parsed: pm.section, rejected: true, media: rm, protocol, ownConnection: pm.hasOwnConnection, zeroAddress: false });
       continue;
     }
@@ -297,7 +316,7 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
       if (fresh) m.rtcpPortless = rtp && (m.rtcpMux || m.muxPolicy === 'accept');
     }
 
-    if (!rm.desc) rm.desc = { ...pm.desc, direction: null, ptime: null, rtcpMux: false, ice: false };
+    if (!rm.desc) rm.desc = provisionalDescription(pm.desc, pm.desc.protocol);
     if (req.transportProtocol && kind === 'offer' && rtp) rm.desc = { ...rm.desc, protocol: req.transportProtocol };
 
     sm.asymmetric = sender.asymmetric;

@@ -11,7 +11,7 @@
 // answer), and --timeout otherwise. The reason counted is that of the last stream
 // looked at, the caller's. A call torn down this way gets the --b2b-url callback.
 
-import { getLogger } from '../log';
+import { getLogger, LOG_INFO } from '../log';
 import { NgError } from '../control/errors';
 import type { LoadMonitor, LoadLimit } from '../stats/load';
 import { LOAD_LIMIT_REASONS } from '../stats/load';
@@ -76,10 +76,6 @@ export interface RegistryTotals {
 
 export class CallRegistry {
   private readonly calls = new Map<string, Call>();
-  /** When each stream was created or last filled by its side's signalling (ms). */
-  private readonly streamTimes = new WeakMap<PacketStream, number>();
-  /** Where each call's first offer came from, or its `xmlrpc-callback` address. */
-  private readonly callbackAddress = new WeakMap<Call, string>();
   private timer: NodeJS.Timeout | null = null;
   private nextGroup = 0;
   readonly totals: RegistryTotals = {
@@ -134,7 +130,7 @@ export class CallRegistry {
     const call = new Call(callId, this.nextGroup++);
     this.calls.set(callId, call);
     this.totals.managedSessions++;
-    log.child(callId).info('Creating new call');
+    if (log.isEnabled(LOG_INFO)) log.child(callId).info('Creating new call');
     return call;
   }
 
@@ -209,12 +205,12 @@ export class CallRegistry {
     for (const ml of call.monologues.values()) {
       for (const m of ml.medias) {
         for (const ps of [m.rtp, m.rtcp]) {
-          if (ml === sender || !this.streamTimes.has(ps)) this.streamTimes.set(ps, now);
+          if (ml === sender || ps.signalledAt === 0) ps.signalledAt = now;
         }
       }
     }
-    if (opts.callback) this.callbackAddress.set(call, opts.callback);
-    else if (opts.origin && !this.callbackAddress.has(call)) this.callbackAddress.set(call, opts.origin);
+    if (opts.callback) call.callbackAddress = opts.callback;
+    else if (opts.origin && call.callbackAddress === null) call.callbackAddress = opts.origin;
   }
 
   /** Tears a call down now, releasing every port. */
@@ -234,10 +230,10 @@ export class CallRegistry {
       case 'offer': this.totals.offerTimeoutSessions++; break;
       case 'forced': this.totals.forcedTerminatedSessions++; break;
     }
-    log.child(call.callId).info(`Call deleted (${reason})`);
+    if (log.isEnabled(LOG_INFO)) log.child(call.callId).info(`Call deleted (${reason})`);
     const b2b = this.opts.b2b;
     if (b2b && (reason === 'timeout' || reason === 'silent' || reason === 'offer')) {
-      b2b.callbacks.send(teardownRequests(call, b2b.format, b2b.url, this.callbackAddress.get(call) ?? null));
+      b2b.callbacks.send(teardownRequests(call, b2b.format, b2b.url, call.callbackAddress));
     }
   }
 
@@ -272,7 +268,7 @@ export class CallRegistry {
             limit = t.offerTimeout;
             reason = 'offer';
           }
-          let last = this.streamTimes.get(ps) ?? call.created;
+          let last = ps.signalledAt > 0 ? ps.signalledAt : call.created;
           // lastPacket(), not stats(): this runs for every call every second.
           const lastPacket = this.wiring.lastPacket(ps);
           if (lastPacket > last) last = lastPacket;

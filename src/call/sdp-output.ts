@@ -79,14 +79,6 @@ export function isRtpProtocol(proto: string): boolean {
   return proto.toUpperCase().includes('RTP');
 }
 
-/**
- * An m= line; one without formats has no trailing space, except where negotiation
- * removed every format (the reference then writes the separator and nothing after it).
- */
-function mediaLine(type: string, port: number, protocol: string, formats: string[], emptied = false): string {
-  return [type, String(port), protocol, ...formats].join(' ') + (emptied ? ' ' : '');
-}
-
 const DIRECTION_ATTRS: ReadonlySet<string> = new Set(['sendrecv', 'sendonly', 'recvonly', 'inactive']);
 
 /** Attributes passed through (SRTP is not terminated yet) but moved to their slot. */
@@ -105,6 +97,13 @@ export function sdpHasLoopProtect(sdp: SessionDescription, instanceId: string): 
   return sdp.session.some(is) || sdp.media.some((m) => m.lines.some(is));
 }
 
+/** A copy of a line with another value (spelled out: a spread plus a property costs V8 a new hidden class). */
+function withValue(line: SdpLine, value: string): SdpLine {
+  const out: SdpLine = { type: line.type, value };
+  if (line.eol) out.eol = line.eol;
+  return out;
+}
+
 function connectionLine(address: string): string {
   return `IN ${address.includes(':') ? 'IP6' : 'IP4'} ${address}`;
 }
@@ -114,13 +113,41 @@ function advertisedAddress(media: CallMedia, opts: OutputOptions): string {
   return media.rtp.localAddress?.advertised ?? opts.iface.addresses[0]?.advertised ?? '0.0.0.0';
 }
 
+/** The codec attribute lines (values, in order) that name one payload type. */
+interface CodecAttributes {
+  rtpmap: string[];
+  fmtp: string[];
+  rtcpFb: string[];
+}
+
+/** The a=rtpmap, a=fmtp and a=rtcp-fb lines of a section by the payload type they start with. */
+function codecAttributes(section: MediaSection): Map<string, CodecAttributes> {
+  const out = new Map<string, CodecAttributes>();
+  for (const l of section.lines) {
+    if (l.type !== 'a') continue;
+    const v = l.value;
+    const colon = v.indexOf(':');
+    let kind: keyof CodecAttributes;
+    if (colon === 6 && v.startsWith('rtpmap')) kind = 'rtpmap';
+    else if (colon === 4 && v.startsWith('fmtp')) kind = 'fmtp';
+    else if (colon === 7 && v.startsWith('rtcp-fb')) kind = 'rtcpFb';
+    else continue;
+    const sp = v.indexOf(' ', colon + 1);
+    const pt = v.slice(colon + 1, sp < 0 ? v.length : sp);
+    let attrs = out.get(pt);
+    if (!attrs) {
+      attrs = { rtpmap: [], fmtp: [], rtcpFb: [] };
+      out.set(pt, attrs);
+    }
+    attrs[kind].push(v);
+  }
+  return out;
+}
+
 /** The codec attributes of one payload type, from the SDP or the static table. */
-function codecLines(section: MediaSection, pt: string): string[] {
+function codecLines(attrs: CodecAttributes | undefined, pt: string): string[] {
   const out: string[] = [];
-  const find = (name: string): string[] =>
-    section.lines.filter((l) => l.type === 'a' && attrName(l.value) === name && attrValue(l.value).split(' ')[0] === pt)
-      .map((l) => l.value);
-  const rtpmap = find('rtpmap');
+  const rtpmap = attrs?.rtpmap ?? [];
   const parsed = rtpmap.length > 0 ? parseRtpmap(attrValue(rtpmap[0])) : null;
   if (parsed) {
     // Written the way the reference does: a channel count of 1 is left out.
@@ -133,8 +160,7 @@ function codecLines(section: MediaSection, pt: string): string[] {
     if (known) out.push(`rtpmap:${pt} ${known.encoding}/${known.clockRate}${known.channels && known.channels > 1 ? '/' + known.channels : ''}`);
     else if (/^\d+$/.test(pt)) out.push(`rtpmap:${pt} /0`);
   }
-  out.push(...find('fmtp'));
-  out.push(...find('rtcp-fb'));
+  if (attrs) out.push(...attrs.fmtp, ...attrs.rtcpFb);
   return out;
 }
 
@@ -166,43 +192,52 @@ function keptForRelay(name: string, value: string): boolean {
   return name === 'ice-ufrag' || name === 'ice-pwd' || name === 'ice-options' || name === 'rtcp-mux' || name === 'rtcp';
 }
 
-function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
+/** A media section of the output: its m= line fields and lines. */
+function outputSection(parsed: MediaSection, port: number, protocol: string, formats: string[], lines: SdpLine[]): MediaSection {
+  const section: MediaSection = { type: parsed.type, port, portCount: null, proto: protocol, formats, lines };
+  if (parsed.eol) section.eol = parsed.eol;
+  return section;
+}
+
+function buildMedia(plan: MediaPlan, opts: OutputOptions): MediaSection {
   const section = plan.parsed;
   const media = plan.media;
   const protocol = plan.protocol ?? section.proto;
   if (plan.rejected) {
-    const rejected: SdpLine[] = [{ type: 'm', value: mediaLine(section.type, 0, protocol, section.formats) }];
+    const rejected: SdpLine[] = [];
     // A rejected non-RTP stream (T.38) keeps its attributes; an RTP one loses them.
     if (!isRtpProtocol(section.proto)) rejected.push(...section.lines.filter((l) => l.type === 'a'));
     if (opts.generateMid) {
       const mid = section.lines.find((l) => l.type === 'a' && attrName(l.value) === 'mid');
       rejected.push({ type: 'a', value: mid?.value ?? `mid:${plan.index + 1}` });
     }
-    return rejected;
+    return outputSection(section, 0, protocol, section.formats, rejected);
   }
   const relay = plan.ice === 'relay';
   const port = media.rtp.localPort;
   const address = advertisedAddress(media, opts);
   const formats = plan.formats ?? section.formats;
-  // Negotiation left no payload type: the sender's codec attributes stay as they were.
+  // Negotiation left no payload type: the sender's codec attributes stay as they were,
+  // and the m= line ends with the separator (an empty format), as the reference writes it.
   const emptied = plan.codecs !== undefined && plan.codecs !== null && plan.codecs.length === 0 &&
     (section.formats.length > 0 || plan.answer === true);
-  const out: SdpLine[] = [{ type: 'm', value: mediaLine(section.type, relay ? section.port : port, protocol, formats, emptied) }];
+  const out: SdpLine[] = [];
   let mid: string | null = null;
   let endOfCandidates = plan.endOfCandidates ?? false;
   let senderIce = false;
   const crypto: string[] = [];
   for (const line of section.lines) {
     if (line.type === 'c') {
-      out.push({ ...line, value: connectionValue(line.value, plan, address, opts) });
+      out.push(withValue(line, connectionValue(line.value, plan, address, opts)));
       continue;
     }
     if (line.type !== 'a') {
       out.push(line);
       continue;
     }
-    const { name } = splitAttribute(line.value);
-    const value = attrValue(line.value);
+    const attr = splitAttribute(line.value);
+    const name = attr.name;
+    const value = attr.value ?? '';
     if (name === 'mid') mid = line.value;
     if (name === 'ice-ufrag') senderIce = true;
     if (CRYPTO_ATTRS.includes(name)) crypto.push(line.value);
@@ -229,8 +264,12 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
   const attrs: string[] = [];
   if (mid === null && opts.generateMid) mid = `mid:${plan.index + 1}`;
   if (mid !== null) attrs.push(mid);
-  if (plan.isRtp && plan.codecs) for (const p of plan.codecs) attrs.push(...payloadTypeLines(p));
-  else if (plan.isRtp) for (const pt of formats) attrs.push(...codecLines(section, pt));
+  if (plan.isRtp && plan.codecs) {
+    for (const p of plan.codecs) attrs.push(...payloadTypeLines(p));
+  } else if (plan.isRtp) {
+    const codecs = codecAttributes(section);
+    for (const pt of formats) attrs.push(...codecLines(codecs.get(pt), pt));
+  }
   if (!opts.originalSendrecv) attrs.push(outputDirection(plan));
   if (plan.isRtp && !opts.noRtcpAttribute && !relay) {
     const rtcpPort = plan.rtcpMuxed ? port : media.rtcp.localPort;
@@ -249,7 +288,7 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): SdpLine[] {
   }
   if (endOfCandidates) attrs.push('end-of-candidates');
   for (const a of attrs) out.push({ type: 'a', value: a });
-  return out;
+  return outputSection(section, relay ? section.port : port, protocol, emptied ? [''] : formats, out);
 }
 
 /** Rewrites the sender's SDP for the receiver. */
@@ -267,12 +306,12 @@ export function buildSdp(sdp: SessionDescription, plans: MediaPlan[], opts: Outp
       if (parts.length >= 6) {
         parts[4] = address.includes(':') ? 'IP6' : 'IP4';
         parts[5] = address;
-        session.push({ ...line, value: parts.join(' ') });
+        session.push(withValue(line, parts.join(' ')));
         continue;
       }
     }
     if (line.type === 'c' && (sessionConnUsed || opts.replaceSessionConnection)) {
-      session.push({ ...line, value: sessionZeroPlan ? connectionValue(line.value, sessionZeroPlan, address, opts) : connectionLine(opts.mediaAddress ?? address) });
+      session.push(withValue(line, sessionZeroPlan ? connectionValue(line.value, sessionZeroPlan, address, opts) : connectionLine(opts.mediaAddress ?? address)));
       continue;
     }
     if (line.type === 'a' && SESSION_DROPPED.has(attrName(line.value))) {
@@ -283,13 +322,6 @@ export function buildSdp(sdp: SessionDescription, plans: MediaPlan[], opts: Outp
   if (opts.loopProtect) session.push({ type: 'a', value: `rtpengine:${opts.loopProtect}` });
   const media: MediaSection[] = [];
   const out: SessionDescription = { session, media };
-  for (const plan of plans) {
-    const lines = buildMedia(plan, opts);
-    const m = lines[0];
-    const [type, port, proto, ...formats] = m.value.split(' ');
-    const section: MediaSection = { type, port: parseInt(port, 10), portCount: null, proto, formats, lines: lines.slice(1) };
-    if (plan.parsed.eol) section.eol = plan.parsed.eol;
-    media.push(section);
-  }
+  for (const plan of plans) media.push(buildMedia(plan, opts));
   return serializeSdp(out);
 }

@@ -2,7 +2,7 @@
 // media on its logical interface and compiles each stream's route (endpoint, sink,
 // RTCP sink, learning) when signalling changes it. Runs on the control thread.
 
-import { EngineError, type MediaEngine, type EngineEvent, type Learning, type PayloadClock, type StreamStats } from '../media/engine';
+import { EngineError, type StreamConfig, type MediaEngine, type EngineEvent, type Learning, type PayloadClock, type StreamStats } from '../media/engine';
 import { planRoute, DEFAULT_GRAPH_OPTIONS, type GraphOptions } from '../codec/graph';
 import { getLogger } from '../log';
 import { PortsExhaustedError, type PortAllocator, type PortPair } from '../media/ports';
@@ -16,11 +16,15 @@ function clockRates(m: CallMedia): PayloadClock[] | undefined {
   const desc = m.desc;
   if (!desc) return undefined;
   const out: PayloadClock[] = [];
-  desc.formats.forEach((f, i) => {
+  for (let i = 0; i < desc.formats.length; i++) {
+    const f = desc.formats[i];
     const pt = /^\d+$/.test(f) ? parseInt(f, 10) : -1;
-    const rate = parseInt((desc.codecs[i] ?? '').split('/')[1] ?? '', 10);
+    // The codec is "ENCODING/rate[/channels]".
+    const codec = desc.codecs[i] ?? '';
+    const slash = codec.indexOf('/');
+    const rate = slash < 0 ? NaN : parseInt(codec.slice(slash + 1), 10);
     if (pt >= 0 && pt <= 127 && rate > 0) out.push({ pt, clockRate: rate });
-  });
+  }
   return out;
 }
 
@@ -92,31 +96,45 @@ export class MediaWiring {
     const ml = from.monologue;
     const learning: Learning = ml.asymmetric ? 'off' : this.learning;
     const rtcpTarget = to.rtcpMux ? to.rtp.engineId : to.rtcp.engineId;
-    const common = {
+    // STUN checks from this side's peer carry the credentials we advertised to it.
+    const ice = from.iceUfrag && from.icePwd ? { ufrag: from.iceUfrag, pwd: from.icePwd } : null;
+    const rates = clockRates(from);
+    // Both literals list every field in the same order: one object shape for
+    // the engine façade to read.
+    // What this side sends is transcoded on its RTP stream when negotiation says so.
+    const codecs = planRoute(from.codec, this.graph);
+    const rtpConfig: StreamConfig = {
+      endpoint: from.rtp.endpoint,
+      sink: to.rtp.engineId,
+      rtcpSink: rtcpTarget,
       learning,
       strictSource: ml.strictSource,
       mediaHandover: ml.mediaHandover,
       tos: ml.tos,
-      // STUN checks from this side's peer carry the credentials we advertised to it.
-      ice: from.iceUfrag && from.icePwd ? { ufrag: from.iceUfrag, pwd: from.icePwd } : null,
-      clockRates: clockRates(from),
+      ice,
+      clockRates: rates,
+      codecs,
     };
-    const rtpConfig = { ...common, endpoint: from.rtp.endpoint, sink: to.rtp.engineId, rtcpSink: rtcpTarget };
-    // What this side sends is transcoded on its RTP stream when negotiation says so.
-    const codecs = planRoute(from.codec, this.graph);
     try {
-      this.engine.configure(from.rtp.engineId, { ...rtpConfig, codecs });
+      this.engine.configure(from.rtp.engineId, rtpConfig);
     } catch (err) {
       if (!(err instanceof EngineError) || err.code !== 'EINVAL' || !codecs) throw err;
       log.warn(`Cannot transcode media ${from.index + 1} of '${from.monologue.tag}', relaying it unchanged: ${err.message}`);
-      this.engine.configure(from.rtp.engineId, { ...rtpConfig, codecs: null });
+      rtpConfig.codecs = null;
+      this.engine.configure(from.rtp.engineId, rtpConfig);
     }
     this.engine.configure(from.rtcp.engineId, {
-      ...common,
       // RTCP towards a multiplexing peer leaves through its RTP port.
       endpoint: from.rtcpMux ? null : from.rtcp.endpoint,
       sink: rtcpTarget,
       rtcpSink: rtcpTarget,
+      learning,
+      strictSource: ml.strictSource,
+      mediaHandover: ml.mediaHandover,
+      tos: ml.tos,
+      ice,
+      clockRates: rates,
+      codecs: null,
     });
   }
 

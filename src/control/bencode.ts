@@ -195,37 +195,176 @@ function skipValue(buf: Buffer, st: { pos: number }, depth: number): void {
 // Characters outside latin1 mean the string is text, not bytes: it is written as UTF-8.
 const NON_LATIN1 = /[^\x00-\xff]/;
 
-function encodeString(s: string): string {
-  if (NON_LATIN1.test(s)) s = Buffer.from(s, 'utf8').toString('latin1');
-  return s.length + ':' + s;
+// Below this length a string is copied by a loop, which costs less than a call
+// into the buffer's native latin1 writer.
+const SHORT_STRING = 32;
+
+/**
+ * Writes values into a chunk of memory shared by consecutive messages: each
+ * message is handed out as a slice of the chunk, without a copy, and the chunk
+ * is replaced once full (the slices keep the old one alive). This costs one
+ * allocation per many replies instead of a string per value and a buffer per
+ * reply. encode() is synchronous, so one writer serves every call.
+ */
+class Writer {
+  private static readonly CHUNK = 64 * 1024;
+  private buf = Buffer.allocUnsafe(Writer.CHUNK);
+  // Where the message being written starts, and the write position.
+  private start = 0;
+  private pos = 0;
+
+  /** The message written since the last take() or reset(). */
+  take(): Buffer {
+    const out = this.buf.subarray(this.start, this.pos);
+    this.start = this.pos;
+    return out;
+  }
+
+  /** Drops the message being written. */
+  reset(): void {
+    this.pos = this.start;
+  }
+
+  // Makes room for n more bytes: a message that does not fit in what is left
+  // of the chunk moves to a new one.
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const used = this.pos - this.start;
+    const next = Buffer.allocUnsafe(Math.max(Writer.CHUNK, 2 * (used + n)));
+    this.buf.copy(next, 0, this.start, this.pos);
+    this.buf = next;
+    this.start = 0;
+    this.pos = used;
+  }
+
+  byte(c: number): void {
+    this.room(1);
+    this.buf[this.pos++] = c;
+  }
+
+  /** Writes a string of characters up to U+00FF, one byte each. */
+  private latin1(s: string): void {
+    const n = s.length;
+    this.room(n);
+    if (n < SHORT_STRING) {
+      const b = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
+      this.pos = p;
+    } else {
+      this.pos += this.buf.write(s, this.pos, n, 'latin1');
+    }
+  }
+
+  /**
+   * Writes a bencoded string: "<length>:<bytes>". This and integer() run for
+   * every value of every reply, hence the hand-inlined digits.
+   */
+  string(s: string): void {
+    const n = s.length;
+    if (n >= SHORT_STRING) {
+      if (NON_LATIN1.test(s)) return this.utf8String(s);
+      this.latin1(String(n));
+      this.byte(C_COLON);
+      this.latin1(s);
+      return;
+    }
+    // Short strings are copied while being checked; a character beyond
+    // U+00FF (rare: text, not bytes) starts the string over as UTF-8. The
+    // room is made first, so that the start stays in the same chunk.
+    this.room(n + 3);
+    const b = this.buf;
+    const start = this.pos;
+    let p = start;
+    if (n >= 10) b[p++] = C_0 + ((n / 10) | 0);
+    b[p++] = C_0 + (n % 10);
+    b[p++] = C_COLON;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0xff) {
+        this.pos = start;
+        return this.utf8String(s);
+      }
+      b[p++] = c;
+    }
+    this.pos = p;
+  }
+
+  private utf8String(s: string): void {
+    const utf8 = Buffer.from(s, 'utf8');
+    this.latin1(String(utf8.length));
+    this.byte(C_COLON);
+    this.room(utf8.length);
+    utf8.copy(this.buf, this.pos);
+    this.pos += utf8.length;
+  }
+
+  /** Writes an integer: "i<digits>e". */
+  integer(v: number): void {
+    if (v < 0 || v >= 2147483648) {
+      this.byte(C_I);
+      this.latin1(Math.abs(v) < 1e21 ? String(v === 0 ? 0 : v) : BigInt(v).toString());
+      this.byte(C_E);
+      return;
+    }
+    // At most ten digits: written backwards from the last one.
+    let digits = 1;
+    for (let x = v; x >= 10; x = (x / 10) | 0) digits++;
+    this.room(digits + 2);
+    const b = this.buf;
+    let p = this.pos;
+    b[p++] = C_I;
+    let q = p + digits;
+    for (let x = v; q > p; x = (x / 10) | 0) b[--q] = C_0 + (x % 10);
+    p += digits;
+    b[p++] = C_E;
+    this.pos = p;
+  }
+
+  bytes(b: Buffer): void {
+    this.latin1(String(b.length));
+    this.byte(C_COLON);
+    this.room(b.length);
+    b.copy(this.buf, this.pos);
+    this.pos += b.length;
+  }
 }
 
-function encodeInto(v: unknown, depth: number): string {
+const writer = new Writer();
+
+function encodeInto(w: Writer, v: unknown, depth: number): void {
   switch (typeof v) {
     case 'string':
-      return encodeString(v);
+      w.string(v);
+      return;
     case 'number': {
       if (!Number.isInteger(v)) throw new BencodeError('ERR_BENCODE_TYPE', 0, `cannot encode non-integer number ${v}`);
-      const digits = Math.abs(v) < 1e21 ? String(v === 0 ? 0 : v) : BigInt(v).toString();
-      return 'i' + digits + 'e';
+      w.integer(v);
+      return;
     }
     case 'object': {
       if (v === null) break;
       if (depth >= MAX_DEPTH) throw new BencodeError('ERR_BENCODE_DEPTH', 0, 'nesting too deep to encode');
-      if (Buffer.isBuffer(v)) return encodeString(v.toString('latin1'));
-      if (Array.isArray(v)) {
-        let out = 'l';
-        for (const item of v) if (item !== undefined) out += encodeInto(item, depth + 1);
-        return out + 'e';
+      if (Buffer.isBuffer(v)) {
+        w.bytes(v);
+        return;
       }
-      let out = 'd';
+      if (Array.isArray(v)) {
+        w.byte(C_L);
+        for (const item of v) if (item !== undefined) encodeInto(w, item, depth + 1);
+        w.byte(C_E);
+        return;
+      }
+      w.byte(C_D);
       const dict = v as Record<string, unknown>;
-      for (const k of Object.keys(dict)) {
+      for (const k in dict) {
         const item = dict[k];
         if (item === undefined) continue;
-        out += encodeString(k) + encodeInto(item, depth + 1);
+        w.string(k);
+        encodeInto(w, item, depth + 1);
       }
-      return out + 'e';
+      w.byte(C_E);
+      return;
     }
     default:
       break;
@@ -234,15 +373,21 @@ function encodeInto(v: unknown, depth: number): string {
 }
 
 /**
- * Encodes a value as a binary string (one char per byte). Dictionary entries
- * whose value is `undefined` are left out; strings holding characters beyond
- * U+00FF are written as their UTF-8 bytes; Buffers are written as byte strings.
+ * Encodes a value to bytes. Dictionary entries whose value is `undefined` are
+ * left out; strings holding characters beyond U+00FF are written as their
+ * UTF-8 bytes; Buffers are written as byte strings.
  */
-export function encodeToString(value: BValue): string {
-  return encodeInto(value, 0);
+export function encode(value: BValue): Buffer {
+  try {
+    encodeInto(writer, value, 0);
+  } catch (e) {
+    writer.reset();
+    throw e;
+  }
+  return writer.take();
 }
 
-/** Encodes a value to bytes; see encodeToString for the mapping. */
-export function encode(value: BValue): Buffer {
-  return Buffer.from(encodeInto(value, 0), 'latin1');
+/** Encodes a value as a binary string (one char per byte); see encode for the mapping. */
+export function encodeToString(value: BValue): string {
+  return encode(value).toString('latin1');
 }

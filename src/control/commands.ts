@@ -148,7 +148,10 @@ export class Commands {
     }
     // The reference answers with the call's figures as they were, delay or not, when
     // the delete names a from-tag; without one, just ok.
-    if (before && req.fromTag) return { ...before, result: 'ok' };
+    if (before && req.fromTag) {
+      before.result = 'ok';
+      return before;
+    }
     return { result: 'ok' };
   }
 

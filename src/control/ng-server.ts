@@ -18,7 +18,7 @@ import { randomBytes } from 'crypto';
 import { TextDecoder } from 'util';
 import { BDict, BValue, decodePrefix, encode, scanPrefix } from './bencode';
 import { NG_REASONS, NgError } from './errors';
-import { getLogger } from '../log';
+import { getLogger, LOG_INFO } from '../log';
 
 const log = getLogger('control');
 
@@ -118,10 +118,25 @@ function toList<T>(v: T | T[] | null | undefined): T[] {
   return Array.isArray(v) ? v : [v];
 }
 
-function remoteOf(address: string, port: number): NgContext['remote'] {
+/** The peer of a message; `family` is what the socket reports ('IPv4', 'IPv6'), which spares a regex per message. */
+function remoteOf(address: string, port: number, family: string | undefined): NgContext['remote'] {
   // Dual-stack listeners see IPv4 peers as IPv4-mapped IPv6 addresses.
-  if (address.startsWith('::ffff:') && net.isIPv4(address.slice(7))) address = address.slice(7);
-  return { address, port, family: net.isIPv6(address) ? 6 : 4 };
+  if (address.startsWith('::ffff:') && net.isIPv4(address.slice(7))) return { address: address.slice(7), port, family: 4 };
+  return { address, port, family: family === 'IPv4' ? 4 : family === 'IPv6' ? 6 : net.isIPv6(address) ? 6 : 4 };
+}
+
+/**
+ * The name lookup of the UDP listeners. They bind resolved addresses and reply
+ * to the address a request came from, always literals: Node's default lookup
+ * would test each one with regexes and defer every reply by a tick.
+ */
+function literalLookup(
+  address: string,
+  family: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  // dgram passes the socket's family (4 or 6) where dns.lookup takes options.
+  callback(null, address, typeof family === 'number' ? family : 0);
 }
 
 function describe(r: NgContext['remote']): string {
@@ -229,7 +244,7 @@ class NgTcpConnection {
   readonly remote: NgContext['remote'];
 
   constructor(private readonly server: NgServer, readonly socket: net.Socket, private readonly maxBuffer: number) {
-    this.remote = remoteOf(socket.remoteAddress ?? '', socket.remotePort ?? 0);
+    this.remote = remoteOf(socket.remoteAddress ?? '', socket.remotePort ?? 0, socket.remoteFamily);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (e) => log.info(`TCP control connection from ${describe(this.remote)}: ${e.message}`));
@@ -379,7 +394,7 @@ export class NgServer {
     // port means, as in the reference) can be bound beside it.
     const bind = (type: 'udp4' | 'udp6', host: string, ipv6Only = false): Promise<dgram.Socket> =>
       new Promise((resolve, reject) => {
-        const sock = dgram.createSocket({ type, ipv6Only });
+        const sock = dgram.createSocket({ type, ipv6Only, lookup: literalLookup });
         const onError = (e: Error): void => {
           sock.close();
           reject(e);
@@ -438,7 +453,7 @@ export class NgServer {
   }
 
   private onDatagram(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const remote = remoteOf(rinfo.address, rinfo.port);
+    const remote = remoteOf(rinfo.address, rinfo.port, rinfo.family);
     const sp = msg.indexOf(C_SPACE);
     if (sp <= 0) {
       log.warn(`Received invalid NG data (no cookie) from ${describe(remote)}`);
@@ -486,7 +501,14 @@ export class NgServer {
       return;
     }
     this.stats.requests++;
-    const work = this.process(body, { transport, remote, json: false, cookie: cookieStr }).then((reply) => {
+    const out = this.process(body, { transport, remote, json: false, cookie: cookieStr });
+    if (!(out instanceof Promise)) {
+      // Answered at once (the daemon's handler is synchronous): nothing was in flight.
+      if (!this.closed) this.cache.set(key, out);
+      deliver(out);
+      return;
+    }
+    const work = out.then((reply) => {
       if (this.pending.get(key) === work) this.pending.delete(key);
       if (!this.closed) this.cache.set(key, reply);
       return reply;
@@ -495,9 +517,12 @@ export class NgServer {
     void work.then(deliver);
   }
 
-  // Never rejects: every failure becomes an error reply.
-  private async process(body: Buffer, ctx: NgContext): Promise<Buffer> {
-    const from = describe(ctx.remote);
+  /**
+   * Decodes a message, runs the handler and encodes its reply. Never throws or
+   * rejects: every failure becomes an error reply. Returns the reply itself
+   * when the handler answers synchronously, sparing the promise round trips.
+   */
+  private process(body: Buffer, ctx: NgContext): Buffer | Promise<Buffer> {
     let dict: BDict;
     try {
       if (body.length === 0) throw new NgRequestError(NG_REASONS.noPayload);
@@ -516,32 +541,41 @@ export class NgServer {
       if (typeof dict.command !== 'string') throw new NgRequestError(NG_REASONS.noCommand);
     } catch (e) {
       const reason = e instanceof NgError ? e.ngReason : NG_REASONS.internal;
-      log.warn(`Protocol error in packet from ${from}: ${reason}`);
+      log.warn(`Protocol error in packet from ${describe(ctx.remote)}: ${reason}`);
       this.stats.errors++;
       return errorReply(reason, ctx.json);
     }
 
     const command = dict.command as string;
-    log.info(`Received command '${command}' from ${from}`);
-    const started = process.hrtime.bigint();
-    let reply: BDict;
+    // These two lines are built only when they will be written: under load
+    // their formatting costs more than many a command.
+    const verbose = log.isEnabled(LOG_INFO);
+    if (verbose) log.info(`Received command '${command}' from ${describe(ctx.remote)}`);
+    const started = verbose ? process.hrtime.bigint() : 0n;
+    let result: Promise<BDict> | BDict;
     try {
-      reply = await this.handler(dict, ctx);
-      if (typeof reply !== 'object' || reply === null || Array.isArray(reply)) {
-        throw new Error(`handler returned ${Array.isArray(reply) ? 'a list' : typeof reply}`);
-      }
-      if (reply.result === undefined) reply = { ...reply, result: 'ok' };
+      result = this.handler(dict, ctx);
     } catch (e) {
-      const reason = (e as { ngReason?: unknown }).ngReason;
-      const text = typeof reason === 'string' ? reason : (e as Error)?.message ?? String(e);
-      log.warn(`Protocol error in packet from ${from}: ${text}`);
-      if (typeof reason !== 'string') log.debug(`Handler failure for '${command}': ${(e as Error)?.stack ?? text}`);
-      this.stats.errors++;
-      return errorReply(text, ctx.json);
+      return this.handlerFailed(e, command, ctx);
     }
+    const finish = (reply: BDict): Buffer => this.finish(reply, command, ctx, started);
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      return Promise.resolve(result).then(finish, (e: unknown) => this.handlerFailed(e, command, ctx));
+    }
+    return finish(result as BDict);
+  }
+
+  // Checks and encodes a handler's reply; `started` is 0 when info lines are off.
+  private finish(reply: BDict, command: string, ctx: NgContext, started: bigint): Buffer {
+    if (typeof reply !== 'object' || reply === null || Array.isArray(reply)) {
+      return this.handlerFailed(new Error(`handler returned ${Array.isArray(reply) ? 'a list' : typeof reply}`), command, ctx);
+    }
+    if (reply.result === undefined) reply = { ...reply, result: 'ok' };
     if (reply.result === 'error') this.stats.errors++;
-    const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-    log.info(`Replying to '${command}' from ${from} (elapsed time ${elapsed.toFixed(6)} sec)`);
+    if (started !== 0n) {
+      const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+      log.info(`Replying to '${command}' from ${describe(ctx.remote)} (elapsed time ${elapsed.toFixed(6)} sec)`);
+    }
     try {
       return encodeReply(reply, ctx.json);
     } catch (e) {
@@ -549,5 +583,14 @@ export class NgServer {
       this.stats.errors++;
       return errorReply(NG_REASONS.internal, ctx.json);
     }
+  }
+
+  private handlerFailed(e: unknown, command: string, ctx: NgContext): Buffer {
+    const reason = (e as { ngReason?: unknown } | null)?.ngReason;
+    const text = typeof reason === 'string' ? reason : (e as Error)?.message ?? String(e);
+    log.warn(`Protocol error in packet from ${describe(ctx.remote)}: ${text}`);
+    if (typeof reason !== 'string') log.debug(`Handler failure for '${command}': ${(e as Error)?.stack ?? text}`);
+    this.stats.errors++;
+    return errorReply(text, ctx.json);
   }
 }

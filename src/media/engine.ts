@@ -10,9 +10,13 @@
 // dropped by payload type on the engine thread before it reaches the sink.
 //
 // Threads: every method runs on the JavaScript thread and returns at once,
-// except closeStream() and close(), which wait for the engine thread to let go
-// of the sockets (at most one loop iteration). Events arrive in batches through
-// onEvents on the JavaScript thread; a throwing handler is logged, never fatal.
+// except close(), which stops the engine threads and closes every socket.
+// closeStreams() does not wait for the sockets: the streams relay nothing from
+// the moment it returns, and their engine thread closes the sockets within a
+// few milliseconds (native/worker.h says when); openStream() on a port whose
+// socket is still closing waits for it instead of failing. Events arrive in
+// batches through onEvents on the JavaScript thread; a throwing handler is
+// logged, never fatal.
 
 import * as path from 'path';
 import type { NativeCodecSpec } from '../codec/table';
@@ -255,23 +259,66 @@ export interface OpenStreamOptions {
   group?: number;
 }
 
+/**
+ * The addon's calls (native/addon.cc). Numbers of open, configure and stats go
+ * through the io block, positional values otherwise: every N-API call costs,
+ * and these run several times per offer, answer and delete.
+ */
 interface NativeEngine {
-  openStream(sockets: LocalSocketSpec[], group: number): number;
-  configure(id: number, cfg: StreamConfig): void;
-  closeStream(id: number): void;
-  stats(id: number): StreamStats;
-  statsMany(ids: number[]): StreamStats[];
+  /** Then family, address and port of each local socket. */
+  openStream(group: number, ...sockets: Array<number | string>): number;
+  /** The other fields come from io (the CFG_* slots). */
+  configure(id: number, endpointAddress: string, iceUfrag: string | null, icePwd: string | null, codecs: CodecRoute | null): void;
+  closeStreams(ids: number[]): void;
+  /** Writes the figures into io (the STAT_* slots) and returns the endpoint's address, null if none. */
+  statsInto(id: number): string | null;
   lastPacket(id: number): number;
   ssrcStats(group: number): SsrcStats[];
   totals(): EngineTotals;
   close(): void;
 }
 
+// The io block's layouts, as native/addon.cc's ConfigSlot and StatsSlot.
+const CFG_ENDPOINT_FAMILY = 0;
+const CFG_ENDPOINT_PORT = 1;
+const CFG_SINK = 2;
+const CFG_RTCP_SINK = 3;
+const CFG_LEARNING = 4;
+const CFG_STRICT_SOURCE = 5;
+const CFG_MEDIA_HANDOVER = 6;
+const CFG_TOS = 7;
+const CFG_RATE_COUNT = 8;
+const CFG_RATES = 9;
+const MAX_CLOCK_RATES = 128;
+const IO_SLOTS = CFG_RATES + 2 * MAX_CLOCK_RATES;
+
+const STAT_PACKETS = 0;
+const STAT_BYTES = 1;
+const STAT_ERRORS = 2;
+const STAT_DROPPED = 3;
+const STAT_LAST_PACKET = 4;
+const STAT_PACKETS_OUT = 5;
+const STAT_BYTES_OUT = 6;
+const STAT_ENDPOINT_FAMILY = 7;
+const STAT_ENDPOINT_PORT = 8;
+const STAT_LEARNED = 9;
+const STAT_CONFIRMED = 10;
+const STAT_SSRC = 11;
+const STAT_PAYLOAD_TYPE = 12;
+const STAT_TRANSCODED = 13;
+const STAT_FRAMES_DECODED = 14;
+const STAT_FRAMES_ENCODED = 15;
+const STAT_TRANSCODE_ERRORS = 16;
+
+/** Learning modes as the engine numbers them (native/learning.h). */
+const LEARNING_CODES: ReadonlyMap<string, number> = new Map([['off', 0], ['immediate', 1], ['delayed', 2], ['heuristic', 3]]);
+
 interface NativeModule {
   version: string;
   Engine: new (
     opts: { threads: number; learningDelayMs: number; mos?: string; softwareId?: string },
     onEvents: (events: EngineEvent[]) => void,
+    io: Float64Array,
   ) => NativeEngine;
 }
 
@@ -308,6 +355,9 @@ function rethrow(err: unknown): never {
 export class MediaEngine {
   private readonly engine: NativeEngine;
   private closed = false;
+  // Numbers exchanged with the addon (see NativeEngine); read or written
+  // right around each call.
+  private readonly io = new Float64Array(IO_SLOTS);
 
   constructor(opts: MediaEngineOptions) {
     const onEvents = opts.onEvents;
@@ -327,6 +377,7 @@ export class MediaEngine {
           ...(opts.softwareId !== undefined ? { softwareId: opts.softwareId } : {}),
         },
         safe,
+        this.io,
       );
     } catch (err) {
       rethrow(err);
@@ -335,8 +386,10 @@ export class MediaEngine {
 
   /** Binds all sockets (same port on each address) and returns the stream id; throws EngineError and binds nothing on failure. */
   openStream(sockets: LocalSocketSpec[], opts: OpenStreamOptions = {}): number {
+    const args: Array<number | string> = [];
+    for (const s of sockets) args.push(s.family, s.address, s.port);
     try {
-      return this.engine.openStream(sockets, opts.group ?? 0);
+      return this.engine.openStream(opts.group ?? 0, ...args);
     } catch (err) {
       rethrow(err);
     }
@@ -344,29 +397,81 @@ export class MediaEngine {
 
   /** Replaces the stream's configuration. A new endpoint or learning mode starts learning over. */
   configure(id: number, cfg: StreamConfig): void {
+    const io = this.io;
+    const ep = cfg.endpoint;
+    const learning = LEARNING_CODES.get(cfg.learning);
+    if (learning === undefined) {
+      throw new EngineError('EINVAL', "learning must be 'off', 'immediate', 'delayed' or 'heuristic'");
+    }
+    const rates = cfg.clockRates ?? [];
+    if (rates.length > MAX_CLOCK_RATES) {
+      throw new EngineError('EINVAL', `clockRates must have at most ${MAX_CLOCK_RATES} entries`);
+    }
+    io[CFG_ENDPOINT_FAMILY] = ep ? ep.family : 0;
+    io[CFG_ENDPOINT_PORT] = ep ? ep.port : 0;
+    io[CFG_SINK] = cfg.sink ?? 0;
+    io[CFG_RTCP_SINK] = cfg.rtcpSink ?? 0;
+    io[CFG_LEARNING] = learning;
+    io[CFG_STRICT_SOURCE] = cfg.strictSource ? 1 : 0;
+    io[CFG_MEDIA_HANDOVER] = cfg.mediaHandover ? 1 : 0;
+    io[CFG_TOS] = cfg.tos ?? -1;
+    io[CFG_RATE_COUNT] = rates.length;
+    for (let i = 0; i < rates.length; i++) {
+      io[CFG_RATES + 2 * i] = rates[i].pt;
+      io[CFG_RATES + 2 * i + 1] = rates[i].clockRate;
+    }
     try {
-      this.engine.configure(id, cfg);
+      this.engine.configure(id, ep ? ep.address : '', cfg.ice ? cfg.ice.ufrag : null, cfg.ice ? cfg.ice.pwd : null, cfg.codecs ?? null);
     } catch (err) {
       rethrow(err);
     }
   }
 
-  /** Closes the stream; its port is free when this returns. Unknown ids are ignored. */
+  /** Closes the stream; its port is free a moment later (see the threads note above). Unknown ids are ignored. */
   closeStream(id: number): void {
+    this.closeStreams([id]);
+  }
+
+  /** Closes several streams with one request to the engine: a call's teardown. Unknown ids are ignored. */
+  closeStreams(ids: number[]): void {
     if (this.closed) return;
     try {
-      this.engine.closeStream(id);
+      this.engine.closeStreams(ids);
     } catch (err) {
       rethrow(err);
     }
   }
 
   stats(id: number): StreamStats {
+    let address: string | null;
     try {
-      return this.engine.stats(id);
+      address = this.engine.statsInto(id);
     } catch (err) {
       rethrow(err);
     }
+    const f = this.io;
+    const family = f[STAT_ENDPOINT_FAMILY];
+    return {
+      packets: f[STAT_PACKETS],
+      bytes: f[STAT_BYTES],
+      errors: f[STAT_ERRORS],
+      dropped: f[STAT_DROPPED],
+      lastPacket: f[STAT_LAST_PACKET],
+      packetsOut: f[STAT_PACKETS_OUT],
+      bytesOut: f[STAT_BYTES_OUT],
+      endpoint:
+        address !== null && (family === 4 || family === 6)
+          ? { family, address, port: f[STAT_ENDPOINT_PORT] }
+          : null,
+      learned: f[STAT_LEARNED] !== 0,
+      confirmed: f[STAT_CONFIRMED] !== 0,
+      ssrc: f[STAT_SSRC] >= 0 ? f[STAT_SSRC] : null,
+      payloadType: f[STAT_PAYLOAD_TYPE] >= 0 ? f[STAT_PAYLOAD_TYPE] : null,
+      transcoded: f[STAT_TRANSCODED] !== 0,
+      framesDecoded: f[STAT_FRAMES_DECODED],
+      framesEncoded: f[STAT_FRAMES_ENCODED],
+      transcodeErrors: f[STAT_TRANSCODE_ERRORS],
+    };
   }
 
   /** Unix time in ms of the stream's last accepted packet, 0 = never; cheaper than stats() (no object). */
@@ -379,11 +484,7 @@ export class MediaEngine {
   }
 
   statsMany(ids: number[]): StreamStats[] {
-    try {
-      return this.engine.statsMany(ids);
-    } catch (err) {
-      rethrow(err);
-    }
+    return ids.map((id) => this.stats(id));
   }
 
   /**

@@ -12,6 +12,13 @@
 // refuses (EADDRINUSE, EACCES: held by another process); past the top wrap
 // around to port-min once, and give up ("Ran out of ports") on the second wrap.
 //
+// A released pair is free for this allocator at once, though its sockets close
+// on the engine thread a few milliseconds later (MediaEngine.closeStreams): a
+// bind that meets such a socket waits for it inside the engine instead of
+// failing, so a released port is never mistaken for one held elsewhere and a
+// small range does not run out spuriously. Walking on from the last pair, as
+// the reference does, makes that wait rare.
+//
 // Runs on the JavaScript thread; each attempt is one or two bind calls.
 
 import { EngineError, Family, MediaEngine, OpenStreamOptions } from './engine';
@@ -59,7 +66,7 @@ interface Held {
 }
 
 /** The engine calls the allocator needs. */
-export type StreamOpener = Pick<MediaEngine, 'openStream' | 'closeStream'>;
+export type StreamOpener = Pick<MediaEngine, 'openStream' | 'closeStream' | 'closeStreams'>;
 
 export class PortAllocator {
   readonly min: number;
@@ -138,13 +145,12 @@ export class PortAllocator {
     );
   }
 
-  /** Closes both streams of the pair and makes its ports available again. Idempotent. */
+  /** Closes both streams of the pair (one engine request) and makes its ports available again. Idempotent. */
   releasePair(pair: PortPair): void {
     const h = this.held.get(pair.rtp);
     if (!h || h.pair.rtcp !== pair.rtcp) return;
     this.held.delete(pair.rtp);
-    this.engine.closeStream(h.pair.rtp);
-    this.engine.closeStream(h.pair.rtcp);
+    this.engine.closeStreams([h.pair.rtp, h.pair.rtcp]);
     for (const k of h.keys) {
       const m = this.bitmap(k);
       m[h.pair.port] = 0;

@@ -97,12 +97,18 @@ export function getParsedAttributes<T>(
 // Small lexical helpers
 // ---------------------------------------------------------------------------
 
-const DIGITS = /^[0-9]+$/;
-
-/** A plain decimal integer (digits only) no larger than `max`, else null. */
+/** A plain decimal integer (digits only, at most 16) no larger than `max`, else null. */
 export function parseUint(s: string, max: number): number | null {
-  if (!DIGITS.test(s) || s.length > 16) return null;
-  const n = Number(s);
+  const len = s.length;
+  if (len === 0 || len > 16) return null;
+  let n = 0;
+  for (let i = 0; i < len; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return null;
+    n = n * 10 + d;
+  }
+  // Past 2^53 the running sum may be off by one; let the number parser round it.
+  if (n > Number.MAX_SAFE_INTEGER) n = Number(s);
   return n <= max ? n : null;
 }
 
@@ -258,13 +264,18 @@ export function parseRtpmap(value: string): Rtpmap | null {
   if (sp < 0) return null;
   const pt = parseUint(value.slice(0, sp), 127);
   if (pt === null) return null;
-  const enc = value.slice(sp + 1).trim().split('/');
-  if (enc.length < 2 || enc.length > 3 || enc[0].length === 0) return null;
-  const clockRate = parseUint(enc[1], 0xffffffff);
+  // "encoding/rate" or "encoding/rate/channels", split by hand: this runs for
+  // every rtpmap line of every offer and answer.
+  const enc = value.slice(sp + 1).trim();
+  const s1 = enc.indexOf('/');
+  if (s1 <= 0) return null;
+  const s2 = enc.indexOf('/', s1 + 1);
+  if (s2 >= 0 && enc.indexOf('/', s2 + 1) >= 0) return null;
+  const clockRate = parseUint(enc.slice(s1 + 1, s2 < 0 ? enc.length : s2), 0xffffffff);
   if (clockRate === null || clockRate === 0) return null;
-  const r: Rtpmap = { pt, encoding: enc[0], clockRate };
-  if (enc.length === 3) {
-    const channels = parseUint(enc[2], 255);
+  const r: Rtpmap = { pt, encoding: enc.slice(0, s1), clockRate };
+  if (s2 >= 0) {
+    const channels = parseUint(enc.slice(s2 + 1), 255);
     if (channels === null || channels === 0) return null;
     r.channels = channels;
   }
@@ -363,12 +374,25 @@ export function staticPayloadType(pt: number): StaticPayloadType | undefined {
   return STATIC_PAYLOAD_TYPES.get(pt);
 }
 
+/** The well-formed a=rtpmap lines of a media section by payload type; the first line of a type wins. */
+export function rtpmapsByPayloadType(lines: readonly SdpLine[]): Map<number, Rtpmap> {
+  const out = new Map<number, Rtpmap>();
+  for (const r of getParsedAttributes(lines, 'rtpmap', parseRtpmap)) if (!out.has(r.pt)) out.set(r.pt, r);
+  return out;
+}
+
 /**
  * What a payload type of a media section means: its a=rtpmap if it has one,
  * else the RFC 3551 static assignment, else undefined.
  */
 export function resolvePayloadType(lines: readonly SdpLine[], pt: number): Rtpmap | undefined {
-  for (const r of getParsedAttributes(lines, 'rtpmap', parseRtpmap)) if (r.pt === pt) return r;
+  return payloadTypeFrom(rtpmapsByPayloadType(lines), pt);
+}
+
+/** As resolvePayloadType, with the section's a=rtpmap lines already read (rtpmapsByPayloadType). */
+export function payloadTypeFrom(rtpmaps: ReadonlyMap<number, Rtpmap>, pt: number): Rtpmap | undefined {
+  const mapped = rtpmaps.get(pt);
+  if (mapped) return mapped;
   const s = STATIC_PAYLOAD_TYPES.get(pt);
   if (!s) return undefined;
   const r: Rtpmap = { pt, encoding: s.encoding, clockRate: s.clockRate };

@@ -32,6 +32,21 @@ export interface MediaSection {
   lines: SdpLine[];
   /** The m= line ended in a bare LF. */
   eol?: '\n';
+  /**
+   * The m= line as parsed, with the fields it gave. Serializing reuses its text
+   * while the fields are unchanged, so odd but accepted spacing survives a round
+   * trip. Absent on sections built in code.
+   */
+  original?: MediaLineSnapshot;
+}
+
+export interface MediaLineSnapshot {
+  raw: string;
+  type: string;
+  port: number;
+  portCount: number | null;
+  proto: string;
+  formats: readonly string[];
 }
 
 export interface SessionDescription {
@@ -89,17 +104,11 @@ export class SdpError extends Error {
 // Line types the reference accepts; anything else fails the whole body.
 const KNOWN_TYPES = new Set(['v', 'o', 's', 'i', 'u', 'e', 'p', 'c', 'b', 't', 'r', 'z', 'k', 'a', 'm']);
 
-// The original m= line of each parsed media section, with the field values it
-// was parsed into. Serializing reuses the original text while the fields are
-// unchanged, so odd but accepted spacing survives a round trip.
-interface MediaLineSnapshot {
-  raw: string;
-  key: string;
-}
-const mediaLineSnapshots = new WeakMap<MediaSection, MediaLineSnapshot>();
-
-function mediaKey(m: MediaSection): string {
-  return `${m.type}\u0000${m.port}\u0000${m.portCount}\u0000${m.proto}\u0000${m.formats.length}\u0000${m.formats.join(' ')}`;
+function unchanged(m: MediaSection, snap: MediaLineSnapshot): boolean {
+  if (m.type !== snap.type || m.port !== snap.port || m.portCount !== snap.portCount || m.proto !== snap.proto) return false;
+  if (m.formats.length !== snap.formats.length) return false;
+  for (let i = 0; i < snap.formats.length; i++) if (m.formats[i] !== snap.formats[i]) return false;
+  return true;
 }
 
 /**
@@ -152,6 +161,12 @@ function leadingInteger(s: string, from = 0): { value: number; end: number } | n
   return { value: sign * value, end: i };
 }
 
+function skipSpaces(s: string): string {
+  let i = 0;
+  while (i < s.length && s.charCodeAt(i) === 0x20) i++;
+  return i === 0 ? s : s.slice(i);
+}
+
 // Parses the fields of an m= line value; returns null where the reference
 // fails. The media type ends at the first space (it may be empty, as the
 // reference allows); further runs of spaces between port, protocol and
@@ -161,10 +176,10 @@ function parseMediaLine(value: string): Omit<MediaSection, 'lines'> | null {
   const first = nextToken(value);
   if (!first) return null;
   const [type, afterType] = first;
-  const t = takeTokens(afterType.replace(/^ +/, ''), 1);
+  const t = nextToken(skipSpaces(afterType));
   if (!t) return null;
-  const portStr = t.tokens[0];
-  const p = nextToken(t.rest.replace(/^ +/, ''));
+  const portStr = t[0];
+  const p = nextToken(skipSpaces(t[1]));
   if (!p) return null;
   const [proto, rest] = p;
   const port = leadingInteger(portStr);
@@ -259,9 +274,14 @@ export function parseSdp(text: string, options: ParseOptions = {}): SessionDescr
       case 'm': {
         const fields = parseMediaLine(value);
         if (!fields) throw new SdpError('SDP_BAD_MEDIA', 'Error parsing m= line', lineNo);
-        media = { ...fields, lines: [] };
+        // Spelled out: an object spread followed by more properties makes V8
+        // build a new hidden class for every parsed section.
+        const { type: mtype, port, portCount, proto, formats } = fields;
+        media = {
+          type: mtype, port, portCount, proto, formats, lines: [],
+          original: { raw: value, type: mtype, port, portCount, proto, formats: formats.slice() },
+        };
         if (bareLf) media.eol = '\n';
-        mediaLineSnapshots.set(media, { raw: value, key: mediaKey(media) });
         sdp.media.push(media);
         sectionHasConnection = false;
         started = true;
@@ -286,8 +306,8 @@ function printable(c: string): string {
 
 /** Formats the value of an m= line (everything after "m="). */
 export function formatMediaLine(m: MediaSection): string {
-  const snap = mediaLineSnapshots.get(m);
-  if (snap && snap.key === mediaKey(m)) return snap.raw;
+  const snap = m.original;
+  if (snap && unchanged(m, snap)) return snap.raw;
   const port = m.portCount !== null ? `${m.port}/${m.portCount}` : `${m.port}`;
   const formats = m.formats.length > 0 ? ` ${m.formats.join(' ')}` : '';
   return `${m.type} ${port} ${m.proto}${formats}`;
@@ -333,11 +353,6 @@ export function assertComplete(sdp: SessionDescription): void {
 export function cloneSdp(sdp: SessionDescription): SessionDescription {
   return {
     session: sdp.session.map((l) => ({ ...l })),
-    media: sdp.media.map((m) => {
-      const copy: MediaSection = { ...m, formats: [...m.formats], lines: m.lines.map((l) => ({ ...l })) };
-      const snap = mediaLineSnapshots.get(m);
-      if (snap) mediaLineSnapshots.set(copy, snap);
-      return copy;
-    }),
+    media: sdp.media.map((m) => ({ ...m, formats: [...m.formats], lines: m.lines.map((l) => ({ ...l })) })),
   };
 }

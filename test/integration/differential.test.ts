@@ -7,8 +7,9 @@
 //
 // Each describe starts one pair of daemons with the same options and runs many
 // scenarios on it; a scenario runs on both daemons at once, under different
-// call-ids, and is deleted afterwards (--delete-delay=0 frees its ports at once:
-// a port of the scenario still bound after that is reported as a difference).
+// call-ids, and is deleted afterwards (--delete-delay=0 frees its ports within
+// milliseconds: a port of the scenario still bound after a short grace is
+// reported as a difference).
 // Cases that differ the same way are reported once, naming the others;
 // RTPE_DIFF_SHOW=<part of a case name> prints both daemons' normalised output.
 //

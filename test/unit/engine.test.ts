@@ -95,11 +95,11 @@ function rtcpRr(): Buffer {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function eventually(check: () => void, timeoutMs = 2000): Promise<void> {
+async function eventually(check: () => void | Promise<void>, timeoutMs = 2000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      check();
+      await check();
       return;
     } catch (err) {
       if (Date.now() > deadline) throw err;
@@ -416,13 +416,18 @@ describe('media engine', function () {
     await B.waitFor(1);
     engine.closeStream(b.id);
     engine.closeStream(b.id);
-    // The port is free as soon as closeStream returns.
-    const probe = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      probe.once('error', reject);
-      probe.bind(b.port, '127.0.0.1', () => resolve());
+    // The engine thread closes the socket a moment later.
+    await eventually(async () => {
+      const probe = dgram.createSocket('udp4');
+      try {
+        await new Promise<void>((resolve, reject) => {
+          probe.once('error', reject);
+          probe.bind(b.port, '127.0.0.1', () => resolve());
+        });
+      } finally {
+        await new Promise<void>((resolve) => probe.close(() => resolve()));
+      }
     });
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
     await A.send(rtp(2), a.port);
     await eventually(() => assert.equal(engine.stats(a.id).dropped, 1));
     assert.equal(B.received.length, 1);
@@ -435,6 +440,18 @@ describe('media engine', function () {
     await A.send(rtp(3), a.port);
     await sleep(50);
     assert.equal(B.received.length, 1);
+  });
+
+  it('closeStreams closes several streams in one request, and their ports can be opened again at once', function () {
+    const a = openStream(engine);
+    const b = openStream(engine);
+    engine.closeStreams([a.id, b.id, a.id, 987654]);
+    for (const s of [a, b]) {
+      assert.throws(() => engine.stats(s.id), (e: unknown) => e instanceof EngineError && e.code === 'ENOENT');
+      // Still closing on the engine thread or not: the engine waits for it rather than fail.
+      engine.closeStream(engine.openStream([{ family: 4, address: '127.0.0.1', port: s.port }]));
+    }
+    engine.closeStreams([]);
   });
 
   it('opening a port in use throws EADDRINUSE and binds nothing', async function () {

@@ -34,6 +34,18 @@ async function isFree(port: number, host: string): Promise<boolean> {
   }
 }
 
+/**
+ * True if port on host is free, or becomes free within a second: a closed
+ * stream's socket is closed by its engine thread a moment after closeStream().
+ */
+async function freedSoon(port: number, host: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    if (await isFree(port, host)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return false;
+}
+
 describe('port allocator', function () {
   let engine: MediaEngine;
 
@@ -76,7 +88,7 @@ describe('port allocator', function () {
     assert.equal(ports.last(), pairs[4].port + 2);
     for (const p of pairs) ports.releasePair(p);
     assert.equal(ports.inUse(), 0);
-    for (const p of pairs) assert.equal(await isFree(p.port, '127.0.0.1'), true);
+    for (const p of pairs) assert.equal(await freedSoon(p.port, '127.0.0.1'), true);
   });
 
   it("fails with 'Ran out of ports' when the range is exhausted, leaking nothing", async function () {
@@ -92,7 +104,7 @@ describe('port allocator', function () {
     );
     assert.equal(ports.inUse(), 3);
     for (const p of pairs) ports.releasePair(p);
-    for (let port = 44540; port <= 44545; port++) assert.equal(await isFree(port, '127.0.0.1'), true, `port ${port}`);
+    for (let port = 44540; port <= 44545; port++) assert.equal(await freedSoon(port, '127.0.0.1'), true, `port ${port}`);
   });
 
   it('reuses released pairs', function () {
@@ -121,7 +133,7 @@ describe('port allocator', function () {
       assert.deepEqual([a.port, b.port].sort(), [44564, 44566]);
       assert.throws(() => ports.allocatePair([V4]), PortsExhaustedError);
       // The RTP socket bound on 44562 before 44563 failed was closed again.
-      assert.equal(await isFree(44562, '127.0.0.1'), true);
+      assert.equal(await freedSoon(44562, '127.0.0.1'), true);
       ports.releasePair(a);
       ports.releasePair(b);
     } finally {
@@ -136,7 +148,7 @@ describe('port allocator', function () {
       const ports = new PortAllocator(engine, { min: 44570, max: 44573 });
       const p = ports.allocatePair([V4, V6]);
       assert.equal(p.port, 44572);
-      assert.equal(await isFree(44570, '127.0.0.1'), true);
+      assert.equal(await freedSoon(44570, '127.0.0.1'), true);
       ports.releasePair(p);
     } finally {
       await closeUdp(taken);
