@@ -51,6 +51,8 @@ export interface PayloadType {
   rawRtpmap: string | null;
   /** Insertion order, for name lookups (the reference keeps per-name queues). */
   seq: number;
+  /** namesOf() cache. */
+  names: string[] | null;
 }
 
 let seqCounter = 0;
@@ -106,8 +108,19 @@ function samePayloadType(a: PayloadType, b: PayloadType): boolean {
   return sameNoFormat(a, b) && a.fmtp === b.fmtp;
 }
 
+/** A copy, built field by field: one object shape for every payload type (V8 hidden classes). */
 function copyPt(p: PayloadType): PayloadType {
-  return { ...p, rtcpFb: [...p.rtcpFb], seq: ++seqCounter };
+  return {
+    pt: p.pt, encoding: p.encoding, clockRate: p.clockRate, channels: p.channels, fmtp: p.fmtp,
+    rtcpFb: p.rtcpFb.slice(), ptime: p.ptime, bitrate: p.bitrate, forTranscoding: p.forTranscoding,
+    accepted: p.accepted, def: p.def, rawRtpmap: p.rawRtpmap, seq: ++seqCounter, names: p.names,
+  };
+}
+
+/** The lower-cased names a payload type is known by (encoding, with params, with full params). */
+function namesOf(p: PayloadType): string[] {
+  if (!p.names) p.names = [p.encoding.toLowerCase(), withParams(p).toLowerCase(), fullParams(p).toLowerCase()];
+  return p.names;
 }
 
 /** The codec attribute values (without "a=") of one payload type, as the reference writes them. */
@@ -139,9 +152,9 @@ export class CodecStore {
   /** Payload types known under a name: encoding, encoding/clock[/channels] or encoding/clock/channels. */
   named(name: string): PayloadType[] {
     const n = name.toLowerCase();
-    return this.list
-      .filter((p) => p.encoding.toLowerCase() === n || withParams(p).toLowerCase() === n || fullParams(p).toLowerCase() === n)
-      .sort((a, b) => a.seq - b.seq);
+    const out = this.list.filter((p) => namesOf(p).includes(n));
+    if (out.length > 1) out.sort((a, b) => a.seq - b.seq);
+    return out;
   }
 
   touch(p: PayloadType): void {
@@ -258,7 +271,7 @@ export function storeFromSection(section: MediaSection, ptime: number): CodecSto
       ptime: ptime > 0 ? Math.floor(ptime) : 0,
       bitrate: 0, forTranscoding: false, accepted: false,
       def: encoding ? knownCodec(encoding, type) : null,
-      rawRtpmap, seq: ++seqCounter,
+      rawRtpmap, seq: ++seqCounter, names: null,
     });
   }
   return store;
@@ -351,7 +364,7 @@ export function makePayloadType(s: string): PayloadType | null {
   }
   return {
     pt, encoding: name, clockRate, channels, fmtp, rtcpFb: [], ptime: ptime > 0 ? ptime : c?.ptime?.default ?? 0,
-    bitrate, forTranscoding: false, accepted: false, def: knownCodec(name), rawRtpmap: null, seq: ++seqCounter,
+    bitrate, forTranscoding: false, accepted: false, def: knownCodec(name), rawRtpmap: null, seq: ++seqCounter, names: null,
   };
 }
 
@@ -497,7 +510,8 @@ function checkEmpty(cs: CodecStore, src: CodecStore): void {
 }
 
 /** Adds telephone-event/CN for touched clock rates that lack them; drops those whose clock rate is gone. */
-export function trackerUpdate(media: MediaCodecs): void {
+export function trackerUpdate(media: MediaCodecs): boolean {
+  let changed = false;
   const cs = media.codecs;
   const clockRates = new Set<number>();
   const supp = new Map<string, Map<number, PayloadType[]>>();
@@ -528,12 +542,15 @@ export function trackerUpdate(media: MediaCodecs): void {
       if (!p) continue;
       p.forTranscoding = true;
       cs.addRawOrder(p);
+      changed = true;
     }
     for (const [rate, entries] of byRate) {
       if (!touched(rate)) continue;
       for (const p of entries) cs.delete(p);
+      changed = true;
     }
   }
+  return changed;
 }
 
 // ---------------------------------------------------------------- handlers
@@ -729,9 +746,10 @@ export function negotiateOffer(sender: MediaCodecs, receiver: MediaCodecs, offer
   transcode(receiver, ops.transcode, offered);
   checkEmpty(receiver.codecs, offered);
   trackerUpdate(receiver);
+  const before = receiver.codecs.list.length;
   handlersUpdate(receiver, sender, true);
-  trackerUpdate(receiver);
-  handlersUpdate(receiver, sender, true);
+  // Updating the handlers may withdraw codecs: then the supplemental ones are revised and the handlers set again.
+  if (trackerUpdate(receiver) || receiver.codecs.list.length !== before) handlersUpdate(receiver, sender, true);
 }
 
 /**
