@@ -45,6 +45,7 @@ import { NgClient } from '../test/helpers/ng-client';
 import { sleep } from '../test/helpers/process';
 import { buildGenerator, children, GenResult, Generator } from './relay/generator';
 import { cpuNumbers, ksoftirqdPids, pin, rssKb, udpRcvbufErrors } from './proc';
+import { parseArg as argReader } from './args';
 
 interface Options {
   calls: number[];
@@ -92,18 +93,7 @@ function parseArgs(argv: string[]): Options {
     json: false,
   };
   for (const a of argv) {
-    const eq = a.indexOf('=');
-    const k = eq < 0 ? a : a.slice(0, eq);
-    const v = eq < 0 ? '' : a.slice(eq + 1);
-    const num = (max: number): number => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0 || n > max) throw new Error(`${k} needs a number in (0, ${max}], got '${v}'`);
-      return n;
-    };
-    const cpuList = (): string => {
-      if (!/^\d+([-,]\d+)*$/.test(v)) throw new Error(`${k} needs a CPU list like 1 or 0,1, got '${v}'`);
-      return v;
-    };
+    const { key: k, value: v, num, cpuList } = argReader(a);
     if (k === '--calls') {
       o.calls = v.split(',').map((s) => Math.floor(Number(s)));
       if (!o.calls.length || o.calls.some((n) => !Number.isFinite(n) || n < 1 || n > 20000)) {

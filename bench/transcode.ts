@@ -47,6 +47,7 @@ import { findCodec, nativeCodecSpec } from '../src/codec/table';
 import { backendAvailable } from '../src/codec/native';
 import { buildGenerator, GenResult, Generator } from './relay/generator';
 import { cpuNumbers, ksoftirqdPids, pin, threadsRunSeconds, udpRcvbufErrors } from './proc';
+import { parseArg as argReader } from './args';
 
 interface Pair {
   caller: string;
@@ -105,18 +106,7 @@ function parseArgs(argv: string[]): Options {
     json: false,
   };
   for (const a of argv) {
-    const eq = a.indexOf('=');
-    const k = eq < 0 ? a : a.slice(0, eq);
-    const v = eq < 0 ? '' : a.slice(eq + 1);
-    const num = (max: number): number => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0 || n > max) throw new Error(`${k} needs a number in (0, ${max}], got '${v}'`);
-      return n;
-    };
-    const cpuList = (): string => {
-      if (!/^\d+([-,]\d+)*$/.test(v)) throw new Error(`${k} needs a CPU list like 1 or 0,1, got '${v}'`);
-      return v;
-    };
+    const { key: k, value: v, num, cpuList } = argReader(a);
     if (k === '--calls') o.calls = Math.floor(num(500));
     else if (k === '--warmup') o.warmupS = num(30);
     else if (k === '--duration') o.durationS = num(120);

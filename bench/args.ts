@@ -1,0 +1,30 @@
+// Command-line arguments of the benches: `--key=value` with typed readers that
+// say what they expected.
+
+export interface Arg {
+  key: string;
+  value: string;
+  /** The value as a number in (0, max]. */
+  num(max: number): number;
+  /** The value as a CPU list (`1`, `0,1`, `0-3`). */
+  cpuList(): string;
+}
+
+export function parseArg(a: string): Arg {
+  const eq = a.indexOf('=');
+  const key = eq < 0 ? a : a.slice(0, eq);
+  const value = eq < 0 ? '' : a.slice(eq + 1);
+  return {
+    key,
+    value,
+    num(max: number): number {
+      const n = Number(value);
+      if (!Number.isFinite(n) || n <= 0 || n > max) throw new Error(`${key} needs a number in (0, ${max}], got '${value}'`);
+      return n;
+    },
+    cpuList(): string {
+      if (!/^\d+([-,]\d+)*$/.test(value)) throw new Error(`${key} needs a CPU list like 1 or 0,1, got '${value}'`);
+      return value;
+    },
+  };
+}
