@@ -18,6 +18,7 @@ import { performance } from 'perf_hooks';
 import { DaemonHandle, DaemonKind, referenceAvailable, startDaemon } from '../test/helpers/daemon';
 import { buildSdp } from '../test/helpers/sdp';
 import { NgClient } from '../test/helpers/ng-client';
+import { parseArg } from './args';
 
 interface Options {
   durationS: number;
@@ -31,16 +32,11 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   const o: Options = { durationS: 10, concurrency: 16, warmupS: 2, only: null, logLevel: 4, json: false };
   for (const a of argv) {
-    const [k, v] = a.split('=', 2);
-    const num = (): number => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0) throw new Error(`${k} needs a positive number, got '${v}'`);
-      return n;
-    };
-    if (k === '--duration') o.durationS = Math.min(num(), 120);
-    else if (k === '--concurrency') o.concurrency = Math.min(Math.floor(num()), 1024);
-    else if (k === '--warmup') o.warmupS = Math.min(num(), 30);
-    else if (k === '--log-level') o.logLevel = Math.floor(num());
+    const { key: k, value: v, num } = parseArg(a);
+    if (k === '--duration') o.durationS = num(120);
+    else if (k === '--concurrency') o.concurrency = Math.floor(num(1024));
+    else if (k === '--warmup') o.warmupS = num(30);
+    else if (k === '--log-level') o.logLevel = Math.floor(num(7));
     else if (k === '--json') o.json = true;
     else if (k === '--only' && (v === 'ours' || v === 'reference')) o.only = v;
     else if (k === '--help' || k === '-h') {

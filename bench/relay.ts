@@ -39,12 +39,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as readline from 'readline';
-import { DaemonHandle, DaemonKind, REPO_ROOT, referenceAvailable, startDaemon } from '../test/helpers/daemon';
+import { DaemonHandle, DaemonKind, REPO_ROOT, referenceAvailable } from '../test/helpers/daemon';
 import { buildSdp } from '../test/helpers/sdp';
 import { NgClient } from '../test/helpers/ng-client';
 import { sleep } from '../test/helpers/process';
-import { buildGenerator, children, GenResult, Generator } from './relay/generator';
-import { cpuNumbers, ksoftirqdPids, pin, rssKb, udpRcvbufErrors } from './proc';
+import { buildGenerator, children, GenResult, Generator, startLoad } from './relay/generator';
+import { cpuNumbers, ksoftirqdPids, rssKb, udpRcvbufErrors } from './proc';
 import { parseArg as argReader } from './args';
 
 interface Options {
@@ -243,25 +243,9 @@ async function measure(kind: DaemonKind, o: Options, genBin: string, log: (s: st
   if ((portMax - portMin + 1) / 4 < maxCalls * 1.1) {
     throw new Error(`--ports=${portMin}-${portMax} is too small for ${maxCalls} calls (4 ports each)`);
   }
-  const d = await startDaemon({
-    bin: kind,
-    mediaPorts: 2,
-    args: [
-      `--port-min=${portMin}`,
-      `--port-max=${portMax}`,
-      `--num-threads=${o.threads}`,
-      '--log-level=4',
-      '--delete-delay=0',
-      // Calls sit idle between steps: keep them.
-      '--timeout=3600',
-      '--silent-timeout=3600',
-    ],
-  });
-  const gen = new Generator(genBin, o.genCpus, o.socks);
+  const { d, gen } = await startLoad(kind, o, genBin, [portMin, portMax]);
   try {
     const pid = d.pid!;
-    pin(pid, o.daemonCpus);
-    await gen.start();
     await sleep(1000);
     const rss0 = rssKb(pid);
     const t0 = Date.now();

@@ -38,15 +38,15 @@
 // end (also on error). Benchmarks never run in `npm test`.
 
 import * as os from 'os';
-import { DaemonHandle, DaemonKind, referenceAvailable, startDaemon } from '../test/helpers/daemon';
+import { DaemonHandle, DaemonKind, referenceAvailable } from '../test/helpers/daemon';
 import { attributeValues, buildSdp, mediaEndpoint, parseSdp } from '../test/helpers/sdp';
 import { parseRtp } from '../test/helpers/rtp';
 import { encodeTone } from '../test/helpers/codec-audio';
 import { sleep } from '../test/helpers/process';
 import { findCodec, nativeCodecSpec } from '../src/codec/table';
 import { backendAvailable } from '../src/codec/native';
-import { buildGenerator, GenResult, Generator } from './relay/generator';
-import { cpuNumbers, ksoftirqdPids, pin, threadsRunSeconds, udpRcvbufErrors } from './proc';
+import { buildGenerator, GenResult, Generator, startLoad } from './relay/generator';
+import { cpuNumbers, ksoftirqdPids, threadsRunSeconds, udpRcvbufErrors } from './proc';
 import { parseArg as argReader } from './args';
 
 interface Pair {
@@ -285,22 +285,9 @@ function lossPct(sent: number, received: number): number {
 }
 
 async function measure(kind: DaemonKind, pair: Pair, o: Options, genBin: string, log: (s: string) => void): Promise<Measurement> {
-  const d = await startDaemon({
-    bin: kind,
-    mediaPorts: Math.max(100, o.calls * 4 + 16),
-    args: [
-      `--num-threads=${o.threads}`,
-      '--log-level=4',
-      '--delete-delay=0',
-      '--timeout=3600',
-      '--silent-timeout=3600',
-    ],
-  });
-  const gen = new Generator(genBin, o.genCpus, o.socks);
+  const { d, gen } = await startLoad(kind, o, genBin, Math.max(100, o.calls * 4 + 16));
   try {
     const pid = d.pid!;
-    pin(pid, o.daemonCpus);
-    await gen.start();
     const [a, b] = await setUpCalls(d, gen, o, pair, `${kind}-${process.pid}`);
     for (const p of a.payloads) gen.addFrame(0, a.pt, a.tsStep, p);
     for (const p of b.payloads) gen.addFrame(1, b.pt, b.tsStep, p);

@@ -224,13 +224,7 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
     return;
   }
   ac.lastPacketMs.store(t.unixMs, std::memory_order_relaxed);
-  if (v == Verdict::AcceptChanged && a.publishLearning()) {
-    Event& e = events_.emplace_back();
-    e.type = Event::Type::Learned;
-    e.id = a.id;
-    e.endpoint = a.hot.learn.current;
-    e.confirmed = a.hot.learn.confirmed;
-  }
+  if (v == Verdict::AcceptChanged) reportLearned(a);
   // Per-SSRC figures and RTCP reports (rtcp.h); never drops the packet.
   if (rtcp) rtcp::onRtcp(a, data, len);
   else rtcp::onRtp(a, data, len, t.unixMs);
@@ -333,14 +327,17 @@ bool Relay::handleNonRtp(Socket& sock, uint8_t* data, uint32_t len, const SockAd
   if (o != stun::Outcome::Success) return false;
   // A successful check tells where the peer is (ice-lite: the peer nominates).
   Verdict v = a.hot.learn.onIceCheck(src, static_cast<int8_t>(sock.index), nominated);
-  if (v == Verdict::AcceptChanged && a.publishLearning()) {
-    Event& e = events_.emplace_back();
-    e.type = Event::Type::Learned;
-    e.id = a.id;
-    e.endpoint = a.hot.learn.current;
-    e.confirmed = a.hot.learn.confirmed;
-  }
+  if (v == Verdict::AcceptChanged) reportLearned(a);
   return true;
+}
+
+void Relay::reportLearned(Stream& a) {
+  if (!a.publishLearning()) return;
+  Event& e = events_.emplace_back();
+  e.type = Event::Type::Learned;
+  e.id = a.id;
+  e.endpoint = a.hot.learn.current;
+  e.confirmed = a.hot.learn.confirmed;
 }
 
 void Relay::reportSocketError(Socket& sock, int err) {

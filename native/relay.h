@@ -139,6 +139,9 @@ class Relay {
   // packet was consumed.
   bool handleNonRtp(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& src);
   void reportSocketError(Socket& sock, int err);
+  // Publishes a learned endpoint (after Verdict::AcceptChanged) and queues the
+  // event, unless a concurrent configure() restarted learning.
+  void reportLearned(Stream& a);
 
   static constexpr unsigned kSlot = kHeadroom + kMaxPacket + kTailroom;
   static constexpr uint16_t kNone = 0xffff;

@@ -10,7 +10,7 @@ import { NgServer } from './control/ng-server';
 import { Commands } from './control/commands';
 import { CallRegistry } from './call/registry';
 import { MediaWiring } from './call/wiring';
-import type { GraphOptions } from './codec/graph';
+import { DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './codec/graph';
 import { ControlStats } from './stats/statistics';
 import { LoadMonitor } from './stats/load';
 import { XmlrpcCallbacks } from './call/xmlrpc-callback';
@@ -97,7 +97,7 @@ function graphOptions(config: Config): GraphOptions {
   const pct = config.silenceDetect;
   return {
     silenceDetectDbov: pct > 0 ? Math.max(1, Math.round(-20 * Math.log10(pct / 100))) : 0,
-    dtxDelayMs: config.dtxDelay > 0 ? config.dtxDelay : 60,
+    dtxDelayMs: config.dtxDelay > 0 ? config.dtxDelay : DEFAULT_GRAPH_OPTIONS.dtxDelayMs,
     maxDtxMs: config.maxDtx > 0 ? Math.min(config.maxDtx * 1000, 3600000) : 3600000,
   };
 }

@@ -9,7 +9,8 @@ import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
-import { REPO_ROOT } from '../../test/helpers/daemon';
+import { DaemonHandle, DaemonKind, REPO_ROOT, startDaemon } from '../../test/helpers/daemon';
+import { pin } from '../proc';
 
 /** What one `run` reports (see the protocol at the top of loadgen.c). */
 export interface GenResult {
@@ -153,4 +154,33 @@ export class Generator {
       clearTimeout(t);
     }
   }
+}
+
+/**
+ * A daemon for a load bench, pinned to its CPUs, that keeps idle calls (the
+ * calls sit between steps), with a started generator. `ports` is the media port
+ * range, or a count to reserve.
+ */
+export async function startLoad(
+  kind: DaemonKind,
+  o: { threads: number; daemonCpus: string; genCpus: string; socks: number },
+  genBin: string,
+  ports: [number, number] | number,
+): Promise<{ d: DaemonHandle; gen: Generator }> {
+  const range = Array.isArray(ports) ? [`--port-min=${ports[0]}`, `--port-max=${ports[1]}`] : [];
+  const d = await startDaemon({
+    bin: kind,
+    mediaPorts: Array.isArray(ports) ? 2 : ports,
+    args: [...range, `--num-threads=${o.threads}`, '--log-level=4', '--delete-delay=0', '--timeout=3600', '--silent-timeout=3600'],
+  });
+  const gen = new Generator(genBin, o.genCpus, o.socks);
+  try {
+    pin(d.pid!, o.daemonCpus);
+    await gen.start();
+  } catch (err) {
+    await gen.stop();
+    await d.stop();
+    throw err;
+  }
+  return { d, gen };
 }

@@ -343,29 +343,26 @@ void Transcoder::fill(int samples, const uint8_t* fecPayload, size_t fecLen, Rtp
         if (m <= 0 && plc_) m = plc_fillin(&plc_->s, buf, c);
         break;
     }
-    if (m <= 0) {
-      m = c;
-      std::memset(buf, 0, static_cast<size_t>(m) * decChannels_ * sizeof(int16_t));
-    }
-    if (m > remaining) m = remaining;
-    stats_.concealedSamples += m;
-    stats_.nsDecode += monoNs() - td;
-    push(buf, m, out);
-    remaining -= m;
+    remaining -= pushFilled(buf, m, c, remaining, td, out);
   }
   if (fecSamples > 0) {
     const uint64_t td = monoNs();
     int m = dec_->recover(fecPayload, fecLen, fecSamples, buf);
     if (m <= 0) m = dec_->conceal(fecSamples, buf);
-    if (m <= 0) {
-      m = fecSamples;
-      std::memset(buf, 0, static_cast<size_t>(m) * decChannels_ * sizeof(int16_t));
-    }
-    if (m > fecSamples) m = fecSamples;
-    stats_.concealedSamples += m;
-    stats_.nsDecode += monoNs() - td;
-    push(buf, m, out);
+    pushFilled(buf, m, fecSamples, fecSamples, td, out);
   }
+}
+
+int Transcoder::pushFilled(int16_t* buf, int m, int want, int cap, uint64_t since, RtpSink& out) {
+  if (m <= 0) {
+    m = want;
+    std::memset(buf, 0, static_cast<size_t>(m) * decChannels_ * sizeof(int16_t));
+  }
+  if (m > cap) m = cap;
+  stats_.concealedSamples += m;
+  stats_.nsDecode += monoNs() - since;
+  push(buf, m, out);
+  return m;
 }
 
 void Transcoder::push(const int16_t* pcm, int n, RtpSink& out) {

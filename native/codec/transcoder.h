@@ -146,6 +146,10 @@ class Transcoder {
   // data of fecPayload, the packet that ended the gap), the codec's comfort
   // noise after its SID, RFC 3389 noise after a CN packet.
   void fill(int samples, const uint8_t* fecPayload, size_t fecLen, RtpSink& out);
+  // Pushes m samples a filler produced in buf (want samples of silence when it
+  // produced none), at most cap; counts them as concealed and the time since
+  // `since` as decoding. Returns the samples pushed.
+  int pushFilled(int16_t* buf, int m, int want, int cap, uint64_t since, RtpSink& out);
   // Resamples decoded audio into the re-framer and emits every full packet.
   void push(const int16_t* pcm, int n, RtpSink& out);
   void emitPackets(RtpSink& out);

@@ -5,7 +5,7 @@
 
 import { serializeSdp, type SdpLine, type SessionDescription, type MediaSection } from '../sdp/sdp';
 import type { LogicalInterface } from '../media/interfaces';
-import { staticPayloadType, splitAttribute, parseRtpmap, parseRtcp } from '../sdp/attributes';
+import { splitAttribute, parseRtcp } from '../sdp/attributes';
 import type { CallMedia, Direction } from './model';
 import { candidateLines } from './ice';
 import { payloadTypeLines, type PayloadType } from '../codec/negotiation';
@@ -17,7 +17,7 @@ export interface MediaPlan {
   formats?: string[];
   /**
    * The negotiated payload types (src/codec/negotiation.ts) whose codec attributes are
-   * written; absent for a non-RTP stream. When negotiation leaves none, the m= line has
+   * written; absent for a non-RTP stream, whose codec attributes stay where they are. When negotiation leaves none, the m= line has
    * no formats and the sender's own codec attributes stay where they were.
    */
   codecs?: PayloadType[] | null;
@@ -111,57 +111,6 @@ function connectionLine(address: string): string {
 function advertisedAddress(media: CallMedia, opts: OutputOptions): string {
   if (opts.mediaAddress) return opts.mediaAddress;
   return media.rtp.localAddress?.advertised ?? opts.iface.addresses[0]?.advertised ?? '0.0.0.0';
-}
-
-/** The codec attribute lines (values, in order) that name one payload type. */
-interface CodecAttributes {
-  rtpmap: string[];
-  fmtp: string[];
-  rtcpFb: string[];
-}
-
-/** The a=rtpmap, a=fmtp and a=rtcp-fb lines of a section by the payload type they start with. */
-function codecAttributes(section: MediaSection): Map<string, CodecAttributes> {
-  const out = new Map<string, CodecAttributes>();
-  for (const l of section.lines) {
-    if (l.type !== 'a') continue;
-    const v = l.value;
-    const colon = v.indexOf(':');
-    let kind: keyof CodecAttributes;
-    if (colon === 6 && v.startsWith('rtpmap')) kind = 'rtpmap';
-    else if (colon === 4 && v.startsWith('fmtp')) kind = 'fmtp';
-    else if (colon === 7 && v.startsWith('rtcp-fb')) kind = 'rtcpFb';
-    else continue;
-    const sp = v.indexOf(' ', colon + 1);
-    const pt = v.slice(colon + 1, sp < 0 ? v.length : sp);
-    let attrs = out.get(pt);
-    if (!attrs) {
-      attrs = { rtpmap: [], fmtp: [], rtcpFb: [] };
-      out.set(pt, attrs);
-    }
-    attrs[kind].push(v);
-  }
-  return out;
-}
-
-/** The codec attributes of one payload type, from the SDP or the static table. */
-function codecLines(attrs: CodecAttributes | undefined, pt: string): string[] {
-  const out: string[] = [];
-  const rtpmap = attrs?.rtpmap ?? [];
-  const parsed = rtpmap.length > 0 ? parseRtpmap(attrValue(rtpmap[0])) : null;
-  if (parsed) {
-    // Written the way the reference does: a channel count of 1 is left out.
-    const channels = parsed.channels !== undefined && parsed.channels !== 1 ? `/${parsed.channels}` : '';
-    out.push(`rtpmap:${pt} ${parsed.encoding}/${parsed.clockRate}${channels}`);
-  } else if (rtpmap.length > 0) {
-    out.push(rtpmap[0]);
-  } else {
-    const known = staticPayloadType(parseInt(pt, 10));
-    if (known) out.push(`rtpmap:${pt} ${known.encoding}/${known.clockRate}${known.channels && known.channels > 1 ? '/' + known.channels : ''}`);
-    else if (/^\d+$/.test(pt)) out.push(`rtpmap:${pt} /0`);
-  }
-  if (attrs) out.push(...attrs.fmtp, ...attrs.rtcpFb);
-  return out;
 }
 
 function outputDirection(plan: MediaPlan): Direction {
@@ -264,12 +213,7 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): MediaSection {
   const attrs: string[] = [];
   if (mid === null && opts.generateMid) mid = `mid:${plan.index + 1}`;
   if (mid !== null) attrs.push(mid);
-  if (plan.isRtp && plan.codecs) {
-    for (const p of plan.codecs) attrs.push(...payloadTypeLines(p));
-  } else if (plan.isRtp) {
-    const codecs = codecAttributes(section);
-    for (const pt of formats) attrs.push(...codecLines(codecs.get(pt), pt));
-  }
+  if (plan.isRtp && plan.codecs) for (const p of plan.codecs) attrs.push(...payloadTypeLines(p));
   if (!opts.originalSendrecv) attrs.push(outputDirection(plan));
   if (plan.isRtp && !opts.noRtcpAttribute && !relay) {
     const rtcpPort = plan.rtcpMuxed ? port : media.rtcp.localPort;

@@ -2,7 +2,7 @@
 // media on its logical interface and compiles each stream's route (endpoint, sink,
 // RTCP sink, learning) when signalling changes it. Runs on the control thread.
 
-import { EngineError, type StreamConfig, type MediaEngine, type EngineEvent, type Learning, type PayloadClock, type StreamStats } from '../media/engine';
+import { EngineError, type CodecRoute, type Endpoint, type StreamConfig, type MediaEngine, type EngineEvent, type Learning, type PayloadClock, type StreamStats } from '../media/engine';
 import { planRoute, DEFAULT_GRAPH_OPTIONS, type GraphOptions } from '../codec/graph';
 import { getLogger } from '../log';
 import { PortsExhaustedError, type PortAllocator, type PortPair } from '../media/ports';
@@ -93,28 +93,10 @@ export class MediaWiring {
 
   private routeSide(from: CallMedia, to: CallMedia): void {
     if (from.rtp.engineId === null || from.rtcp.engineId === null) return;
-    const ml = from.monologue;
-    const learning: Learning = ml.asymmetric ? 'off' : this.learning;
     const rtcpTarget = to.rtcpMux ? to.rtp.engineId : to.rtcp.engineId;
-    // STUN checks from this side's peer carry the credentials we advertised to it.
-    const ice = from.iceUfrag && from.icePwd ? { ufrag: from.iceUfrag, pwd: from.icePwd } : null;
-    const rates = clockRates(from);
-    // Both literals list every field in the same order: one object shape for
-    // the engine façade to read.
     // What this side sends is transcoded on its RTP stream when negotiation says so.
     const codecs = planRoute(from.codec, this.graph);
-    const rtpConfig: StreamConfig = {
-      endpoint: from.rtp.endpoint,
-      sink: to.rtp.engineId,
-      rtcpSink: rtcpTarget,
-      learning,
-      strictSource: ml.strictSource,
-      mediaHandover: ml.mediaHandover,
-      tos: ml.tos,
-      ice,
-      clockRates: rates,
-      codecs,
-    };
+    const rtpConfig = this.streamConfig(from, from.rtp.endpoint, to.rtp.engineId, rtcpTarget, codecs);
     try {
       this.engine.configure(from.rtp.engineId, rtpConfig);
     } catch (err) {
@@ -123,19 +105,32 @@ export class MediaWiring {
       rtpConfig.codecs = null;
       this.engine.configure(from.rtp.engineId, rtpConfig);
     }
-    this.engine.configure(from.rtcp.engineId, {
-      // RTCP towards a multiplexing peer leaves through its RTP port.
-      endpoint: from.rtcpMux ? null : from.rtcp.endpoint,
-      sink: rtcpTarget,
-      rtcpSink: rtcpTarget,
-      learning,
+    // RTCP towards a multiplexing peer leaves through its RTP port.
+    const rtcpEndpoint = from.rtcpMux ? null : from.rtcp.endpoint;
+    this.engine.configure(from.rtcp.engineId, this.streamConfig(from, rtcpEndpoint, rtcpTarget, rtcpTarget, null));
+  }
+
+  /**
+   * One stream's configuration; the side's learning, source and ICE settings are
+   * shared by its RTP and RTCP streams. Every configuration is built here, so the
+   * engine façade always reads one object shape.
+   */
+  private streamConfig(from: CallMedia, endpoint: Endpoint | null, sink: number | null, rtcpSink: number | null,
+    codecs: CodecRoute | null): StreamConfig {
+    const ml = from.monologue;
+    return {
+      endpoint,
+      sink,
+      rtcpSink,
+      learning: ml.asymmetric ? 'off' : this.learning,
       strictSource: ml.strictSource,
       mediaHandover: ml.mediaHandover,
       tos: ml.tos,
-      ice,
-      clockRates: rates,
-      codecs: null,
-    });
+      // STUN checks from this side's peer carry the credentials we advertised to it.
+      ice: from.iceUfrag && from.icePwd ? { ufrag: from.iceUfrag, pwd: from.icePwd } : null,
+      clockRates: clockRates(from),
+      codecs,
+    };
   }
 
   /** Applies what the engine reports: learned endpoints. */

@@ -9,18 +9,7 @@
 
 import type { Handler, MediaCodecs, PayloadType } from './negotiation';
 import { nativeCodecSpec, type NativeCodecSpec } from './table';
-
-/** The engine's codec route for one direction (mirrors CodecRoute of src/media/engine.ts). */
-export interface PlannedRoute {
-  transcode: Array<{ in: NativeCodecSpec }>;
-  out: NativeCodecSpec | null;
-  passthrough: Array<{ pt: number; outPt: number }>;
-  inCnPt: number;
-  outCnPt: number;
-  silenceDbov: number;
-  dtxDelayMs: number;
-  maxDtxMs: number;
-}
+import type { CodecRoute } from '../media/engine';
 
 /** Daemon-wide settings that shape every transcoding route. */
 export interface GraphOptions {
@@ -31,7 +20,8 @@ export interface GraphOptions {
   maxDtxMs: number;
 }
 
-export const DEFAULT_GRAPH_OPTIONS: GraphOptions = { silenceDetectDbov: 0, dtxDelayMs: 50, maxDtxMs: 30000 };
+/** What the options give when none is set: no silence detection, 60 ms DTX delay, 30 s of comfort noise at most. */
+export const DEFAULT_GRAPH_OPTIONS: GraphOptions = { silenceDetectDbov: 0, dtxDelayMs: 60, maxDtxMs: 30000 };
 
 function spec(p: PayloadType, encoder: boolean): NativeCodecSpec | null {
   const c = p.def;
@@ -57,12 +47,12 @@ function isCn(p: PayloadType): boolean {
  * of what the side may send passes with the sink's payload type, or is dropped
  * by the engine (an event turned into in-band audio is not supported yet).
  */
-export function planRoute(side: MediaCodecs, opts: GraphOptions = DEFAULT_GRAPH_OPTIONS): PlannedRoute | null {
+export function planRoute(side: MediaCodecs, opts: GraphOptions = DEFAULT_GRAPH_OPTIONS): CodecRoute | null {
   if (!side.transcoding) return null;
   const handlers = [...side.handlers.values()];
   const first = handlers.find((h) => !h.passthrough && !h.src.def?.supplemental && spec(h.dest, true) !== null);
   const out = first ? spec(first.dest, true) : null;
-  const route: PlannedRoute = {
+  const route: CodecRoute = {
     transcode: [],
     out,
     passthrough: [],

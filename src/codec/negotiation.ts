@@ -22,9 +22,9 @@
 // Runs on the control thread; nothing here touches a packet.
 
 import type { MediaSection } from '../sdp/sdp';
-import { splitAttribute, parseRtpmap, staticPayloadType } from '../sdp/attributes';
+import { parseRtpmap, staticPayloadType } from '../sdp/attributes';
 import type { CodecOps } from '../control/ng-request';
-import { findCodec, codecSupport, hasRtpDefinition, type CodecEntry } from './table';
+import { findCodec, codecSupport, hasRtpDefinition, type CodecEntry, type CodecSupport } from './table';
 import { backendAvailable } from './native';
 
 /** One RTP payload type as this daemon uses it with one side. */
@@ -57,9 +57,9 @@ export interface PayloadType {
 
 let seqCounter = 0;
 
-const supportCache = new Map<string, string>();
+const supportCache = new Map<string, CodecSupport>();
 
-function support(c: CodecEntry): string {
+function support(c: CodecEntry): CodecSupport {
   let s = supportCache.get(c.name);
   if (s === undefined) {
     s = codecSupport(c, backendAvailable);
@@ -218,15 +218,35 @@ export class CodecStore {
 
 // ---------------------------------------------------------------- parsing
 
-function attrsOf(section: MediaSection, name: string): Array<{ pt: string; rest: string }> {
-  const out: Array<{ pt: string; rest: string }> = [];
+/** What a section's a=rtpmap, a=fmtp and a=rtcp-fb lines say of one payload type (after the number). */
+interface CodecAttributes {
+  rtpmap: string | null;
+  fmtp: string | null;
+  rtcpFb: string[];
+}
+
+/** The codec attributes of a section by payload type, in one pass; the first rtpmap and fmtp count. */
+function codecAttributes(section: MediaSection): Map<string, CodecAttributes> {
+  const out = new Map<string, CodecAttributes>();
   for (const l of section.lines) {
     if (l.type !== 'a') continue;
-    const a = splitAttribute(l.value);
-    const v = a.value;
-    if (a.name !== name || v === undefined || v === null) continue;
-    const sp = v.indexOf(' ');
-    out.push(sp < 0 ? { pt: v, rest: '' } : { pt: v.slice(0, sp), rest: v.slice(sp + 1) });
+    const v = l.value;
+    const colon = v.indexOf(':');
+    let kind: 'rtpmap' | 'fmtp' | 'rtcpFb';
+    if (colon === 6 && v.startsWith('rtpmap')) kind = 'rtpmap';
+    else if (colon === 4 && v.startsWith('fmtp')) kind = 'fmtp';
+    else if (colon === 7 && v.startsWith('rtcp-fb')) kind = 'rtcpFb';
+    else continue;
+    const sp = v.indexOf(' ', colon + 1);
+    const pt = v.slice(colon + 1, sp < 0 ? v.length : sp);
+    const rest = sp < 0 ? '' : v.slice(sp + 1);
+    let attrs = out.get(pt);
+    if (!attrs) {
+      attrs = { rtpmap: null, fmtp: null, rtcpFb: [] };
+      out.set(pt, attrs);
+    }
+    if (kind === 'rtcpFb') attrs.rtcpFb.push(rest);
+    else if (attrs[kind] === null) attrs[kind] = rest;
   }
   return out;
 }
@@ -235,9 +255,7 @@ function attrsOf(section: MediaSection, name: string): Array<{ pt: string; rest:
 export function storeFromSection(section: MediaSection, ptime: number): CodecStore {
   const type = section.type.toLowerCase();
   const store = new CodecStore();
-  const rtpmaps = attrsOf(section, 'rtpmap');
-  const fmtps = attrsOf(section, 'fmtp');
-  const fbs = attrsOf(section, 'rtcp-fb');
+  const attrs = codecAttributes(section);
   for (const f of section.formats) {
     if (!/^\d+$/.test(f)) continue;
     const pt = parseInt(f, 10);
@@ -246,15 +264,15 @@ export function storeFromSection(section: MediaSection, ptime: number): CodecSto
     let clockRate = 0;
     let channels = 1;
     let rawRtpmap: string | null = null;
-    const map = rtpmaps.find((r) => r.pt === f);
-    if (map) {
-      const parsed = parseRtpmap(`${f} ${map.rest}`);
+    const a = attrs.get(f);
+    if (a && a.rtpmap !== null) {
+      const parsed = parseRtpmap(`${f} ${a.rtpmap}`);
       if (parsed) {
         encoding = parsed.encoding;
         clockRate = parsed.clockRate;
         channels = parsed.channels ?? 1;
       } else {
-        rawRtpmap = `rtpmap:${f} ${map.rest}`;
+        rawRtpmap = `rtpmap:${f} ${a.rtpmap}`;
       }
     } else {
       const known = staticPayloadType(pt);
@@ -264,10 +282,10 @@ export function storeFromSection(section: MediaSection, ptime: number): CodecSto
         channels = known.channels ?? 1;
       }
     }
-    const fmtp = fmtps.find((x) => x.pt === f)?.rest ?? '';
+    const fmtp = a?.fmtp ?? '';
     store.addRaw({
       pt, encoding, clockRate, channels, fmtp,
-      rtcpFb: fbs.filter((x) => x.pt === f).map((x) => x.rest),
+      rtcpFb: a ? a.rtcpFb.slice() : [],
       ptime: ptime > 0 ? Math.floor(ptime) : 0,
       bitrate: 0, forTranscoding: false, accepted: false,
       def: encoding ? knownCodec(encoding, type) : null,
