@@ -1,0 +1,335 @@
+// DTMF through transcoding routes, driven like a proxy drives the daemon: offer
+// and answer over ng, then real RTP between two UDP peers on 127.0.0.1 carrying
+// speech-like packets and a key press, either as RFC 4733 telephone-event packets
+// or as in-band tones. What each peer receives is checked as the phone would see
+// it: the event's payload type, its one timestamp, the durations in the
+// receiver's clock, the three end packets, one continuous sequence; or, for
+// in-band tones, the two DTMF frequencies measured with a Goertzel filter
+// independent of the daemon's spandsp.
+
+import { strict as assert } from 'assert';
+import { DaemonHandle, startDaemon } from '../helpers/daemon';
+import { buildSdp, mediaEndpoint, rtpmaps } from '../helpers/sdp';
+import { buildRtp, Endpoint, parseRtp, RtpPacket, RtpPeer } from '../helpers/rtp';
+import { decode, encodeTone, l16, L16_PT, requireCodec, sleep, spec, SSRC, transcoder } from '../helpers/codec-audio';
+import { sine, toL16, toneAmplitude } from '../helpers/audio';
+
+const HOST = '127.0.0.1';
+const KEYS: Record<string, { event: number; low: number; high: number }> = {
+  '1': { event: 1, low: 697, high: 1209 },
+  '5': { event: 5, low: 770, high: 1336 },
+  '9': { event: 9, low: 852, high: 1477 },
+};
+
+interface Media { formats: number[]; rtpmaps: string[] }
+
+interface Call {
+  a: RtpPeer;
+  b: RtpPeer;
+  /** Where each peer sends: the daemon's port in the SDP that peer received. */
+  aTo: Endpoint;
+  bTo: Endpoint;
+  answerSdp: string;
+  offerSdp: string;
+}
+
+let callSeq = 0;
+
+async function call(d: DaemonHandle, offer: Media, answer: Media, offerFlags: Record<string, unknown>): Promise<Call> {
+  const a = await RtpPeer.open(HOST);
+  const b = await RtpPeer.open(HOST);
+  const callId = `dtmf-${process.pid}-${++callSeq}`;
+  const sdp = (port: number, m: Media): string =>
+    buildSdp({ address: HOST, media: [{ port, formats: m.formats, attributes: m.rtpmaps, extraAttributes: ['sendrecv'] }] });
+  const o = await d.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'caller', sdp: sdp(a.port, offer), ...offerFlags });
+  assert.equal(o.result, 'ok', JSON.stringify(o));
+  const r = await d.ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'caller', 'to-tag': 'callee', sdp: sdp(b.port, answer) });
+  assert.equal(r.result, 'ok', JSON.stringify(r));
+  return { a, b, aTo: mediaEndpoint(String(r.sdp)), bTo: mediaEndpoint(String(o.sdp)), answerSdp: String(r.sdp), offerSdp: String(o.sdp) };
+}
+
+function eventPayload(event: number, end: boolean, duration: number): Buffer {
+  return Buffer.from([event, (end ? 0x80 : 0) | 10, duration >> 8, duration & 0xff]);
+}
+
+interface Press {
+  /** Builds the audio packet at sequence number seq and timestamp ts. */
+  audio: (seq: number, ts: number, i: number) => Buffer;
+  tsStep: number;
+  evPt: number;
+  /** Clock units of the event per 20 ms. */
+  evStep: number;
+  event: number;
+  /** Event packets before the end (each 20 ms longer); then three end packets. */
+  steps: number;
+  before: number;
+  after: number;
+  /** Audio keeps coming during the event (as from a phone that does not mute). */
+  audioDuring?: boolean;
+}
+
+/**
+ * A key press as a phone sends it: audio, the event packets (the first with the
+ * marker, durations growing every 20 ms, the end packet three times, all at the
+ * timestamp where the key went down), then audio again from where the event ended.
+ */
+function keyPress(p: Press): { packets: Buffer[]; eventTs: number } {
+  const out: Buffer[] = [];
+  let seq = 2000;
+  let ts = 160000;
+  let n = 0;
+  for (let i = 0; i < p.before; i++, ts += p.tsStep) out.push(p.audio(seq++, ts, n++));
+  const eventTs = ts;
+  for (let i = 1; i <= p.steps + 2; i++) {
+    const end = i >= p.steps;
+    const dur = Math.min(i, p.steps) * p.evStep;
+    out.push(buildRtp({ pt: p.evPt, seq: seq++, ts: eventTs, ssrc: SSRC, marker: i === 1, payload: eventPayload(p.event, end, dur) }));
+    if (p.audioDuring && i < p.steps) out.push(p.audio(seq++, eventTs + (i - 1) * p.tsStep, n++));
+  }
+  ts = eventTs + p.steps * p.tsStep;
+  for (let i = 0; i < p.after; i++, ts += p.tsStep) out.push(p.audio(seq++, ts, n++));
+  return { packets: out, eventTs };
+}
+
+/** PCMA packets of silence (the test's "speech"). */
+const pcmaSilence = (seq: number, ts: number): Buffer => buildRtp({ pt: 8, seq, ts, ssrc: SSRC });
+
+/** Encodes 20 ms blocks of 8 kHz PCM into PCMA packets starting at seq and ts. */
+function pcmaOf(blocks: Int16Array[], seq: number, ts: number): Buffer[] {
+  const enc = transcoder(l16(8000), spec('PCMA', 8));
+  const out: Buffer[] = [];
+  blocks.forEach((b, i) => {
+    const r = enc.input(buildRtp({ pt: L16_PT, seq: seq + i, ts: ts + i * 160, ssrc: SSRC, payload: toL16(b) }), i * 20);
+    assert.ok(r);
+    out.push(...r);
+  });
+  return out;
+}
+
+/** `count` 20 ms blocks at 8 kHz: the key's two tones (about -16 dBFS each) or silence. */
+function keyBlocks(key: string | null, count: number, first = 0): Int16Array[] {
+  const out: Int16Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const b = new Int16Array(160);
+    if (key) {
+      const lo = sine(8000, KEYS[key].low, (first + i) * 160, 160, 5000);
+      const hi = sine(8000, KEYS[key].high, (first + i) * 160, 160, 5000);
+      for (let j = 0; j < 160; j++) b[j] = lo[j] + hi[j];
+    }
+    out.push(b);
+  }
+  return out;
+}
+
+async function sendAll(from: RtpPeer, to: Endpoint, packets: Buffer[]): Promise<void> {
+  for (const p of packets) {
+    await from.send(to, p);
+    await sleep(5);
+  }
+  await sleep(300);
+}
+
+function rtp(peer: RtpPeer): RtpPacket[] {
+  return peer.received.map((r) => r.rtp).filter((p): p is RtpPacket => p !== null);
+}
+
+/** Every packet that arrived is one stream: one SSRC, sequence numbers +1 each. */
+function assertOneStream(ps: RtpPacket[]): void {
+  assert.ok(ps.length > 1, 'packets arrived');
+  for (let i = 1; i < ps.length; i++) {
+    assert.equal(ps[i].ssrc, ps[0].ssrc, `SSRC of packet ${i}`);
+    assert.equal(ps[i].seq, (ps[i - 1].seq + 1) & 0xffff, `sequence number of packet ${i} (pt ${ps[i].pt})`);
+  }
+}
+
+interface Event { event: number; end: boolean; volume: number; duration: number; ts: number; marker: boolean }
+
+function events(ps: RtpPacket[], pt: number): Event[] {
+  return ps.filter((p) => p.pt === pt).map((p) => ({
+    event: p.payload[0], end: (p.payload[1] & 0x80) !== 0, volume: p.payload[1] & 0x3f,
+    duration: p.payload.readUInt16BE(2), ts: p.ts, marker: p.marker,
+  }));
+}
+
+/** One key press as RFC 4733 describes it: one timestamp, growing durations, the marker first, three end packets last. */
+function assertOnePress(evs: Event[], event: number): void {
+  assert.ok(evs.length >= 4, `${evs.length} event packets`);
+  for (const e of evs) {
+    assert.equal(e.event, event, 'event code');
+    assert.equal(e.ts, evs[0].ts, 'one timestamp per event');
+  }
+  assert.ok(evs[0].marker, 'the first event packet has the marker');
+  assert.deepEqual(evs.map((e) => e.end), [...evs.slice(3).map(() => false), true, true, true], 'the end bit on the last three');
+  const last = evs[evs.length - 1].duration;
+  assert.deepEqual(evs.slice(-3).map((e) => e.duration), [last, last, last], 'the end packets repeat the final duration');
+  for (let i = 1; i < evs.length; i++) assert.ok(evs[i].duration >= evs[i - 1].duration, 'durations grow');
+}
+
+/** The Goertzel amplitudes at a key's two frequencies in each 20 ms block of 8 kHz PCM. */
+function keyLevels(pcm: Int16Array, key: string): Array<{ low: number; high: number }> {
+  const out: Array<{ low: number; high: number }> = [];
+  for (let i = 0; i + 160 <= pcm.length; i += 160) {
+    const w = pcm.subarray(i, i + 160);
+    out.push({ low: toneAmplitude(w, 8000, KEYS[key].low), high: toneAmplitude(w, 8000, KEYS[key].high) });
+  }
+  return out;
+}
+
+/** Blocks where both tones of the key sound (well above the codec's noise). */
+function toneBlocks(pcm: Int16Array, key: string): number {
+  return keyLevels(pcm, key).filter((l) => l.low > 1000 && l.high > 1000).length;
+}
+
+const PCMA_TE: Media = { formats: [8, 101], rtpmaps: ['rtpmap:8 PCMA/8000', 'rtpmap:101 telephone-event/8000', 'fmtp:101 0-15'] };
+const OPUS_TE48: Media = { formats: [96, 97], rtpmaps: ['rtpmap:96 opus/48000/2', 'rtpmap:97 telephone-event/48000', 'fmtp:97 0-15'] };
+
+describe('DTMF through transcoding', function () {
+  this.timeout(60000);
+  const peers: RtpPeer[] = [];
+  const daemons: DaemonHandle[] = [];
+  let d: DaemonHandle;
+
+  async function track(c: Call): Promise<Call> {
+    peers.push(c.a, c.b);
+    return c;
+  }
+
+  before(async function () {
+    for (const c of ['PCMA', 'PCMU', 'opus']) requireCodec(c);
+    d = await startDaemon();
+    daemons.push(d);
+  });
+
+  after(async function () {
+    for (const p of peers) await p.close();
+    for (const x of daemons) await x.stop();
+  });
+
+  /** A PCMA+te/8000 caller pressing 5 towards an opus+te/48000 callee. */
+  async function pcmaToOpus(daemon: DaemonHandle): Promise<{ got: RtpPacket[]; eventTs: number }> {
+    const c = await track(await call(daemon, PCMA_TE, OPUS_TE48, { codec: { transcode: ['opus'] } }));
+    assert.equal(rtpmaps(c.answerSdp).get(101), 'telephone-event/8000', 'the caller keeps its telephone-event');
+    const press = keyPress({ audio: pcmaSilence, tsStep: 160, evPt: 101, evStep: 160, event: 5, steps: 10, before: 15, after: 15, audioDuring: true });
+    await sendAll(c.a, c.aTo, press.packets);
+    return { got: rtp(c.b), eventTs: press.eventTs };
+  }
+
+  it('PCMA+telephone-event/8000 to opus+telephone-event/48000: the event gets the callee\'s type, x6 durations, one timestamp on the opus timeline', async function () {
+    const { got } = await pcmaToOpus(d);
+    assertOneStream(got);
+    const evs = events(got, 97);
+    assert.equal(events(got, 101).length, 0, 'no packet keeps the caller\'s event type');
+    assert.equal(evs.length, 12, 'every event packet is translated, the three end packets included');
+    assertOnePress(evs, 5);
+    assert.deepEqual(evs.map((e) => e.duration), [960, 1920, 2880, 3840, 4800, 5760, 6720, 7680, 8640, 9600, 9600, 9600]);
+    // The event sits where the audio would have continued, in the 48 kHz clock.
+    const idx = got.findIndex((p) => p.pt === 97);
+    const before = got.slice(0, idx).filter((p) => p.pt === 96);
+    assert.ok(before.length >= 10, `${before.length} opus packets before the event`);
+    assert.equal(evs[0].ts, (before[before.length - 1].ts + 960) >>> 0, 'event timestamp continues the audio timeline');
+    // Suppression: no audio of the time the event covers, and the audio goes on after it.
+    const opus = got.filter((p) => p.pt === 96);
+    const during = opus.filter((p) => ((p.ts - evs[0].ts) | 0) >= 0 && ((p.ts - evs[0].ts) | 0) < 9600);
+    assert.equal(during.length, 0, 'audio during the event is suppressed');
+    const after = got.slice(got.findIndex((p, i) => i > idx && p.pt === 96));
+    assert.ok(after.length >= 10, 'audio resumes after the event');
+    assert.equal(after[0].ts, (evs[0].ts + 9600) >>> 0, 'audio resumes where the event ended');
+  });
+
+  it('opus+telephone-event/48000 to PCMA+telephone-event/8000: durations are divided by 6', async function () {
+    const c = await track(await call(d, PCMA_TE, OPUS_TE48, { codec: { transcode: ['opus'] } }));
+    // Opus from the callee: 20 ms frames of a tone, re-stamped into the key press's timeline.
+    const frames = encodeTone(spec('opus', 96), { count: 40, freq: 300 }).map((b) => parseRtp(b)!.payload);
+    const opusHum = (seq: number, ts: number, i: number): Buffer => buildRtp({ pt: 96, seq, ts, ssrc: SSRC, payload: frames[i] });
+    const press = keyPress({ audio: opusHum, tsStep: 960, evPt: 97, evStep: 960, event: 9, steps: 8, before: 15, after: 10 });
+    await sendAll(c.b, c.bTo, press.packets);
+    const got = rtp(c.a);
+    assertOneStream(got);
+    const evs = events(got, 101);
+    assertOnePress(evs, 9);
+    assert.deepEqual(evs.map((e) => e.duration), [160, 320, 480, 640, 800, 960, 1120, 1280, 1280, 1280]);
+    const idx = got.findIndex((p) => p.pt === 101);
+    const pcma = got.slice(0, idx).filter((p) => p.pt === 8);
+    assert.equal(evs[0].ts, (pcma[pcma.length - 1].ts + 160) >>> 0, 'event timestamp continues the PCMA timeline');
+  });
+
+  it('PCMA+telephone-event caller, PCMU callee without it: the caller is answered without telephone-event (as the reference does)', async function () {
+    const c = await track(await call(d, PCMA_TE, { formats: [0], rtpmaps: ['rtpmap:0 PCMU/8000'] }, {}));
+    assert.deepEqual([...rtpmaps(c.answerSdp).values()], ['PCMA/8000']);
+  });
+
+  /** The telephone-event type the callee was offered for transcoding. */
+  function offeredEvent(c: Call): number {
+    const te = [...rtpmaps(c.offerSdp)].find(([, v]) => v === 'telephone-event/8000');
+    assert.ok(te, `the callee is offered telephone-event: ${c.offerSdp}`);
+    return te[0];
+  }
+
+  it('caller without telephone-event, callee offered it for transcoding (PCMU+te): its key press reaches the PCMA caller as in-band tones', async function () {
+    const c = await track(await call(d, { formats: [8], rtpmaps: ['rtpmap:8 PCMA/8000'] }, { formats: [0], rtpmaps: ['rtpmap:0 PCMU/8000'] },
+      { codec: { transcode: ['PCMU', 'telephone-event'] } }));
+    const te = offeredEvent(c);
+    await c.b.close();
+    peers.pop();
+    // The callee answers PCMU with the offered telephone-event (a second call on the same daemon).
+    const c2 = await track(await call(d, { formats: [8], rtpmaps: ['rtpmap:8 PCMA/8000'] },
+      { formats: [0, te], rtpmaps: ['rtpmap:0 PCMU/8000', `rtpmap:${te} telephone-event/8000`, `fmtp:${te} 0-15`] },
+      { codec: { transcode: ['PCMU', 'telephone-event'] } }));
+    assert.deepEqual([...rtpmaps(c2.answerSdp).values()], ['PCMA/8000'], 'the caller gets no telephone-event');
+    const pcmu = (seq: number, ts: number): Buffer => buildRtp({ pt: 0, seq, ts, ssrc: SSRC, payload: Buffer.alloc(160, 0xff) });
+    const press = keyPress({ audio: pcmu, tsStep: 160, evPt: te, evStep: 160, event: 5, steps: 15, before: 20, after: 20 });
+    await sendAll(c2.b, c2.bTo, press.packets);
+    const got = rtp(c2.a);
+    assert.ok(got.every((p) => p.pt === 8), `only PCMA reaches the caller: ${[...new Set(got.map((p) => p.pt))]}`);
+    assertOneStream(got);
+    const pcm = decode(spec('PCMA', 8), got.map((p) => buildRtp({ pt: p.pt, seq: p.seq, ts: p.ts, ssrc: p.ssrc, payload: p.payload })));
+    const tone = toneBlocks(pcm, '5');
+    assert.ok(tone >= 13 && tone <= 17, `the 300 ms key press sounds in ${tone} blocks of 20 ms`);
+    assert.equal(toneBlocks(pcm, '9'), 0, 'no other key sounds');
+    // The tone lies where the event was: after the 20 blocks of silence.
+    const first = keyLevels(pcm, '5').findIndex((l) => l.low > 1000 && l.high > 1000);
+    assert.ok(first >= 19 && first <= 22, `the tone starts at block ${first}`);
+  });
+
+  it('PCMA both sides, telephone-event only offered to the callee for transcoding: in-band tones become events, events become tones', async function () {
+    const offerFlags = { codec: { transcode: ['telephone-event'] } };
+    const probe = await track(await call(d, { formats: [8], rtpmaps: ['rtpmap:8 PCMA/8000'] }, { formats: [8], rtpmaps: ['rtpmap:8 PCMA/8000'] }, offerFlags));
+    const te = offeredEvent(probe);
+    const c = await track(await call(d, { formats: [8], rtpmaps: ['rtpmap:8 PCMA/8000'] },
+      { formats: [8, te], rtpmaps: ['rtpmap:8 PCMA/8000', `rtpmap:${te} telephone-event/8000`, `fmtp:${te} 0-15`] }, offerFlags));
+    // The caller presses 9 in-band: 300 ms of tone between silence.
+    const blocks = [...keyBlocks(null, 20), ...keyBlocks('9', 15), ...keyBlocks(null, 20)];
+    await sendAll(c.a, c.aTo, pcmaOf(blocks, 3000, 80000));
+    const got = rtp(c.b);
+    assertOneStream(got);
+    const evs = events(got, te);
+    assertOnePress(evs, 9);
+    const last = evs[evs.length - 1].duration;
+    assert.ok(last >= 1600 && last <= 2800, `the event lasts ${last} (the tone: 2400)`);
+    // The event replaces the audio it covers (suppression), on the same timeline.
+    const during = got.filter((p) => p.pt === 8 && ((p.ts - evs[0].ts) | 0) >= 0 && ((p.ts - evs[0].ts) | 0) < last);
+    assert.equal(during.length, 0, 'no audio during the event');
+    const lag = (evs[0].ts - (80000 + 20 * 160)) | 0;
+    assert.ok(lag >= 0 && lag <= 800, `the event starts within 100 ms of the tone (${lag})`);
+
+    // The callee presses 1 as an event: the caller, without telephone-event, hears it.
+    const press = keyPress({ audio: pcmaSilence, tsStep: 160, evPt: te, evStep: 160, event: 1, steps: 15, before: 20, after: 20 });
+    await sendAll(c.b, c.bTo, press.packets);
+    const back = rtp(c.a);
+    assert.ok(back.every((p) => p.pt === 8), 'only PCMA reaches the caller');
+    const pcm = decode(spec('PCMA', 8), back.map((p) => buildRtp({ pt: p.pt, seq: p.seq, ts: p.ts, ssrc: p.ssrc, payload: p.payload })));
+    const tone = toneBlocks(pcm, '1');
+    assert.ok(tone >= 13 && tone <= 17, `the 300 ms key press sounds in ${tone} blocks of 20 ms`);
+  });
+
+  it('--dtmf-no-suppress: audio keeps flowing beside the translated events', async function () {
+    const d2 = await startDaemon({ args: ['--dtmf-no-suppress'] });
+    daemons.push(d2);
+    const { got } = await pcmaToOpus(d2);
+    assertOneStream(got);
+    const evs = events(got, 97);
+    assertOnePress(evs, 5);
+    const during = got.filter((p) => p.pt === 96 && ((p.ts - evs[0].ts) | 0) >= 0 && ((p.ts - evs[0].ts) | 0) < 9600);
+    assert.ok(during.length >= 8, `${during.length} opus packets during the event`);
+  });
+});
