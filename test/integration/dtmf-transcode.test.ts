@@ -12,15 +12,10 @@ import { DaemonHandle, startDaemon } from '../helpers/daemon';
 import { buildSdp, mediaEndpoint, rtpmaps } from '../helpers/sdp';
 import { buildRtp, Endpoint, parseRtp, RtpPacket, RtpPeer } from '../helpers/rtp';
 import { decode, encodeTone, l16, L16_PT, requireCodec, sleep, spec, SSRC, transcoder } from '../helpers/codec-audio';
-import { sine, toL16, toneAmplitude } from '../helpers/audio';
+import { toL16 } from '../helpers/audio';
+import { assertOnePress, encodeBlocks, events, keyBlocks, keyLevels, keyPress, toneBlocks } from '../helpers/dtmf';
 
 const HOST = '127.0.0.1';
-const KEYS: Record<string, { event: number; low: number; high: number }> = {
-  '1': { event: 1, low: 697, high: 1209 },
-  '5': { event: 5, low: 770, high: 1336 },
-  '9': { event: 9, low: 852, high: 1477 },
-};
-
 interface Media { formats: number[]; rtpmaps: string[] }
 
 interface Call {
@@ -48,78 +43,8 @@ async function call(d: DaemonHandle, offer: Media, answer: Media, offerFlags: Re
   return { a, b, aTo: mediaEndpoint(String(r.sdp)), bTo: mediaEndpoint(String(o.sdp)), answerSdp: String(r.sdp), offerSdp: String(o.sdp) };
 }
 
-function eventPayload(event: number, end: boolean, duration: number): Buffer {
-  return Buffer.from([event, (end ? 0x80 : 0) | 10, duration >> 8, duration & 0xff]);
-}
-
-interface Press {
-  /** Builds the audio packet at sequence number seq and timestamp ts. */
-  audio: (seq: number, ts: number, i: number) => Buffer;
-  tsStep: number;
-  evPt: number;
-  /** Clock units of the event per 20 ms. */
-  evStep: number;
-  event: number;
-  /** Event packets before the end (each 20 ms longer); then three end packets. */
-  steps: number;
-  before: number;
-  after: number;
-  /** Audio keeps coming during the event (as from a phone that does not mute). */
-  audioDuring?: boolean;
-}
-
-/**
- * A key press as a phone sends it: audio, the event packets (the first with the
- * marker, durations growing every 20 ms, the end packet three times, all at the
- * timestamp where the key went down), then audio again from where the event ended.
- */
-function keyPress(p: Press): { packets: Buffer[]; eventTs: number } {
-  const out: Buffer[] = [];
-  let seq = 2000;
-  let ts = 160000;
-  let n = 0;
-  for (let i = 0; i < p.before; i++, ts += p.tsStep) out.push(p.audio(seq++, ts, n++));
-  const eventTs = ts;
-  for (let i = 1; i <= p.steps + 2; i++) {
-    const end = i >= p.steps;
-    const dur = Math.min(i, p.steps) * p.evStep;
-    out.push(buildRtp({ pt: p.evPt, seq: seq++, ts: eventTs, ssrc: SSRC, marker: i === 1, payload: eventPayload(p.event, end, dur) }));
-    if (p.audioDuring && i < p.steps) out.push(p.audio(seq++, eventTs + (i - 1) * p.tsStep, n++));
-  }
-  ts = eventTs + p.steps * p.tsStep;
-  for (let i = 0; i < p.after; i++, ts += p.tsStep) out.push(p.audio(seq++, ts, n++));
-  return { packets: out, eventTs };
-}
-
 /** PCMA packets of silence (the test's "speech"). */
 const pcmaSilence = (seq: number, ts: number): Buffer => buildRtp({ pt: 8, seq, ts, ssrc: SSRC });
-
-/** Encodes 20 ms blocks of 8 kHz PCM into PCMA packets starting at seq and ts. */
-function pcmaOf(blocks: Int16Array[], seq: number, ts: number): Buffer[] {
-  const enc = transcoder(l16(8000), spec('PCMA', 8));
-  const out: Buffer[] = [];
-  blocks.forEach((b, i) => {
-    const r = enc.input(buildRtp({ pt: L16_PT, seq: seq + i, ts: ts + i * 160, ssrc: SSRC, payload: toL16(b) }), i * 20);
-    assert.ok(r);
-    out.push(...r);
-  });
-  return out;
-}
-
-/** `count` 20 ms blocks at 8 kHz: the key's two tones (about -16 dBFS each) or silence. */
-function keyBlocks(key: string | null, count: number, first = 0): Int16Array[] {
-  const out: Int16Array[] = [];
-  for (let i = 0; i < count; i++) {
-    const b = new Int16Array(160);
-    if (key) {
-      const lo = sine(8000, KEYS[key].low, (first + i) * 160, 160, 5000);
-      const hi = sine(8000, KEYS[key].high, (first + i) * 160, 160, 5000);
-      for (let j = 0; j < 160; j++) b[j] = lo[j] + hi[j];
-    }
-    out.push(b);
-  }
-  return out;
-}
 
 async function sendAll(from: RtpPeer, to: Endpoint, packets: Buffer[]): Promise<void> {
   for (const p of packets) {
@@ -140,44 +65,6 @@ function assertOneStream(ps: RtpPacket[]): void {
     assert.equal(ps[i].ssrc, ps[0].ssrc, `SSRC of packet ${i}`);
     assert.equal(ps[i].seq, (ps[i - 1].seq + 1) & 0xffff, `sequence number of packet ${i} (pt ${ps[i].pt})`);
   }
-}
-
-interface Event { event: number; end: boolean; volume: number; duration: number; ts: number; marker: boolean }
-
-function events(ps: RtpPacket[], pt: number): Event[] {
-  return ps.filter((p) => p.pt === pt).map((p) => ({
-    event: p.payload[0], end: (p.payload[1] & 0x80) !== 0, volume: p.payload[1] & 0x3f,
-    duration: p.payload.readUInt16BE(2), ts: p.ts, marker: p.marker,
-  }));
-}
-
-/** One key press as RFC 4733 describes it: one timestamp, growing durations, the marker first, three end packets last. */
-function assertOnePress(evs: Event[], event: number): void {
-  assert.ok(evs.length >= 4, `${evs.length} event packets`);
-  for (const e of evs) {
-    assert.equal(e.event, event, 'event code');
-    assert.equal(e.ts, evs[0].ts, 'one timestamp per event');
-  }
-  assert.ok(evs[0].marker, 'the first event packet has the marker');
-  assert.deepEqual(evs.map((e) => e.end), [...evs.slice(3).map(() => false), true, true, true], 'the end bit on the last three');
-  const last = evs[evs.length - 1].duration;
-  assert.deepEqual(evs.slice(-3).map((e) => e.duration), [last, last, last], 'the end packets repeat the final duration');
-  for (let i = 1; i < evs.length; i++) assert.ok(evs[i].duration >= evs[i - 1].duration, 'durations grow');
-}
-
-/** The Goertzel amplitudes at a key's two frequencies in each 20 ms block of 8 kHz PCM. */
-function keyLevels(pcm: Int16Array, key: string): Array<{ low: number; high: number }> {
-  const out: Array<{ low: number; high: number }> = [];
-  for (let i = 0; i + 160 <= pcm.length; i += 160) {
-    const w = pcm.subarray(i, i + 160);
-    out.push({ low: toneAmplitude(w, 8000, KEYS[key].low), high: toneAmplitude(w, 8000, KEYS[key].high) });
-  }
-  return out;
-}
-
-/** Blocks where both tones of the key sound (well above the codec's noise). */
-function toneBlocks(pcm: Int16Array, key: string): number {
-  return keyLevels(pcm, key).filter((l) => l.low > 1000 && l.high > 1000).length;
 }
 
 const PCMA_TE: Media = { formats: [8, 101], rtpmaps: ['rtpmap:8 PCMA/8000', 'rtpmap:101 telephone-event/8000', 'fmtp:101 0-15'] };
@@ -299,7 +186,7 @@ describe('DTMF through transcoding', function () {
       { formats: [8, te], rtpmaps: ['rtpmap:8 PCMA/8000', `rtpmap:${te} telephone-event/8000`, `fmtp:${te} 0-15`] }, offerFlags));
     // The caller presses 9 in-band: 300 ms of tone between silence.
     const blocks = [...keyBlocks(null, 20), ...keyBlocks('9', 15), ...keyBlocks(null, 20)];
-    await sendAll(c.a, c.aTo, pcmaOf(blocks, 3000, 80000));
+    await sendAll(c.a, c.aTo, encodeBlocks(spec('PCMA', 8), blocks, 3000, 80000));
     const got = rtp(c.b);
     assertOneStream(got);
     const evs = events(got, te);
