@@ -193,6 +193,8 @@ describe('DTMF through transcoding', function () {
     assertOnePress(evs, 9);
     const last = evs[evs.length - 1].duration;
     assert.ok(last >= 1600 && last <= 2800, `the event lasts ${last} (the tone: 2400)`);
+    // Each tone is about -13 dBm0: the event carries that level as its volume.
+    assert.ok(evs.every((e) => e.volume >= 8 && e.volume <= 18), `volumes ${evs.map((e) => e.volume)}`);
     // The event replaces the audio it covers (suppression), on the same timeline.
     const during = got.filter((p) => p.pt === 8 && ((p.ts - evs[0].ts) | 0) >= 0 && ((p.ts - evs[0].ts) | 0) < last);
     assert.equal(during.length, 0, 'no audio during the event');
