@@ -21,6 +21,11 @@
 // call: send or copy it). The engine thread's timer calls tick() every 10-20
 // ms so that comfort noise keeps flowing during discontinuous transmission.
 //
+// DTMF (dtmf.h): with spec.tones the route hands it the telephone-event
+// packets the sink's peer cannot take (inputEvent), played as tones in place
+// of the audio; with spec.outEventPt it listens to the decoded audio and sends
+// the digits it hears as RFC 4733 events in the output stream.
+//
 // Threads: one engine thread at a time calls input(), tick() and stats().
 // Neither input() nor tick() blocks or allocates (see codec.h about
 // libavcodec's internal allocations).

@@ -115,7 +115,7 @@ export interface CodecRoute {
   transcode: Array<{ in: NativeCodecSpec /* with in.payloadType */ }>;
   /** The codec the sink's peer receives (payloadType, ptime, bitrate, fmtp set); null when nothing is transcoded. */
   out: NativeCodecSpec | null;
-  /** Input payload types forwarded unchanged except for the payload type number (e.g. a shared codec, or telephone-event 101 -> 96); same clock rate. */
+  /** Input payload types forwarded unchanged except for the payload type number (e.g. a shared codec); same clock rate. telephone-event goes in `events`. */
   passthrough: Array<{ pt: number; outPt: number }>;
   /** RFC 3389 CN payload type accepted on input / of the output peer (-1 none). */
   inCnPt: number;
