@@ -8,7 +8,7 @@
 // independent of the daemon's spandsp.
 
 import { strict as assert } from 'assert';
-import { DaemonHandle, startDaemon } from '../helpers/daemon';
+import { DaemonHandle, skipUnlessReference, startDaemon } from '../helpers/daemon';
 import { buildSdp, mediaEndpoint, rtpmaps } from '../helpers/sdp';
 import { buildRtp, Endpoint, parseRtp, RtpPacket, RtpPeer } from '../helpers/rtp';
 import { decode, encodeTone, l16, L16_PT, requireCodec, sleep, spec, SSRC, transcoder } from '../helpers/codec-audio';
@@ -46,12 +46,13 @@ async function call(d: DaemonHandle, offer: Media, answer: Media, offerFlags: Re
 /** PCMA packets of silence (the test's "speech"). */
 const pcmaSilence = (seq: number, ts: number): Buffer => buildRtp({ pt: 8, seq, ts, ssrc: SSRC });
 
-async function sendAll(from: RtpPeer, to: Endpoint, packets: Buffer[]): Promise<void> {
+/** Sends faster than real time (our transcoder follows RTP timestamps) unless paced (the reference schedules by the clock). */
+async function sendAll(from: RtpPeer, to: Endpoint, packets: Buffer[], paceMs = 5): Promise<void> {
   for (const p of packets) {
     await from.send(to, p);
-    await sleep(5);
+    await sleep(paceMs);
   }
-  await sleep(300);
+  await sleep(paceMs > 5 ? 1000 : 300);
 }
 
 function rtp(peer: RtpPeer): RtpPacket[] {
@@ -93,11 +94,11 @@ describe('DTMF through transcoding', function () {
   });
 
   /** A PCMA+te/8000 caller pressing 5 towards an opus+te/48000 callee. */
-  async function pcmaToOpus(daemon: DaemonHandle): Promise<{ got: RtpPacket[]; eventTs: number }> {
+  async function pcmaToOpus(daemon: DaemonHandle, paceMs = 5): Promise<{ got: RtpPacket[]; eventTs: number }> {
     const c = await track(await call(daemon, PCMA_TE, OPUS_TE48, { codec: { transcode: ['opus'] } }));
     assert.equal(rtpmaps(c.answerSdp).get(101), 'telephone-event/8000', 'the caller keeps its telephone-event');
     const press = keyPress({ audio: pcmaSilence, tsStep: 160, evPt: 101, evStep: 160, event: 5, steps: 10, before: 15, after: 15, audioDuring: true });
-    await sendAll(c.a, c.aTo, press.packets);
+    await sendAll(c.a, c.aTo, press.packets, paceMs);
     return { got: rtp(c.b), eventTs: press.eventTs };
   }
 
@@ -178,7 +179,12 @@ describe('DTMF through transcoding', function () {
     assert.ok(first >= 19 && first <= 22, `the tone starts at block ${first}`);
   });
 
-  it('PCMA both sides, telephone-event only offered to the callee for transcoding: in-band tones become events, events become tones', async function () {
+  /**
+   * PCMA on both sides, telephone-event offered to the callee for transcoding:
+   * the caller's in-band 9 reaches the callee as events, the callee's event 1
+   * reaches the caller as tones.
+   */
+  async function tonesBothWays(d: DaemonHandle, paceMs: number): Promise<void> {
     const offerFlags = { codec: { transcode: ['telephone-event'] } };
     const probe = await track(await call(d, { formats: [8], rtpmaps: ['rtpmap:8 PCMA/8000'] }, { formats: [8], rtpmaps: ['rtpmap:8 PCMA/8000'] }, offerFlags));
     const te = offeredEvent(probe);
@@ -186,7 +192,7 @@ describe('DTMF through transcoding', function () {
       { formats: [8, te], rtpmaps: ['rtpmap:8 PCMA/8000', `rtpmap:${te} telephone-event/8000`, `fmtp:${te} 0-15`] }, offerFlags));
     // The caller presses 9 in-band: 300 ms of tone between silence.
     const blocks = [...keyBlocks(null, 20), ...keyBlocks('9', 15), ...keyBlocks(null, 20)];
-    await sendAll(c.a, c.aTo, encodeBlocks(spec('PCMA', 8), blocks, 3000, 80000));
+    await sendAll(c.a, c.aTo, encodeBlocks(spec('PCMA', 8), blocks, 3000, 80000), paceMs);
     const got = rtp(c.b);
     assertOneStream(got);
     const evs = events(got, te);
@@ -203,12 +209,49 @@ describe('DTMF through transcoding', function () {
 
     // The callee presses 1 as an event: the caller, without telephone-event, hears it.
     const press = keyPress({ audio: pcmaSilence, tsStep: 160, evPt: te, evStep: 160, event: 1, steps: 15, before: 20, after: 20 });
-    await sendAll(c.b, c.bTo, press.packets);
+    await sendAll(c.b, c.bTo, press.packets, paceMs);
     const back = rtp(c.a);
     assert.ok(back.every((p) => p.pt === 8), 'only PCMA reaches the caller');
     const pcm = decode(spec('PCMA', 8), back.map((p) => buildRtp({ pt: p.pt, seq: p.seq, ts: p.ts, ssrc: p.ssrc, payload: p.payload })));
     const tone = toneBlocks(pcm, '1');
     assert.ok(tone >= 13 && tone <= 17, `the 300 ms key press sounds in ${tone} blocks of 20 ms`);
+  }
+
+  it('PCMA both sides, telephone-event only offered to the callee for transcoding: in-band tones become events, events become tones', async function () {
+    await tonesBothWays(d, 5);
+  });
+
+  it('the reference (rtpengine 10.5) does the same with in-band tones and events between PCMA sides', async function () {
+    skipUnlessReference(this);
+    const ref = await startDaemon({ bin: 'reference' });
+    daemons.push(ref);
+    await tonesBothWays(ref, 20);
+  });
+
+  it('the reference (rtpengine 10.5) translates the same key press into the same packets', async function () {
+    skipUnlessReference(this);
+    const ref = await startDaemon({ bin: 'reference' });
+    daemons.push(ref);
+    // What the opus side sees from the event on, relative to its first packet:
+    // kind, timestamp, sequence, event fields. (Before the event the reference
+    // holds one packet of audio in its encoder and drops it when the event
+    // comes, placing the event 20 ms earlier; at the end it still holds one.
+    // Ours sends that audio and places the event after it.)
+    const shape = (ps: RtpPacket[]): string[] => {
+      const from = ps.findIndex((p) => p.pt === 97);
+      assert.ok(from > 0, 'audio, then the event');
+      return ps.slice(from).map((p) => {
+        const at = `${(p.ts - ps[from].ts) | 0} ${(p.seq - ps[from].seq) & 0xffff}`;
+        if (p.pt !== 97) return `${p.pt} ${at}`;
+        const e = events([p], 97)[0];
+        return `event ${at} ${e.event} ${e.end} ${e.duration} ${e.volume}${e.marker ? ' M' : ''}`;
+      });
+    };
+    const theirs = shape((await pcmaToOpus(ref, 20)).got);
+    const ours = shape((await pcmaToOpus(d, 20)).got);
+    assert.equal(theirs.filter((x) => x.startsWith('event')).length, 12, 'the reference sends the whole event');
+    assert.ok(ours.length - theirs.length <= 1 && ours.length >= theirs.length, `${ours.length} packets, the reference ${theirs.length}`);
+    assert.deepEqual(ours.slice(0, theirs.length), theirs);
   });
 
   it('--dtmf-no-suppress: audio keeps flowing beside the translated events', async function () {
