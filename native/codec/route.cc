@@ -206,6 +206,7 @@ CodecRoute::Verdict CodecRoute::event(const EventPt& ev, uint8_t* pkt, uint32_t 
                                       RouteOutput& out, RtpSink& sink, RouteCounters& changed) {
   size_t hdr = 12 + 4 * static_cast<size_t>(pkt[0] & 0x0f);
   if ((pkt[0] & 0x10) && len >= hdr + 4) hdr += 4 + 4 * static_cast<size_t>(be16(pkt + hdr + 2));
+  else if (pkt[0] & 0x10) hdr = len;  // a truncated extension header
   if (len < hdr + 4) {
     changed.errors++;  // not an RFC 4733 payload
     return Verdict::Consumed;
