@@ -16,6 +16,7 @@
         "native/codec/avcodec.cc",
         "native/codec/binding.cc",
         "native/codec/cn.cc",
+        "native/codec/dtmf.cc",
         "native/codec/codec.cc",
         "native/codec/g711.cc",
         "native/codec/g729.cc",

@@ -278,6 +278,29 @@ Napi::Object ssrcValue(Napi::Env env, const SsrcSnapshot& s) {
   return o;
 }
 
+// Calls fn for each object of the array o[key] (absent: none); at most 128
+// entries. Returns false, with a JavaScript error thrown, when the array or an
+// entry is malformed or fn returns false.
+template <typename Fn>
+bool forEachEntry(Napi::Env env, Napi::Object o, const char* key, const char* shape, Fn fn) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return true;
+  if (!v.IsArray() || v.As<Napi::Array>().Length() > 128) {
+    throwError(env, "EINVAL", std::string("codecs.") + key + " must be an array of at most 128 entries");
+    return false;
+  }
+  Napi::Array arr = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value e = arr.Get(i);
+    if (!e.IsObject()) {
+      throwError(env, "EINVAL", std::string("codecs.") + key + " entries must be objects " + shape);
+      return false;
+    }
+    if (!fn(e.As<Napi::Object>())) return false;
+  }
+  return true;
+}
+
 // Reads the codec route of a configuration (CodecRoute in src/media/engine.ts);
 // absent or null leaves plain relaying.
 bool readCodecRoute(Napi::Env env, Napi::Value v, ConfigSpec& spec) {
@@ -311,35 +334,49 @@ bool readCodecRoute(Napi::Env env, Napi::Value v, ConfigSpec& spec) {
     if (!rtpe::codec::readCodecSpec(env, out, r.out)) return false;
     r.hasOut = true;
   }
-  Napi::Value pass = o.Get("passthrough");
-  if (!pass.IsUndefined()) {
-    if (!pass.IsArray() || pass.As<Napi::Array>().Length() > 128) {
-      throwError(env, "EINVAL", "codecs.passthrough must be an array of at most 128 entries");
+  bool ok = forEachEntry(env, o, "passthrough", "{pt, outPt}", [&](Napi::Object e) {
+    int64_t pt = -1, outPt = -1;
+    bool present1, present2;
+    if (!readInt(env, e, "pt", 0, 127, pt, present1)) return false;
+    if (!readInt(env, e, "outPt", 0, 127, outPt, present2)) return false;
+    if (!present1 || !present2) {
+      throwError(env, "EINVAL", "codecs.passthrough entries need pt and outPt");
       return false;
     }
-    Napi::Array arr = pass.As<Napi::Array>();
-    for (uint32_t i = 0; i < arr.Length(); i++) {
-      Napi::Value e = arr.Get(i);
-      if (!e.IsObject()) {
-        throwError(env, "EINVAL", "codecs.passthrough entries must be objects {pt, outPt}");
-        return false;
-      }
-      int64_t pt = -1, outPt = -1;
-      bool present1, present2;
-      if (!readInt(env, e.As<Napi::Object>(), "pt", 0, 127, pt, present1)) return false;
-      if (!readInt(env, e.As<Napi::Object>(), "outPt", 0, 127, outPt, present2)) return false;
-      if (!present1 || !present2) {
-        throwError(env, "EINVAL", "codecs.passthrough entries need pt and outPt");
-        return false;
-      }
-      r.passthrough.push_back(rtpe::codec::PassthroughPt{static_cast<uint8_t>(pt), static_cast<uint8_t>(outPt)});
+    r.passthrough.push_back(rtpe::codec::PassthroughPt{static_cast<uint8_t>(pt), static_cast<uint8_t>(outPt)});
+    return true;
+  });
+  if (!ok) return false;
+  ok = forEachEntry(env, o, "events", "{pt, outPt, clockRate, outClockRate}", [&](Napi::Object e) {
+    int64_t pt = -1, outPt = -1, rate = 0, outRate = 0;
+    bool p1, p2, p3, p4;
+    if (!readInt(env, e, "pt", 0, 127, pt, p1) || !readInt(env, e, "outPt", -1, 127, outPt, p2) ||
+        !readInt(env, e, "clockRate", 1, 1000000, rate, p3) || !readInt(env, e, "outClockRate", 1, 1000000, outRate, p4))
+      return false;
+    if (!p1 || !p2 || !p3 || (outPt >= 0 && !p4)) {
+      throwError(env, "EINVAL", "codecs.events entries need pt, outPt, clockRate and (with outPt) outClockRate");
+      return false;
     }
+    r.events.push_back(rtpe::codec::EventPt{static_cast<uint8_t>(pt), static_cast<int>(outPt),
+                                            static_cast<uint32_t>(rate), static_cast<uint32_t>(outRate)});
+    return true;
+  });
+  if (!ok) return false;
+  Napi::Value suppress = o.Get("suppressDtmf");
+  if (!suppress.IsUndefined()) {
+    if (!suppress.IsBoolean()) {
+      throwError(env, "EINVAL", "codecs.suppressDtmf must be a boolean");
+      return false;
+    }
+    r.suppressDtmf = suppress.As<Napi::Boolean>().Value();
   }
+  int outEventClock = static_cast<int>(r.outEventClock);
   struct IntField {
     const char* key;
     int64_t lo, hi;
     int* field;
   } fields[] = {
+      {"outEventPt", -1, 127, &r.outEventPt},   {"outEventClock", 1, 1000000, &outEventClock},
       {"inCnPt", -1, 127, &r.inCnPt},          {"outCnPt", -1, 127, &r.outCnPt},
       {"silenceDbov", -1, 127, &r.silenceDbov}, {"dtxDelayMs", 0, 60000, &r.dtxDelayMs},
       {"maxDtxMs", 0, 3600000, &r.maxDtxMs},
@@ -350,6 +387,7 @@ bool readCodecRoute(Napi::Env env, Napi::Value v, ConfigSpec& spec) {
     if (!readInt(env, o, f.key, f.lo, f.hi, value, present)) return false;
     *f.field = static_cast<int>(value);
   }
+  r.outEventClock = static_cast<uint32_t>(outEventClock);
   return true;
 }
 

@@ -91,7 +91,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
 /**
  * Transcoding settings from the options: --silence-detect is a level in percent of
  * full scale (as dBov for the engine), --dtx-delay in ms (0: the engine's default
- * wait), --max-dtx in seconds (0 or less: no limit).
+ * wait), --max-dtx in seconds (0 or less: no limit), --dtmf-no-suppress.
  */
 function graphOptions(config: Config): GraphOptions {
   const pct = config.silenceDetect;
@@ -99,5 +99,6 @@ function graphOptions(config: Config): GraphOptions {
     silenceDetectDbov: pct > 0 ? Math.max(1, Math.round(-20 * Math.log10(pct / 100))) : 0,
     dtxDelayMs: config.dtxDelay > 0 ? config.dtxDelay : DEFAULT_GRAPH_OPTIONS.dtxDelayMs,
     maxDtxMs: config.maxDtx > 0 ? Math.min(config.maxDtx * 1000, 3600000) : 3600000,
+    suppressDtmf: !config.dtmfNoSuppress,
   };
 }

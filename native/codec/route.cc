@@ -18,7 +18,13 @@ bool operator==(const RouteSpec& a, const RouteSpec& b) {
   for (size_t i = 0; i < a.passthrough.size(); i++)
     if (a.passthrough[i].pt != b.passthrough[i].pt || a.passthrough[i].outPt != b.passthrough[i].outPt) return false;
   return a.hasOut == b.hasOut && (!a.hasOut || a.out == b.out) && a.inCnPt == b.inCnPt && a.outCnPt == b.outCnPt &&
-         a.silenceDbov == b.silenceDbov && a.dtxDelayMs == b.dtxDelayMs && a.maxDtxMs == b.maxDtxMs;
+         a.silenceDbov == b.silenceDbov && a.dtxDelayMs == b.dtxDelayMs && a.maxDtxMs == b.maxDtxMs &&
+         a.events == b.events && a.outEventPt == b.outEventPt && a.outEventClock == b.outEventClock &&
+         a.suppressDtmf == b.suppressDtmf;
+}
+
+bool operator==(const EventPt& a, const EventPt& b) {
+  return a.pt == b.pt && a.outPt == b.outPt && a.clockRate == b.clockRate && a.outClockRate == b.outClockRate;
 }
 
 std::shared_ptr<CodecRoute> CodecRoute::create(const RouteSpec& spec, std::string& err) {
@@ -27,6 +33,18 @@ std::shared_ptr<CodecRoute> CodecRoute::create(const RouteSpec& spec, std::strin
   for (int16_t& e : r->byPt_) e = kDrop;
   if (!spec.transcode.empty() && !spec.hasOut) {
     err = "a codec route that transcodes needs an output codec";
+    return nullptr;
+  }
+  bool tones = false;
+  for (const EventPt& ev : spec.events) {
+    if (ev.pt > 127 || ev.outPt > 127 || ev.clockRate == 0 || (ev.outPt >= 0 && ev.outClockRate == 0)) {
+      err = "telephone-event payload type " + std::to_string(ev.pt) + " has an invalid mapping";
+      return nullptr;
+    }
+    if (ev.outPt < 0) tones = true;
+  }
+  if (tones && spec.transcode.empty()) {
+    err = "telephone-event played as tones needs a transcoded audio codec";
     return nullptr;
   }
   if (spec.transcode.size() > 127) {
@@ -47,6 +65,10 @@ std::shared_ptr<CodecRoute> CodecRoute::create(const RouteSpec& spec, std::strin
     ts.silenceDbov = spec.silenceDbov;
     ts.dtxDelayMs = spec.dtxDelayMs;
     ts.maxDtxMs = spec.maxDtxMs;
+    ts.outEventPt = spec.outEventPt;
+    ts.outEventClock = spec.outEventClock;
+    ts.suppressDtmf = spec.suppressDtmf;
+    ts.tones = tones;
     std::string why;
     std::unique_ptr<Transcoder> t = Transcoder::create(ts, why);
     if (!t) {
@@ -63,6 +85,14 @@ std::shared_ptr<CodecRoute> CodecRoute::create(const RouteSpec& spec, std::strin
       return nullptr;
     }
     r->byPt_[p.pt] = static_cast<int16_t>(kPass | p.outPt);
+  }
+  for (size_t i = 0; i < spec.events.size(); i++) {
+    const EventPt& ev = spec.events[i];
+    if (r->byPt_[ev.pt] != kDrop) {
+      err = "telephone-event payload type " + std::to_string(ev.pt) + " is routed twice";
+      return nullptr;
+    }
+    r->byPt_[ev.pt] = static_cast<int16_t>(kEvent | i);
   }
   // CN goes to the current input codec's Transcoder unless it is passed
   // through as it is (both peers take it).
@@ -126,6 +156,7 @@ CodecRoute::Verdict CodecRoute::input(uint8_t* pkt, uint32_t len, int64_t nowMs,
     out.ssrc = be32(pkt + 8);
     out.seq = be16(pkt + 2);
   }
+  if (e & kEvent) return event(spec_.events[e & 0xff], pkt, len, nowMs, out, sink, changed);
   if (e & kPass) {
     pkt[1] = static_cast<uint8_t>((pkt[1] & 0x80) | (e & 0x7f));
     putBe32(pkt + 4, passTs(pt, ts, out));
@@ -134,6 +165,14 @@ CodecRoute::Verdict CodecRoute::input(uint8_t* pkt, uint32_t len, int64_t nowMs,
     return Verdict::Forward;
   }
   const int i = e == kCn ? (cur_ >= 0 ? cur_ : 0) : e;
+  if (inEvent(ts)) return Verdict::Consumed;  // the event stands in for this audio
+  Transcoder& t = enter(i, ts, out);
+  t.input(pkt, len, nowMs, sink);
+  publish(static_cast<size_t>(i), changed);
+  return Verdict::Consumed;
+}
+
+Transcoder& CodecRoute::enter(int i, uint32_t ts, RouteOutput& out) {
   Transcoder& t = *transcoders_[i];
   if (i != cur_) {
     // The first packet of this route, or the input changed codec: this
@@ -147,7 +186,60 @@ CodecRoute::Verdict CodecRoute::input(uint8_t* pkt, uint32_t len, int64_t nowMs,
     t.continueOutput(out.ssrc, out.seq, t.outputTsOf(ts));
   }
   passedSinceInput_ = false;
-  t.input(pkt, len, nowMs, sink);
+  return t;
+}
+
+bool CodecRoute::inEvent(uint32_t ts) {
+  if (!evOn_ || (!evTone_ && !spec_.suppressDtmf)) return false;
+  // An event whose end never came is forgotten once the audio is 10 s away
+  // from it (a new timeline, or a lost end).
+  const uint32_t clock = transcoders_[cur_ >= 0 ? cur_ : 0]->spec().in.clockRate;
+  const int64_t d = static_cast<int32_t>(ts - evTs_);
+  if ((d < 0 ? -d : d) > static_cast<int64_t>(clock) * 10) {
+    evOn_ = false;
+    return false;
+  }
+  return true;
+}
+
+CodecRoute::Verdict CodecRoute::event(const EventPt& ev, uint8_t* pkt, uint32_t len, int64_t nowMs,
+                                      RouteOutput& out, RtpSink& sink, RouteCounters& changed) {
+  size_t hdr = 12 + 4 * static_cast<size_t>(pkt[0] & 0x0f);
+  if ((pkt[0] & 0x10) && len >= hdr + 4) hdr += 4 + 4 * static_cast<size_t>(be16(pkt + hdr + 2));
+  else if (pkt[0] & 0x10) hdr = len;  // a truncated extension header
+  if (len < hdr + 4) {
+    changed.errors++;  // not an RFC 4733 payload
+    return Verdict::Consumed;
+  }
+  uint8_t* p = pkt + hdr;
+  const uint32_t ts = be32(pkt + 4);
+  const bool end = (p[1] & 0x80) != 0;
+  const uint32_t duration = be16(p + 2);
+  if (!(evEnded_ && ts == evEndedTs_)) {
+    evOn_ = !end;
+    evTone_ = ev.outPt < 0;
+    evTs_ = ts;
+    if (end) {
+      evEnded_ = true;
+      evEndedTs_ = ts;
+    }
+  }
+  if (ev.outPt >= 0) {
+    if (ev.clockRate != ev.outClockRate) {
+      const uint64_t d = static_cast<uint64_t>(duration) * ev.outClockRate / ev.clockRate;
+      putBe16(p + 2, static_cast<uint16_t>(d > 0xffff ? 0xffff : d));
+    }
+    pkt[1] = static_cast<uint8_t>((pkt[1] & 0x80) | ev.outPt);
+    putBe32(pkt + 4, passTs(ev.pt, ts, out));
+    out.stamp(pkt);
+    passedSinceInput_ = true;
+    return Verdict::Forward;
+  }
+  const int i = cur_ >= 0 ? cur_ : 0;
+  Transcoder& t = enter(i, ts, out);
+  const uint32_t clock = t.spec().in.clockRate;
+  t.inputEvent(be32(pkt + 8), be16(pkt + 2), ts, p[0], p[1] & 0x3f,
+               static_cast<uint32_t>(static_cast<uint64_t>(duration) * clock / ev.clockRate), end, nowMs, sink);
   publish(static_cast<size_t>(i), changed);
   return Verdict::Consumed;
 }

@@ -22,12 +22,24 @@
 // Transcoder has run yet. RouteOutput lives in the stream, not in the route,
 // so a route that replaces another one keeps the same output stream.
 //
+// DTMF. A telephone-event input type (an `events` entry) is either
+// translated into the sink's telephone-event type (its duration rescaled from
+// the input to the output event clock, its timestamp mapped like a
+// passthrough packet's, so all packets of one event, the repeated end packets
+// included, share one output timestamp), or, when the sink has no
+// telephone-event, played by the current Transcoder as an in-band tone. With
+// outEventPt the Transcoders listen for in-band digits in the audio they
+// decode and send them as events of that type. While an input event is in
+// progress the input audio is not transcoded: the events (or the tone) stand
+// in for it, unless suppressDtmf is off (--dtmf-no-suppress) and the events
+// are translated.
+//
 // Limits. A passthrough payload type must have the clock rate of the
-// transcoded input codecs' timeline and the same rate on the output side:
-// telephone-event passthrough between different clock rates (8000 towards an
-// opus side at 48000, whose event durations would need rescaling) is not done
-// here. Sequence numbers are renumbered, so the receiver sees losses of
-// passthrough packets as continuous numbering.
+// transcoded input codecs' timeline and the same rate on the output side; a
+// telephone-event type is taken to run on the timeline of the audio codec of
+// its side (the negotiation pairs them by clock rate). Sequence numbers are
+// renumbered, so the receiver sees losses of passthrough packets as
+// continuous numbering.
 //
 // Threads. create() runs on the JavaScript thread and allocates everything
 // (the Transcoders). spec() and transcodes() never change after create() and
@@ -52,6 +64,16 @@ struct PassthroughPt {
   uint8_t outPt;
 };
 
+// A telephone-event input type: translated to outPt (clock outClockRate), or
+// played as in-band tones when outPt is -1.
+struct EventPt {
+  uint8_t pt;
+  int outPt;
+  uint32_t clockRate;
+  uint32_t outClockRate;
+};
+bool operator==(const EventPt& a, const EventPt& b);
+
 // What signalling asks for; mirrors CodecRoute in src/media/engine.ts.
 struct RouteSpec {
   std::vector<CodecSpec> transcode;  // input codecs, each with its payloadType
@@ -63,6 +85,10 @@ struct RouteSpec {
   int silenceDbov = -1;
   int dtxDelayMs = 60;
   int maxDtxMs = 30000;
+  std::vector<EventPt> events;
+  int outEventPt = -1;           // in-band digits in the input become these events
+  uint32_t outEventClock = 8000;
+  bool suppressDtmf = true;
 };
 
 bool operator==(const CodecSpec& a, const CodecSpec& b);
@@ -133,6 +159,7 @@ class CodecRoute {
   static constexpr int16_t kDrop = -1;
   static constexpr int16_t kPass = 0x100;  // | output payload type
   static constexpr int16_t kCn = 0x200;
+  static constexpr int16_t kEvent = 0x400;  // | index into spec_.events
 
   CodecRoute() = default;
   uint32_t passTs(uint8_t pt, uint32_t ts, RouteOutput& out);
@@ -140,6 +167,14 @@ class CodecRoute {
   // for an input packet at ts.
   uint32_t continuation(uint32_t ts, RouteOutput& out);
   void publish(size_t i, RouteCounters& changed);
+  // The Transcoder of input codec i, continuing the output stream when it
+  // takes over (a codec change) or when its input comes back after
+  // passthrough packets stood in for it.
+  Transcoder& enter(int i, uint32_t ts, RouteOutput& out);
+  Verdict event(const EventPt& ev, uint8_t* pkt, uint32_t len, int64_t nowMs, RouteOutput& out, RtpSink& sink,
+                RouteCounters& changed);
+  // An audio packet at ts falls inside the input event in progress.
+  bool inEvent(uint32_t ts);
 
   RouteSpec spec_;
   std::vector<std::unique_ptr<Transcoder>> transcoders_;
@@ -152,6 +187,11 @@ class CodecRoute {
   int lastPassPt_ = -1;            // the last passthrough packet, so that repeated
   uint32_t lastPassInTs_ = 0;      // timestamps (the packets of one RFC 4733 event)
   uint32_t lastPassOutTs_ = 0;     // map to one output timestamp
+  bool evOn_ = false;              // an input event is in progress
+  bool evTone_ = false;            // ... and it is played as a tone
+  uint32_t evTs_ = 0;
+  bool evEnded_ = false;           // the last event that ended, whose
+  uint32_t evEndedTs_ = 0;         // repeated end packets change nothing
 };
 
 }  // namespace codec

@@ -133,6 +133,18 @@ bool Transcoder::build(std::string& err) {
   pktBuf_.reset(new uint8_t[kPktBuf]);
   depack_.init(in);
   builder_.init(out);
+  if (spec_.outEventPt > 127 || (spec_.outEventPt >= 0 && spec_.outEventClock == 0)) {
+    err = "invalid telephone-event output";
+    return false;
+  }
+  if (spec_.outEventPt >= 0) {
+    detector_.reset(new DtmfDetector());
+    if (!detector_->init(decRate_, decChannels_, decBufSamples_, err)) return false;
+  }
+  if (spec_.tones) {
+    generator_.reset(new DtmfGenerator());
+    if (!generator_->init(decRate_, decBufSamples_, err)) return false;
+  }
   if (!dec_->hasConcealment() && decRate_ == 8000 && decChannels_ == 1) {
     plc_.reset(new GenericPlc());
     plc_init(&plc_->s);
@@ -168,6 +180,8 @@ void Transcoder::continueOutput(uint32_t ssrc, uint16_t seq, uint32_t ts) {
   state_ = InState::Audio;
   filledSinceInputMs_ = 0;
   markerPending_ = true;
+  sending_ = -1;
+  toneOn_ = false;
 }
 
 void Transcoder::resync(int64_t gapClock) {
@@ -365,7 +379,62 @@ int Transcoder::pushFilled(int16_t* buf, int m, int want, int cap, uint64_t sinc
   return m;
 }
 
+void Transcoder::inputEvent(uint32_t ssrc, uint16_t seq, uint32_t ts, int event, int volume, uint32_t duration,
+                            bool end, int64_t nowMs, RtpSink& out) {
+  if (!generator_) return;
+  const uint64_t t0 = monoNs();
+  if (!started_) start(ssrc, seq, ts);
+  lastInputMs_ = nowMs;
+  filledSinceInputMs_ = 0;
+  state_ = InState::Audio;
+  if (!toneOn_ || ts != toneTs_) {
+    // A new event: the audio up to its start is filled as for any gap.
+    const int32_t gap = static_cast<int32_t>(ts - nextTs_);
+    if (gap > 0 && static_cast<int64_t>(gap) * 1000 / spec_.in.clockRate <= spec_.maxGapMs)
+      fill(static_cast<int>(static_cast<int64_t>(gap) * decRate_ / spec_.in.clockRate), nullptr, 0, out);
+    else if (gap > 0)
+      resync(gap);
+    else if (static_cast<int64_t>(-static_cast<int64_t>(gap)) * 1000 / spec_.in.clockRate > spec_.maxGapMs)
+      resync(0);  // a new timeline; a small overlap with audio already played is accepted
+    if (!generator_->start(event, volume, 0)) {
+      stats_.errors++;
+      stats_.nsTotal += monoNs() - t0;
+      return;
+    }
+    toneOn_ = true;
+    toneTs_ = ts;
+    toneDone_ = 0;
+    toneEnded_ = false;
+    markerPending_ = true;
+    stats_.dtmfPlayed++;
+  }
+  if (toneEnded_) {
+    stats_.nsTotal += monoNs() - t0;
+    return;  // a repeated end packet
+  }
+  if (duration > toneDone_) {
+    int remaining = static_cast<int>(static_cast<int64_t>(duration - toneDone_) * decRate_ / spec_.in.clockRate);
+    int16_t* buf = decBuf_.get();
+    while (remaining > 0) {
+      const int c = std::min(remaining, decBufSamples_);
+      generator_->generate(monoBuf_.get(), c);
+      for (int i = 0; i < c; i++)
+        for (int ch = 0; ch < decChannels_; ch++) buf[i * decChannels_ + ch] = monoBuf_[i];
+      push(buf, c, out);
+      remaining -= c;
+    }
+    toneDone_ = duration;
+  }
+  nextTs_ = toneTs_ + toneDone_;
+  if (end) {
+    toneEnded_ = true;
+    generator_->stop();
+  }
+  stats_.nsTotal += monoNs() - t0;
+}
+
 void Transcoder::push(const int16_t* pcm, int n, RtpSink& out) {
+  if (detector_) heard_ = detector_->detect(pcm, n);
   const int m = resampler_.convert(pcm, n, rsBuf_.get(), rsBufSamples_);
   if (m > 0) reframer_.push(rsBuf_.get(), m);
   emitPackets(out);
@@ -374,6 +443,11 @@ void Transcoder::push(const int16_t* pcm, int n, RtpSink& out) {
 void Transcoder::emitPackets(RtpSink& out) {
   const int frame = enc_->frameSamples();
   while (reframer_.size() >= packetSamples_) {
+    if (detector_ && dtmfStep(out)) {
+      reframer_.pop(packetSamples_);
+      outTs_ += tsStep_;
+      continue;
+    }
     const int16_t* pcm = reframer_.peek();
     if (spec_.outCnPt >= 0 && spec_.silenceDbov >= 0 &&
         CnEncoder::levelOf(pcm, packetSamples_ * encChannels_) >= spec_.silenceDbov) {
@@ -411,25 +485,61 @@ void Transcoder::emitPackets(RtpSink& out) {
 }
 
 void Transcoder::emit(size_t len, uint8_t pt, RtpSink& out) {
-  uint8_t* h = pktBuf_.get();
   const bool cn = spec_.outCnPt >= 0 && pt == spec_.outCnPt;
+  send(len, pt, markerPending_ && !cn, outTs_, out);
+  if (!cn) markerPending_ = false;
+}
+
+void Transcoder::send(size_t len, uint8_t pt, bool marker, uint32_t ts, RtpSink& out) {
+  uint8_t* h = pktBuf_.get();
   h[0] = 0x80;
-  h[1] = static_cast<uint8_t>((markerPending_ && !cn ? 0x80 : 0) | (pt & 0x7f));
+  h[1] = static_cast<uint8_t>((marker ? 0x80 : 0) | (pt & 0x7f));
   h[2] = static_cast<uint8_t>(outSeq_ >> 8);
   h[3] = static_cast<uint8_t>(outSeq_);
-  h[4] = static_cast<uint8_t>(outTs_ >> 24);
-  h[5] = static_cast<uint8_t>(outTs_ >> 16);
-  h[6] = static_cast<uint8_t>(outTs_ >> 8);
-  h[7] = static_cast<uint8_t>(outTs_);
+  h[4] = static_cast<uint8_t>(ts >> 24);
+  h[5] = static_cast<uint8_t>(ts >> 16);
+  h[6] = static_cast<uint8_t>(ts >> 8);
+  h[7] = static_cast<uint8_t>(ts);
   h[8] = static_cast<uint8_t>(outSsrc_ >> 24);
   h[9] = static_cast<uint8_t>(outSsrc_ >> 16);
   h[10] = static_cast<uint8_t>(outSsrc_ >> 8);
   h[11] = static_cast<uint8_t>(outSsrc_);
-  if (!cn) markerPending_ = false;
   outSeq_++;
   stats_.packetsOut++;
   stats_.bytesOut += 12 + len;
   out.send(h, 12 + len);
+}
+
+bool Transcoder::dtmfStep(RtpSink& out) {
+  if (sending_ >= 0 && heard_ != sending_) {
+    emitEvent(outTs_, true, out);
+    sending_ = -1;
+    markerPending_ = true;  // the audio after it starts a talkspurt
+  }
+  if (sending_ < 0 && heard_ >= 0) {
+    sending_ = heard_;
+    sendingVolume_ = detector_->volume();
+    sendingTs_ = outTs_;
+    sendingMarker_ = true;
+    stats_.dtmfDetected++;
+  }
+  if (sending_ < 0) return false;
+  emitEvent(outTs_ + tsStep_, false, out);
+  return spec_.suppressDtmf;
+}
+
+void Transcoder::emitEvent(uint32_t endTs, bool end, RtpSink& out) {
+  const uint64_t d = static_cast<uint64_t>(endTs - sendingTs_) * spec_.outEventClock / spec_.out.clockRate;
+  const uint32_t duration = d > 0xffff ? 0xffff : static_cast<uint32_t>(d);
+  for (int i = 0; i < (end ? 3 : 1); i++) {
+    uint8_t* p = pktBuf_.get() + 12;
+    p[0] = static_cast<uint8_t>(sending_);
+    p[1] = static_cast<uint8_t>((end ? 0x80 : 0) | (sendingVolume_ & 0x3f));
+    p[2] = static_cast<uint8_t>(duration >> 8);
+    p[3] = static_cast<uint8_t>(duration);
+    send(4, static_cast<uint8_t>(spec_.outEventPt), sendingMarker_, sendingTs_, out);
+    sendingMarker_ = false;
+  }
 }
 
 void Transcoder::tick(int64_t nowMs, RtpSink& out) {

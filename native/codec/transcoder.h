@@ -21,6 +21,11 @@
 // call: send or copy it). The engine thread's timer calls tick() every 10-20
 // ms so that comfort noise keeps flowing during discontinuous transmission.
 //
+// DTMF (dtmf.h): with spec.tones the route hands it the telephone-event
+// packets the sink's peer cannot take (inputEvent), played as tones in place
+// of the audio; with spec.outEventPt it listens to the decoded audio and sends
+// the digits it hears as RFC 4733 events in the output stream.
+//
 // Threads: one engine thread at a time calls input(), tick() and stats().
 // Neither input() nor tick() blocks or allocates (see codec.h about
 // libavcodec's internal allocations).
@@ -33,6 +38,7 @@
 
 #include "cn.h"
 #include "codec.h"
+#include "dtmf.h"
 #include "packetizer.h"
 #include "reframer.h"
 #include "resampler.h"
@@ -65,6 +71,14 @@ struct TranscoderSpec {
   int maxGapMs = 1000;     // longer gaps between two packets are skipped, not filled
   int maxDtxMs = 30000;    // tick() generates comfort noise for at most this long
   int dtxDelayMs = 60;     // tick() starts filling this long after audio is due
+  // DTMF. outEventPt >= 0: digits heard in the decoded input are sent as RFC
+  // 4733 events of this type (clock outEventClock) in the output stream;
+  // with suppressDtmf the audio they cover is left out. tones: inputEvent()
+  // plays events received on the input as in-band tones.
+  int outEventPt = -1;
+  uint32_t outEventClock = 8000;
+  bool suppressDtmf = true;
+  bool tones = false;
 };
 
 struct TranscoderStats {
@@ -79,6 +93,8 @@ struct TranscoderStats {
   uint64_t cnOut = 0;           // RFC 3389 packets sent for silent audio
   uint64_t concealedSamples = 0;  // decoder rate, samples per channel
   uint64_t resyncs = 0;
+  uint64_t dtmfDetected = 0;    // digits heard in the input and sent as events
+  uint64_t dtmfPlayed = 0;      // events played as in-band tones
   uint64_t nsDecode = 0;        // time spent decoding (incl. concealment)
   uint64_t nsEncode = 0;        // time spent encoding
   uint64_t nsTotal = 0;         // time spent in input() and tick()
@@ -97,6 +113,14 @@ class Transcoder {
   // payload type is neither the input codec's nor the input CN type (the
   // packet is left to the caller). Runs on the engine thread; never blocks.
   bool input(const uint8_t* packet, size_t len, int64_t nowMs, RtpSink& out);
+
+  // Plays one RFC 4733 event packet of the input (already parsed; duration
+  // in the input codec's clock) as an in-band tone: the tone runs up to the
+  // event's duration, so the packets of one event extend it and the repeated
+  // end packets add nothing. Needs spec().tones. Runs on the engine thread;
+  // never blocks.
+  void inputEvent(uint32_t ssrc, uint16_t seq, uint32_t ts, int event, int volume, uint32_t duration, bool end,
+                  int64_t nowMs, RtpSink& out);
 
   // Generates comfort noise when the input is in discontinuous transmission
   // (after a CN packet or a codec SID frame) and audio is overdue. Runs on the
@@ -155,6 +179,14 @@ class Transcoder {
   void emitPackets(RtpSink& out);
   // Sends the payload already written after the header space of pktBuf_.
   void emit(size_t len, uint8_t pt, RtpSink& out);
+  // Writes the header of the payload in pktBuf_ and sends the packet.
+  void send(size_t len, uint8_t pt, bool marker, uint32_t ts, RtpSink& out);
+  // Before each output packet: follows the detected digit with events.
+  // Returns true when the packet's audio is to be left out.
+  bool dtmfStep(RtpSink& out);
+  // Sends the RFC 4733 packet of the detected digit lasting up to endTs
+  // (output clock); end: the three final packets.
+  void emitEvent(uint32_t endTs, bool end, RtpSink& out);
   int decodeFrame(const FrameRef& f, int16_t* out, int cap);
 
   TranscoderSpec spec_;
@@ -200,6 +232,19 @@ class Transcoder {
   uint16_t outSeq_ = 0;
   uint32_t outTs_ = 0;
   bool markerPending_ = true;
+
+  // In-band DTMF.
+  std::unique_ptr<DtmfDetector> detector_;  // with outEventPt
+  int heard_ = -1;       // the digit the detector hears now
+  int sending_ = -1;     // the digit sent as events now (-1 none)
+  int sendingVolume_ = 10;
+  uint32_t sendingTs_ = 0;  // output timestamp where it started
+  bool sendingMarker_ = false;
+  std::unique_ptr<DtmfGenerator> generator_;  // with tones
+  bool toneOn_ = false;     // an input event is being played
+  uint32_t toneTs_ = 0;     // its input timestamp
+  uint32_t toneDone_ = 0;   // input clock units played of it
+  bool toneEnded_ = false;  // its end packet came (repeats are ignored)
 
   TranscoderStats stats_;
 };

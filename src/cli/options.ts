@@ -179,7 +179,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'dtmf-log-dest', type: 'string', arg: ENDPOINT_ARG, default: null, help: 'Send detected DTMF events as JSON over UDP to this address', status: 'unsupported', group: 'dtmf' },
   { name: 'dtmf-log-ng-tcp', type: 'bool', default: false, help: 'Send DTMF events to connected TCP ng clients', status: 'unsupported', group: 'dtmf' },
   { name: 'dtmf-no-log-injects', type: 'bool', default: false, help: 'Do not report DTMF events produced by inject-DTMF', status: 'unsupported', group: 'dtmf', newerThan105: true },
-  { name: 'dtmf-no-suppress', type: 'bool', default: false, help: 'Keep forwarding audio during DTMF events when transcoding', status: 'unsupported', group: 'dtmf' },
+  { name: 'dtmf-no-suppress', type: 'bool', default: false, help: 'Keep forwarding audio during DTMF events when transcoding', status: 'supported', group: 'dtmf' },
   { name: 'dtmf-digit-delay', type: 'int', arg: 'INT', default: 2500, help: 'Milliseconds between DTMF digits that still count as one trigger sequence', status: 'unsupported', group: 'dtmf' },
 
   // Threads and scheduling.

@@ -9,7 +9,7 @@
 
 import type { Handler, MediaCodecs, PayloadType } from './negotiation';
 import { nativeCodecSpec, type NativeCodecSpec } from './table';
-import type { CodecRoute } from '../media/engine';
+import type { CodecRoute, EventRoute } from '../media/engine';
 
 /** Daemon-wide settings that shape every transcoding route. */
 export interface GraphOptions {
@@ -18,10 +18,12 @@ export interface GraphOptions {
   /** --dtx-delay and --max-dtx, ms. */
   dtxDelayMs: number;
   maxDtxMs: number;
+  /** Audio is left out while a DTMF event stands in for it (false: --dtmf-no-suppress). */
+  suppressDtmf: boolean;
 }
 
-/** What the options give when none is set: no silence detection, 60 ms DTX delay, 30 s of comfort noise at most. */
-export const DEFAULT_GRAPH_OPTIONS: GraphOptions = { silenceDetectDbov: 0, dtxDelayMs: 60, maxDtxMs: 30000 };
+/** What the options give when none is set: no silence detection, 60 ms DTX delay, 30 s of comfort noise at most, DTMF suppression. */
+export const DEFAULT_GRAPH_OPTIONS: GraphOptions = { silenceDetectDbov: 0, dtxDelayMs: 60, maxDtxMs: 30000, suppressDtmf: true };
 
 function spec(p: PayloadType, encoder: boolean): NativeCodecSpec | null {
   const c = p.def;
@@ -41,17 +43,41 @@ function isCn(p: PayloadType): boolean {
   return p.def?.name === 'CN';
 }
 
+function isEvent(p: PayloadType): boolean {
+  return p.def?.name === 'telephone-event';
+}
+
+/**
+ * Where the side's telephone-event type `h.src` goes: the sink's telephone-event
+ * (the handler's own when both took the same, else the one that goes with the sink's
+ * codec, at its clock rate, durations rescaled), or in-band tones (outPt -1) when
+ * the sink has none.
+ */
+function eventRoute(h: Handler, sink: MediaCodecs | null): EventRoute {
+  const { pt, clockRate } = h.src;
+  if (h.passthrough || isEvent(h.dest)) return { pt, outPt: h.dest.pt, clockRate, outClockRate: h.dest.clockRate };
+  if (h.dtmfPt >= 0) {
+    const te = sink?.codecs.byPt(h.dtmfPt);
+    return { pt, outPt: h.dtmfPt, clockRate, outClockRate: te?.clockRate ?? h.dest.clockRate };
+  }
+  return { pt, outPt: -1, clockRate, outClockRate: clockRate };
+}
+
 /**
  * The route for what `side` sends, or null when nothing it sends is transcoded.
  * Only audio handlers into the first transcoded output codec are built; the rest
  * of what the side may send passes with the sink's payload type, or is dropped
- * by the engine (an event turned into in-band audio is not supported yet).
+ * by the engine. telephone-event is translated into the sink's, or played as
+ * in-band tones when the sink has none. In-band digits in the side's audio are
+ * detected and sent as events when the side has no telephone-event and the sink's
+ * was added for transcoding (the reference's condition).
  */
 export function planRoute(side: MediaCodecs, opts: GraphOptions = DEFAULT_GRAPH_OPTIONS): CodecRoute | null {
   if (!side.transcoding) return null;
   const handlers = [...side.handlers.values()];
   const first = handlers.find((h) => !h.passthrough && !h.src.def?.supplemental && spec(h.dest, true) !== null);
   const out = first ? spec(first.dest, true) : null;
+  const events: EventRoute[] = [];
   const route: CodecRoute = {
     transcode: [],
     out,
@@ -61,10 +87,19 @@ export function planRoute(side: MediaCodecs, opts: GraphOptions = DEFAULT_GRAPH_
     silenceDbov: opts.silenceDetectDbov > 0 && first && first.cnPt >= 0 ? opts.silenceDetectDbov : -1,
     dtxDelayMs: opts.dtxDelayMs,
     maxDtxMs: opts.maxDtxMs,
+    events,
+    outEventPt: -1,
+    outEventClock: 8000,
+    suppressDtmf: opts.suppressDtmf,
   };
   const forwarded = (h: Handler): boolean => h.passthrough || (h.src.def?.supplemental === true && !isCn(h.src) &&
     h.dest.def?.name === h.src.def?.name && h.dest.clockRate === h.src.clockRate);
   for (const h of handlers) {
+    if (isEvent(h.src)) {
+      const ev = eventRoute(h, side.sink);
+      if (ev.outPt >= 0 || route.out) events.push(ev);
+      continue;
+    }
     if (forwarded(h)) {
       route.passthrough.push({ pt: h.src.pt, outPt: h.dest.pt });
       continue;
@@ -76,6 +111,11 @@ export function planRoute(side: MediaCodecs, opts: GraphOptions = DEFAULT_GRAPH_
     if (!out || !first || h.dest.pt !== first.dest.pt) continue;
     const input = spec(h.src, false);
     if (input) route.transcode.push({ in: input });
+  }
+  const sinkEvent = first && first.dtmfPt >= 0 ? side.sink?.codecs.byPt(first.dtmfPt) : undefined;
+  if (route.out && sinkEvent?.forTranscoding && !handlers.some((h) => isEvent(h.src))) {
+    route.outEventPt = sinkEvent.pt;
+    route.outEventClock = sinkEvent.clockRate;
   }
   return route;
 }

@@ -101,15 +101,21 @@ export interface StreamConfig {
  * one RTP stream for the receiver: the SSRC of the first packet, one continuous
  * sequence counter over transcoded and passthrough packets, and timestamps that
  * continue across a change of input codec. Passthrough types must keep their
- * clock rate (in == out) on the input codecs' timeline: telephone-event between
- * different clock rates is not converted.
+ * clock rate (in == out) on the input codecs' timeline.
+ *
+ * DTMF: an `events` entry's telephone-event type is translated into the sink's
+ * (duration rescaled between the two event clocks, one output timestamp per
+ * event) or, with outPt -1, played as in-band tones into the transcoded audio;
+ * with `outEventPt` in-band digits heard in the decoded input are sent as events
+ * of that type. While an input event is in progress its audio is not transcoded
+ * unless `suppressDtmf` is false (--dtmf-no-suppress).
  */
 export interface CodecRoute {
   /** Input payload types to decode and re-encode, each into `out` (one Transcoder per entry). */
   transcode: Array<{ in: NativeCodecSpec /* with in.payloadType */ }>;
   /** The codec the sink's peer receives (payloadType, ptime, bitrate, fmtp set); null when nothing is transcoded. */
   out: NativeCodecSpec | null;
-  /** Input payload types forwarded unchanged except for the payload type number (e.g. a shared codec, or telephone-event 101 -> 96); same clock rate. */
+  /** Input payload types forwarded unchanged except for the payload type number (e.g. a shared codec); same clock rate. telephone-event goes in `events`. */
   passthrough: Array<{ pt: number; outPt: number }>;
   /** RFC 3389 CN payload type accepted on input / of the output peer (-1 none). */
   inCnPt: number;
@@ -119,6 +125,22 @@ export interface CodecRoute {
   /** DTX options (--dtx-delay, --max-dtx) in ms. */
   dtxDelayMs: number;
   maxDtxMs: number;
+  /** telephone-event input types: translated to outPt (clock outClockRate), or played as tones (outPt -1). */
+  events?: EventRoute[];
+  /** The sink's telephone-event type that in-band digits detected in the input are sent as (-1 none), and its clock. */
+  outEventPt?: number;
+  outEventClock?: number;
+  /** Audio is left out while an event stands in for it (false: --dtmf-no-suppress). */
+  suppressDtmf?: boolean;
+}
+
+/** One telephone-event input type of a CodecRoute (see there). */
+export interface EventRoute {
+  pt: number;
+  /** The sink's telephone-event type, -1: played as in-band tones. */
+  outPt: number;
+  clockRate: number;
+  outClockRate: number;
 }
 
 export interface IceCredentials {

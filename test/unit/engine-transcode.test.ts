@@ -17,6 +17,7 @@ import {
   HOST, AMP, SSRC, L16_PT, sleep, spec, l16, pcmRate, transcoder, requireCodec, ToneOptions, encodeTone, decode, assertTone, rebuild, rtpOf, assertStream,
 } from '../helpers/codec-audio';
 import { channel, db, fromL16, mean, rms, sine, toL16, toneAmplitude } from '../helpers/audio';
+import { assertOnePress, encodeBlocks, events, keyBlocks, keyPress, toneBlocks } from '../helpers/dtmf';
 
 function route(inSpecs: NativeCodecSpec[], out: NativeCodecSpec | null, over: Partial<CodecRoute> = {}): CodecRoute {
   return {
@@ -419,5 +420,62 @@ describe('media engine: transcoding', function () {
     // The noise arrived paced by the engine's clock, not in one burst.
     const arrivals = B.packets().slice(10).map((r) => r.at);
     assert.ok(arrivals[9] - arrivals[0] >= 120, `noise spread over ${arrivals[9] - arrivals[0]} ms`);
+  });
+
+  // ------------------------------------------------------------ DTMF
+
+  const pcmaSilence = (seq: number, ts: number): Buffer => buildRtp({ pt: 8, seq, ts, ssrc: SSRC });
+
+  it('telephone-event towards a G722 peer without it is played as in-band tones (16 kHz audio, 8000 Hz clock)', async function () {
+    const { A, B, a } = await call(route([spec('PCMA', 8)], spec('G722', 9), { events: [{ pt: 101, outPt: -1, clockRate: 8000, outClockRate: 8000 }] }));
+    const press = keyPress({ audio: pcmaSilence, tsStep: 160, evPt: 101, evStep: 160, event: 5, steps: 15, before: 20, after: 20 });
+    await sendAll(A, a.port, press.packets);
+    const ps = rtpOf(await collect(B, 50));
+    assert.ok(ps.every((p) => p.pt === 9), 'only G722 arrives');
+    assert.equal(ps.length, 55, 'one packet per 20 ms: the tone stands in for the event packets');
+    for (let i = 1; i < ps.length; i++) assert.equal(ps[i].ts, (ps[i - 1].ts + 160) >>> 0, `timestamp of packet ${i}`);
+    const pcm = decode(spec('G722', 9), ps.map(rebuild));
+    const tone = toneBlocks(pcm, '5', 16000);
+    assert.ok(tone >= 13 && tone <= 17, `the 300 ms key press sounds in ${tone} blocks of 20 ms`);
+    assert.equal(toneBlocks(pcm, '9', 16000), 0, 'no other key sounds');
+    assert.equal(engine.stats(a.id).transcodeErrors, 0);
+  });
+
+  it('a digit in G722 input is detected and sent as telephone-event/8000 with the audio it covers left out', async function () {
+    const { A, B, a } = await call(route([spec('G722', 9)], spec('PCMA', 8), { outEventPt: 101, outEventClock: 8000 }));
+    const blocks = [...keyBlocks(null, 20, 16000), ...keyBlocks('9', 15, 16000), ...keyBlocks(null, 20, 16000)];
+    await sendAll(A, a.port, encodeBlocks(spec('G722', 9), blocks, 500, 40000));
+    const ps = rtpOf(await collect(B, 45));
+    const evs = events(ps, 101);
+    assertOnePress(evs, 9);
+    const last = evs[evs.length - 1].duration;
+    assert.ok(last >= 1600 && last <= 2800, `the event lasts ${last} (the tone: 2400)`);
+    const audio = ps.filter((p) => p.pt === 8);
+    assert.equal(audio.filter((p) => ((p.ts - evs[0].ts) | 0) >= 0 && ((p.ts - evs[0].ts) | 0) < last).length, 0, 'no audio during the event');
+    for (let i = 1; i < ps.length; i++) assert.equal(ps[i].seq, (ps[i - 1].seq + 1) & 0xffff, `sequence number of packet ${i}`);
+  });
+
+  it('with suppressDtmf false the detected digit\'s audio is sent beside its events', async function () {
+    const { A, B, a } = await call(route([spec('PCMA', 8)], spec('PCMU', 0), { outEventPt: 101, outEventClock: 8000, suppressDtmf: false }));
+    const blocks = [...keyBlocks(null, 10), ...keyBlocks('1', 15), ...keyBlocks(null, 10)];
+    await sendAll(A, a.port, encodeBlocks(spec('PCMA', 8), blocks, 500, 40000));
+    const ps = rtpOf(await collect(B, 40));
+    assertOnePress(events(ps, 101), 1);
+    assert.equal(ps.filter((p) => p.pt === 0).length, 35, 'every audio packet is sent');
+  });
+
+  it('a telephone-event packet too short for an event is counted as a transcode error, the stream goes on', async function () {
+    const { A, B, a } = await call(route([spec('PCMA', 8)], spec('PCMU', 0), { events: [{ pt: 101, outPt: 100, clockRate: 8000, outClockRate: 8000 }] }));
+    const packets = [pcmaSilence(1, 0), buildRtp({ pt: 101, seq: 2, ts: 160, ssrc: SSRC, payload: Buffer.from([5, 10]) }), pcmaSilence(3, 160), pcmaSilence(4, 320)];
+    await sendAll(A, a.port, packets);
+    const ps = rtpOf(await collect(B, 3));
+    assert.deepEqual(ps.map((p) => p.pt), [0, 0, 0]);
+    assert.equal(engine.stats(a.id).transcodeErrors, 1);
+  });
+
+  it('telephone-event played as tones without a transcoded codec is refused with EINVAL', function () {
+    const s = openStream();
+    assert.throws(() => engine.configure(s.id, cfg({ codecs: route([], null, { events: [{ pt: 101, outPt: -1, clockRate: 8000, outClockRate: 8000 }] }) })),
+      (err: unknown) => err instanceof EngineError && err.code === 'EINVAL' && /tones/.test(err.message));
   });
 });

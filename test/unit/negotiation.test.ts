@@ -161,4 +161,32 @@ describe('graph planning', function () {
     assert.strictEqual(fromCaller.out?.payloadType, 96);
     assert.deepStrictEqual(fromCaller.transcode.map((t) => t.in.name), ['PCMA']);
   });
+
+  it('telephone-event between clock rates is translated with both clocks; no tone work when both sides have it', function () {
+    const { a, b } = offer(G711_DTMF, { transcode: ['opus'] });
+    negotiateAnswer(b, a, section(OPUS_ANSWER), { ops: ops(), reuse: false, singleCodec: false });
+    const fromCaller = planRoute(a);
+    const fromCallee = planRoute(b);
+    assert.deepStrictEqual(fromCaller?.events, [{ pt: 101, outPt: 97, clockRate: 8000, outClockRate: 48000 }]);
+    assert.deepStrictEqual(fromCallee?.events, [{ pt: 97, outPt: 101, clockRate: 48000, outClockRate: 8000 }]);
+    assert.strictEqual(fromCaller?.outEventPt, -1);
+    assert.strictEqual(fromCallee?.outEventPt, -1);
+    assert.strictEqual(fromCaller?.suppressDtmf, true);
+    assert.strictEqual(planRoute(a, { silenceDetectDbov: 0, dtxDelayMs: 60, maxDtxMs: 30000, suppressDtmf: false })?.suppressDtmf, false);
+  });
+
+  it('telephone-event offered to the callee for transcoding: its events become tones, the caller\'s tones are detected', function () {
+    const { a, b } = offer('m=audio 4000 RTP/AVP 8\r\n', { transcode: ['telephone-event'] });
+    const te = b.codecs.list.find((p) => p.encoding === 'telephone-event');
+    assert.ok(te, list(b));
+    negotiateAnswer(b, a, section(`m=audio 5000 RTP/AVP 8 ${te.pt}\r\na=rtpmap:${te.pt} telephone-event/8000\r\n`),
+      { ops: ops(), reuse: false, singleCodec: false });
+    assert.strictEqual(list(a), '8 PCMA/8000', 'the caller is not given telephone-event');
+    const fromCallee = planRoute(b);
+    assert.deepStrictEqual(fromCallee?.transcode.map((t) => t.in.name), ['PCMA'], 'the same codec is transcoded to carry the tones');
+    assert.deepStrictEqual(fromCallee?.events, [{ pt: te.pt, outPt: -1, clockRate: 8000, outClockRate: 8000 }]);
+    const fromCaller = planRoute(a);
+    assert.strictEqual(fromCaller?.outEventPt, te.pt);
+    assert.strictEqual(fromCaller?.outEventClock, 8000);
+  });
 });
