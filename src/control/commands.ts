@@ -9,6 +9,7 @@ import { getLogger } from '../log';
 import { LoadLimitError, type CallRegistry } from '../call/registry';
 import { processSignal, LoopProtected, type SignalEnv } from '../call/offer-answer';
 import { queryReply } from '../call/query';
+import { PlayerCommands } from './player-commands';
 import { statisticsReply, type ControlStats, type PortUsage } from '../stats/statistics';
 
 const log = getLogger('control');
@@ -20,6 +21,8 @@ export interface CommandEnv {
   portUsage: () => PortUsage;
   /** Seconds a deleted call stays queryable (--delete-delay). */
   deleteDelay: number;
+  /** --player-cache. */
+  playerCache?: boolean;
 }
 
 /**
@@ -40,7 +43,11 @@ function need(value: string | undefined, reason: string): string {
 }
 
 export class Commands {
-  constructor(private readonly env: CommandEnv) {}
+  private readonly player: PlayerCommands;
+
+  constructor(private readonly env: CommandEnv) {
+    this.player = new PlayerCommands({ registry: env.registry, wiring: env.signal.wiring, playerCache: env.playerCache ?? false });
+  }
 
   /** The ng handler: never throws; errors become `result: error` replies. */
   handle = (dict: BDict, ctx: NgContext): BDict => {
@@ -82,6 +89,12 @@ export class Commands {
         return this.list(req);
       case 'statistics':
         return this.statistics();
+      case 'play media':
+        return this.player.playMedia(req);
+      case 'stop media':
+        return this.player.stopMedia(req);
+      case 'play dtmf':
+        return this.player.playDtmf(req);
       default:
         // A command of the reference that this daemon does not implement yet.
         throw new NgError(`Command '${req.command}' is not supported yet`);
