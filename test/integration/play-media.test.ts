@@ -1,0 +1,283 @@
+// play media, stop media and play DTMF as a proxy drives them: a live call between
+// two UDP peers on 127.0.0.1 through a real daemon; the callee keeps sending RTP
+// while the commands play to the caller, who checks what arrives: the codec it
+// negotiated, the tone of the WAV file decoded again, one continuous RTP stream
+// (SSRC, sequence numbers, timestamps) across start and stop with the marker bit
+// at the start, RFC 4733 events or an in-band tone found by an independent
+// Goertzel filter; and the reference's error replies.
+
+import { strict as assert } from 'assert';
+import * as dgram from 'dgram';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { DaemonHandle, startDaemon } from '../helpers/daemon';
+import { buildSdp, mediaEndpoint } from '../helpers/sdp';
+import { buildRtp, parseRtp, RtpPacket } from '../helpers/rtp';
+import { assertTone, decode, rebuild, spec } from '../helpers/codec-audio';
+import { sine, toneAmplitude, rms } from '../helpers/audio';
+
+const HOST = '127.0.0.1';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const B_SSRC = 0x2222aaaa;
+const SILENCE = Buffer.alloc(160, 0xd5); // A-law silence: what the callee sends
+
+/** A mono 16-bit WAV file of a sine tone. */
+function writeWav(file: string, rate: number, freq: number, ms: number): void {
+  const pcm = sine(rate, freq, 0, (rate * ms) / 1000, 8000);
+  const data = Buffer.alloc(pcm.length * 2);
+  pcm.forEach((s, i) => data.writeInt16LE(s, i * 2));
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(36 + data.length, 4);
+  h.write('WAVEfmt ', 8);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(rate, 24);
+  h.writeUInt32LE(rate * 2, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(data.length, 40);
+  fs.writeFileSync(file, Buffer.concat([h, data]));
+}
+
+class Peer {
+  readonly sock = dgram.createSocket('udp4');
+  readonly got: Array<{ at: number; p: RtpPacket }> = [];
+  async open(): Promise<number> {
+    this.sock.on('message', (m) => {
+      const p = parseRtp(m);
+      if (p) this.got.push({ at: Date.now(), p });
+    });
+    await new Promise<void>((r) => this.sock.bind(0, HOST, () => r()));
+    return this.sock.address().port;
+  }
+  close(): void {
+    this.sock.close();
+  }
+}
+
+interface LiveCall {
+  callId: string;
+  a: Peer;
+  b: Peer;
+  /** Stops the callee's stream. */
+  stop(): void;
+}
+
+let n = 0;
+
+/** Caller A offers `offer`, callee B answers `answer`; B then sends A-law silence every 20 ms. */
+async function liveCall(d: DaemonHandle, offer: { formats: number[]; rtpmaps: string[] }, answer: { formats: number[]; rtpmaps: string[] }): Promise<LiveCall> {
+  const a = new Peer();
+  const b = new Peer();
+  const pa = await a.open();
+  const pb = await b.open();
+  const callId = `play-${process.pid}-${++n}`;
+  const sdp = (port: number, m: { formats: number[]; rtpmaps: string[] }): string =>
+    buildSdp({ address: HOST, media: [{ port, formats: m.formats, attributes: m.rtpmaps, extraAttributes: ['sendrecv'] }] });
+  const o = await d.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'caller', sdp: sdp(pa, offer) });
+  assert.equal(o.result, 'ok', JSON.stringify(o));
+  const an = await d.ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'caller', 'to-tag': 'callee', sdp: sdp(pb, answer) });
+  assert.equal(an.result, 'ok', JSON.stringify(an));
+  const toDaemonFromB = mediaEndpoint(String(o.sdp));
+  let seq = 1000;
+  let ts = 50000;
+  const timer = setInterval(() => {
+    b.sock.send(buildRtp({ pt: 8, seq: seq++ & 0xffff, ts: (ts += 160) >>> 0, ssrc: B_SSRC, payload: SILENCE }), toDaemonFromB.port, toDaemonFromB.address);
+  }, 20);
+  return {
+    callId, a, b,
+    stop: () => {
+      clearInterval(timer);
+      a.close();
+      b.close();
+    },
+  };
+}
+
+const PCMA_8 = { formats: [0, 8, 101], rtpmaps: ['rtpmap:101 telephone-event/8000'] };
+const PCMA_ONLY = { formats: [8], rtpmaps: [] };
+const ANSWER_PCMA_TE = { formats: [8, 101], rtpmaps: ['rtpmap:101 telephone-event/8000'] };
+
+const played = (ps: RtpPacket[]): RtpPacket[] => ps.filter((p) => p.pt === 8 && !p.payload.equals(SILENCE));
+
+/** One RTP stream: one SSRC, every sequence number once and in order, timestamps never going back. */
+function assertContinuous(ps: RtpPacket[]): void {
+  assert.ok(ps.length > 10, `${ps.length} packets`);
+  for (let i = 1; i < ps.length; i++) {
+    assert.equal(ps[i].ssrc, ps[0].ssrc, `packet ${i} keeps the SSRC`);
+    assert.equal(ps[i].seq, (ps[i - 1].seq + 1) & 0xffff, `packet ${i} follows packet ${i - 1} (seq ${ps[i - 1].seq} -> ${ps[i].seq})`);
+    const step = (ps[i].ts - ps[i - 1].ts) >>> 0;
+    assert.ok(step >= 0 && step < 8000, `timestamp step ${step} at packet ${i}`);
+  }
+}
+
+describe('play media / stop media / play DTMF', function () {
+  this.timeout(60000);
+  let d: DaemonHandle;
+  let dir: string;
+  let wav1k: string;
+  let wav16k: string;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtpe-play-'));
+    wav1k = path.join(dir, 'tone-1000hz-8k.wav');
+    wav16k = path.join(dir, 'tone-500hz-16k.wav');
+    writeWav(wav1k, 8000, 1000, 1000);
+    writeWav(wav16k, 16000, 500, 600);
+    fs.writeFileSync(path.join(dir, 'garbage.wav'), 'this is not audio\n');
+    d = await startDaemon({ args: ['--player-cache'] });
+  });
+
+  after(async () => {
+    await d?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('plays a WAV file to the caller in PCMA in place of the forwarded stream, continuing its RTP stream', async () => {
+    const c = await liveCall(d, PCMA_8, ANSWER_PCMA_TE);
+    try {
+      await sleep(300);
+      const r = await d.ng.request({ command: 'play media', 'call-id': c.callId, 'from-tag': 'caller', file: wav1k });
+      assert.deepEqual(r, { duration: 1000, result: 'ok' });
+      await sleep(1500);
+      const all = c.a.got.map((g) => g.p);
+      assertContinuous(all);
+      const tone = played(all);
+      // 1000 ms in 20 ms packets: 50, give or take the one where it started.
+      assert.ok(Math.abs(tone.length - 50) <= 1, `${tone.length} packets of the file`);
+      assert.equal(tone[0].marker, true, 'the playback starts with the marker bit');
+      assert.equal(all.filter((p) => p.marker).length, 1, 'one marker bit');
+      assert.equal(all[0].ssrc, B_SSRC, "the callee's SSRC");
+      for (let i = 1; i < tone.length; i++) assert.equal((tone[i].ts - tone[i - 1].ts) >>> 0, 160);
+      // Forwarded media is replaced while playing: nothing of the callee in between.
+      const first = all.indexOf(tone[0]);
+      const last = all.indexOf(tone[tone.length - 1]);
+      assert.equal(last - first + 1, tone.length, 'no forwarded packet during the playback');
+      assert.ok(all.length > last + 5, 'forwarded media resumes after the playback');
+      // Timing: the playback lasts its duration.
+      const span = c.a.got[last].at - c.a.got[first].at;
+      assert.ok(span >= 900 && span <= 1200, `played over ${span} ms`);
+      const pcm = decode(spec('PCMA', 8), tone.map(rebuild));
+      assertTone(pcm, 8000, { freq: 1000, from: 0.1, seconds: 0.8, tolDb: 1 });
+    } finally {
+      c.stop();
+    }
+  });
+
+  it('resamples a 16 kHz file and honours start-pos and repeat-times', async () => {
+    const c = await liveCall(d, PCMA_8, ANSWER_PCMA_TE);
+    try {
+      await sleep(200);
+      const r = await d.ng.request({ command: 'play media', 'call-id': c.callId, 'from-tag': 'caller', file: wav16k, 'start-pos': 200, 'repeat-times': 2 });
+      assert.deepEqual(r, { duration: 600, result: 'ok' });
+      await sleep(1300);
+      const tone = played(c.a.got.map((g) => g.p));
+      // (600 - 200) ms twice.
+      assert.ok(Math.abs(tone.length - 40) <= 1, `${tone.length} packets played`);
+      assertTone(decode(spec('PCMA', 8), tone.map(rebuild)), 8000, { freq: 500, from: 0.05, seconds: 0.7, tolDb: 1.5 });
+    } finally {
+      c.stop();
+    }
+  });
+
+  it('stop media ends the playback; the callee\'s stream continues the numbering', async () => {
+    const c = await liveCall(d, PCMA_8, ANSWER_PCMA_TE);
+    try {
+      await sleep(200);
+      const blob = fs.readFileSync(wav1k);
+      const r = await d.ng.request({ command: 'play media', 'call-id': c.callId, 'from-tag': 'caller', blob, 'repeat-times': 5 });
+      assert.equal(r.result, 'ok');
+      await sleep(400);
+      assert.deepEqual(await d.ng.request({ command: 'stop media', 'call-id': c.callId, 'from-tag': 'caller' }), { result: 'ok' });
+      await sleep(400);
+      const all = c.a.got.map((g) => g.p);
+      assertContinuous(all);
+      const tone = played(all);
+      assert.ok(tone.length >= 15 && tone.length <= 25, `${tone.length} packets before the stop`);
+      const after = all.slice(all.indexOf(tone[tone.length - 1]) + 1);
+      assert.ok(after.length >= 10, `${after.length} forwarded packets after the stop`);
+      assert.ok(after.every((p) => p.payload.equals(SILENCE)), 'only forwarded media after the stop');
+    } finally {
+      c.stop();
+    }
+  });
+
+  it('play DTMF sends RFC 4733 events to a party that negotiated telephone-event', async () => {
+    const c = await liveCall(d, PCMA_8, ANSWER_PCMA_TE);
+    try {
+      await sleep(200);
+      const r = await d.ng.request({ command: 'play DTMF', 'call-id': c.callId, 'from-tag': 'caller', code: '5', duration: 300, volume: 10 });
+      assert.deepEqual(r, { result: 'ok' });
+      await sleep(700);
+      const all = c.a.got.map((g) => g.p);
+      assertContinuous(all);
+      const ev = all.filter((p) => p.pt === 101);
+      assert.ok(ev.length >= 15, `${ev.length} event packets`);
+      assert.equal(ev[0].marker, true, 'the event starts with the marker bit');
+      assert.ok(ev.every((p) => p.ts === ev[0].ts), 'one timestamp for the whole event');
+      assert.ok(ev.every((p) => p.payload[0] === 5 && (p.payload[1] & 0x3f) === 10), 'event 5 at -10 dBm0');
+      const ends = ev.filter((p) => p.payload[1] & 0x80);
+      assert.equal(ends.length, 3, 'three end packets');
+      assert.deepEqual(ends.map((p) => p.payload.readUInt16BE(2)), [2400, 2400, 2400], '300 ms at 8 kHz');
+      const durs = ev.filter((p) => !(p.payload[1] & 0x80)).map((p) => p.payload.readUInt16BE(2));
+      for (let i = 1; i < durs.length; i++) assert.equal(durs[i] - durs[i - 1], 160, 'the duration grows by one packet');
+    } finally {
+      c.stop();
+    }
+  });
+
+  it('play DTMF sends an in-band tone in the codec of a party without telephone-event', async () => {
+    const c = await liveCall(d, PCMA_ONLY, PCMA_ONLY);
+    try {
+      await sleep(200);
+      const r = await d.ng.request({ command: 'play DTMF', 'call-id': c.callId, 'from-tag': 'caller', code: 9, duration: 400 });
+      assert.deepEqual(r, { result: 'ok' });
+      await sleep(900);
+      const all = c.a.got.map((g) => g.p);
+      assertContinuous(all);
+      const tone = played(all);
+      assert.ok(tone.length >= 20, `${tone.length} tone packets`);
+      const pcm = decode(spec('PCMA', 8), tone.map(rebuild)).subarray(400, 400 + 2400);
+      // '9': 852 Hz and 1477 Hz; the other rows and columns absent.
+      const level = (f: number): number => toneAmplitude(pcm, 8000, f);
+      const total = rms(pcm) * Math.SQRT2;
+      for (const f of [852, 1477]) assert.ok(level(f) > total * 0.4, `${f} Hz present (${level(f).toFixed(0)} of ${total.toFixed(0)})`);
+      for (const f of [697, 770, 941, 1209, 1336, 1633]) assert.ok(level(f) < total * 0.1, `${f} Hz absent (${level(f).toFixed(0)})`);
+    } finally {
+      c.stop();
+    }
+  });
+
+  it('answers errors as the reference and leaves the call as it was', async () => {
+    const c = await liveCall(d, PCMA_8, ANSWER_PCMA_TE);
+    try {
+      const req = (x: Record<string, unknown>): Promise<Record<string, unknown>> => d.ng.request({ 'call-id': c.callId, ...x }) as Promise<Record<string, unknown>>;
+      const err = (reason: string) => ({ result: 'error', 'error-reason': reason });
+      assert.deepEqual(await d.ng.request({ command: 'play media', 'call-id': 'no-such-call', 'from-tag': 'caller', file: wav1k }), err('Unknown call-ID'));
+      assert.deepEqual(await req({ command: 'play media', 'from-tag': 'nobody', file: wav1k }), err('From-tag given, but no such tag exists'));
+      assert.deepEqual(await req({ command: 'play media', file: wav1k }), err('No participant party specified'));
+      assert.deepEqual(await req({ command: 'play media', label: 'nolabel', file: wav1k }), err('No monologue matching the given label'));
+      assert.deepEqual(await req({ command: 'play media', 'from-tag': 'caller' }), err('No media file specified'));
+      assert.deepEqual(await req({ command: 'play media', 'from-tag': 'caller', file: path.join(dir, 'missing.wav') }), err('Failed to start media playback from file'));
+      assert.deepEqual(await req({ command: 'play media', 'from-tag': 'caller', file: path.join(dir, 'garbage.wav') }), err('Failed to start media playback from file'));
+      assert.deepEqual(await req({ command: 'play media', 'from-tag': 'caller', blob: Buffer.from('xxxx') }), err('Failed to start media playback from blob'));
+      assert.deepEqual(await req({ command: 'stop media', 'from-tag': 'callee' }), err('Not currently playing media'));
+      for (const code of ['x', 'a', 'E', 16, -1, '55']) {
+        assert.deepEqual(await req({ command: 'play DTMF', 'from-tag': 'caller', code }), err("Out of range 'code' specified"), `code ${code}`);
+      }
+      assert.deepEqual(await req({ command: 'play DTMF', 'from-tag': 'caller' }), err("Out of range 'code' specified"));
+      await sleep(300);
+      // Nothing was played: the caller got only the callee's stream.
+      const all = c.a.got.map((g) => g.p);
+      assert.ok(all.length >= 8, `${all.length} forwarded packets`);
+      assert.ok(all.every((p) => p.payload.equals(SILENCE) && p.ssrc === B_SSRC), 'only forwarded media');
+      assertContinuous(all);
+    } finally {
+      c.stop();
+    }
+  });
+});
