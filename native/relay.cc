@@ -109,8 +109,7 @@ void Relay::queueCopy(const uint8_t* data, size_t len, Socket& out, const SockAd
     bump(from.counters.dropped);
     return;
   }
-  // Transcoded audio while a playback replaces it (the Transcoders keep
-  // running, so that they have no gap to fill afterwards).
+  // Transcoded audio while a playback replaces it.
   if (from.player) return;
   // Keep a receive batch's worth of free slots (see onReadable): the
   // packets queued so far go out now, in order, before this one.
@@ -247,12 +246,14 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
     return;
   }
   if (!rtcp) {
-    // A playback replaces what the stream would forward.
-    if (a.player) return;
+    // A playback replaces what the stream would forward. Transcoders still
+    // get the packets (their output is dropped, see queueCopy), so that they
+    // have no gap to conceal when the playback ends.
     if (a.hot.codecs) {
       route(a, data, len, b->sockets[bl.currentSocket], bl.current, t);
       return;
     }
+    if (a.player) return;
     a.timeline.forwarded(data, t.monoMs);
   }
   forward(b->sockets[bl.currentSocket], bl.current, data, len, a);
@@ -272,6 +273,7 @@ void Relay::route(Stream& a, uint8_t* data, uint32_t len, Socket& out, const Soc
   codec::CodecRoute::Verdict v = r.input(data, len, t.monoMs, a.hot.out, tx_, changed);
   account(a, changed);
   if (v == codec::CodecRoute::Verdict::Forward) {
+    if (a.player) return;
     a.timeline.forwarded(data, t.monoMs);
     forward(out, dst, data, len, a);
   }
@@ -332,7 +334,13 @@ void Relay::setPlayer(Stream& a, std::shared_ptr<player::Player> p) {
 }
 
 void Relay::endPlayback(Stream& a, size_t i) {
-  if (a.player && a.player->started) a.timeline.playbackEnded(a.player->list().clockRate);
+  const player::Player* p = a.player.get();
+  if (p && p->started) {
+    // Where the playback's timeline is now: its start plus the time played.
+    const uint32_t clock = p->list().clockRate;
+    const int64_t played = now_.monoMs > p->startMs ? now_.monoMs - p->startMs : 0;
+    a.timeline.playbackEnded(clock, p->baseTs + static_cast<uint32_t>(static_cast<uint64_t>(played) * clock / 1000), now_.monoMs);
+  }
   a.player.reset();
   players_[i] = players_.back();
   players_.pop_back();

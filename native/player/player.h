@@ -67,10 +67,14 @@ class OutputTimeline {
   void played(uint32_t ssrc, uint16_t seq, uint32_t ts, int64_t nowMs) {
     remember(ssrc, seq, ts, nowMs);
   }
-  // The playback ended: the next forwarded packet continues after it.
-  void playbackEnded(uint32_t clockRate) {
+  // The playback ended at nowMs, where its timeline had reached tsNow (past
+  // its last packet's timestamp when that was an RFC 4733 event, which keeps
+  // the event's start): the next forwarded packet continues after it.
+  void playbackEnded(uint32_t clockRate, uint32_t tsNow, int64_t nowMs) {
     rebase_ = true;
     clock_ = clockRate;
+    ts_ = tsNow;
+    ms_ = nowMs;
   }
 
  private:

@@ -13,7 +13,8 @@ import type { CallRegistry } from '../call/registry';
 import type { Call, CallMedia, Monologue } from '../call/model';
 import type { MediaWiring } from '../call/wiring';
 import { EngineError, prepareDtmf, preparePlayback, type PreparedPlayback } from '../media/engine';
-import { nativeCodecSpec, type NativeCodecSpec } from '../codec/table';
+import type { NativeCodecSpec } from '../codec/table';
+import { payloadTypeSpec } from '../codec/graph';
 import type { PayloadType } from '../codec/negotiation';
 
 const log = getLogger('player');
@@ -113,21 +114,10 @@ function audioTargets(ml: Monologue): Target[] {
 }
 
 /** The first codec the party negotiated that this daemon can encode, as the engine wants it. */
-function outputCodec(m: CallMedia): { pt: PayloadType; spec: NativeCodecSpec } | null {
+function outputCodec(m: CallMedia): NativeCodecSpec | null {
   for (const p of m.codec.codecs.list) {
-    const c = p.def;
-    if (!c || c.supplemental || !c.backend.encoder) continue;
-    return {
-      pt: p,
-      spec: nativeCodecSpec(c, {
-        payloadType: p.pt,
-        clockRate: p.clockRate,
-        channels: p.channels,
-        ptime: p.ptime > 0 ? p.ptime : undefined,
-        bitrate: p.bitrate > 0 ? p.bitrate : undefined,
-        fmtp: p.fmtp,
-      }),
-    };
+    const s = payloadTypeSpec(p, true);
+    if (s) return s;
   }
   return null;
 }
@@ -169,7 +159,7 @@ export class PlayerCommands {
       for (const t of audioTargets(ml)) {
         const out = outputCodec(t.media);
         if (!out) continue;
-        const prepared = this.prepare(file, blob, startMs, out.spec, failure);
+        const prepared = this.prepare(file, blob, startMs, out, failure);
         plays.push({ ml, t, prepared });
       }
     }
@@ -225,12 +215,12 @@ export class PlayerCommands {
       if (targets.length === 0) throw new NgError('Monologue has no media capable of DTMF injection');
       const t = targets[0];
       const out = outputCodec(t.media);
-      const te = eventType(t.media, out?.spec.clockRate ?? 8000);
+      const te = eventType(t.media, out?.clockRate ?? 8000);
       if (!te && !out) throw new NgError('Monologue has no media capable of DTMF injection');
       try {
         const prepared = te
-          ? prepareDtmf({ event, durationMs, volume, pauseMs, eventPt: te.pt, clockRate: te.clockRate, ptime: out?.spec.ptime ?? 20 })
-          : prepareDtmf({ event, durationMs, volume, pauseMs, eventPt: -1, clockRate: out!.spec.clockRate, ptime: out!.spec.ptime, codec: out!.spec });
+          ? prepareDtmf({ event, durationMs, volume, pauseMs, eventPt: te.pt, clockRate: te.clockRate, ptime: out?.ptime ?? 20 })
+          : prepareDtmf({ event, durationMs, volume, pauseMs, eventPt: -1, clockRate: out!.clockRate, ptime: out!.ptime, codec: out! });
         plays.push({ t, prepared });
       } catch (err) {
         if (!(err instanceof EngineError)) throw err;

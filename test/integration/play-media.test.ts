@@ -69,8 +69,12 @@ interface LiveCall {
 
 let n = 0;
 
-/** Caller A offers `offer`, callee B answers `answer`; B then sends A-law silence every 20 ms. */
-async function liveCall(d: DaemonHandle, offer: { formats: number[]; rtpmaps: string[] }, answer: { formats: number[]; rtpmaps: string[] }): Promise<LiveCall> {
+/**
+ * Caller A offers `offer` (with `offerExtra` keys), callee B answers `answer`; B then
+ * sends silence every 20 ms in payload type `bPt` (8: A-law, 0: mu-law; null: nothing).
+ */
+async function liveCall(d: DaemonHandle, offer: { formats: number[]; rtpmaps: string[] }, answer: { formats: number[]; rtpmaps: string[] },
+  opts: { bPt?: number | null; offerExtra?: Record<string, unknown> } = {}): Promise<LiveCall> {
   const a = new Peer();
   const b = new Peer();
   const pa = await a.open();
@@ -78,15 +82,19 @@ async function liveCall(d: DaemonHandle, offer: { formats: number[]; rtpmaps: st
   const callId = `play-${process.pid}-${++n}`;
   const sdp = (port: number, m: { formats: number[]; rtpmaps: string[] }): string =>
     buildSdp({ address: HOST, media: [{ port, formats: m.formats, attributes: m.rtpmaps, extraAttributes: ['sendrecv'] }] });
-  const o = await d.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'caller', sdp: sdp(pa, offer) });
+  const o = await d.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'caller', sdp: sdp(pa, offer), ...opts.offerExtra });
   assert.equal(o.result, 'ok', JSON.stringify(o));
   const an = await d.ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'caller', 'to-tag': 'callee', sdp: sdp(pb, answer) });
   assert.equal(an.result, 'ok', JSON.stringify(an));
   const toDaemonFromB = mediaEndpoint(String(o.sdp));
   let seq = 1000;
   let ts = 50000;
+  const bPt = opts.bPt === undefined ? 8 : opts.bPt;
+  // mu-law 0xff is the same silence as A-law 0xd5 once decoded.
+  const payload = bPt === 0 ? Buffer.alloc(160, 0xff) : SILENCE;
   const timer = setInterval(() => {
-    b.sock.send(buildRtp({ pt: 8, seq: seq++ & 0xffff, ts: (ts += 160) >>> 0, ssrc: B_SSRC, payload: SILENCE }), toDaemonFromB.port, toDaemonFromB.address);
+    if (bPt === null) return;
+    b.sock.send(buildRtp({ pt: bPt, seq: seq++ & 0xffff, ts: (ts += 160) >>> 0, ssrc: B_SSRC, payload }), toDaemonFromB.port, toDaemonFromB.address);
   }, 20);
   return {
     callId, a, b,
@@ -104,14 +112,23 @@ const ANSWER_PCMA_TE = { formats: [8, 101], rtpmaps: ['rtpmap:101 telephone-even
 
 const played = (ps: RtpPacket[]): RtpPacket[] => ps.filter((p) => p.pt === 8 && !p.payload.equals(SILENCE));
 
-/** One RTP stream: one SSRC, every sequence number once and in order, timestamps never going back. */
-function assertContinuous(ps: RtpPacket[]): void {
-  assert.ok(ps.length > 10, `${ps.length} packets`);
-  for (let i = 1; i < ps.length; i++) {
-    assert.equal(ps[i].ssrc, ps[0].ssrc, `packet ${i} keeps the SSRC`);
-    assert.equal(ps[i].seq, (ps[i - 1].seq + 1) & 0xffff, `packet ${i} follows packet ${i - 1} (seq ${ps[i - 1].seq} -> ${ps[i].seq})`);
-    const step = (ps[i].ts - ps[i - 1].ts) >>> 0;
-    assert.ok(step >= 0 && step < 8000, `timestamp step ${step} at packet ${i}`);
+/**
+ * One RTP stream: one SSRC, every sequence number once and in order, and timestamps
+ * that advance as time does (within 60 ms of the arrival times, for a loaded machine).
+ */
+function assertContinuous(got: Array<{ at: number; p: RtpPacket }>, clockRate = 8000, untimed: (p: RtpPacket) => boolean = () => false): void {
+  assert.ok(got.length > 10, `${got.length} packets`);
+  const t0 = got[0];
+  for (let i = 1; i < got.length; i++) {
+    const { p, at } = got[i];
+    const prev = got[i - 1].p;
+    assert.equal(p.ssrc, t0.p.ssrc, `packet ${i} keeps the SSRC`);
+    assert.equal(p.seq, (prev.seq + 1) & 0xffff, `packet ${i} follows packet ${i - 1} (seq ${prev.seq} -> ${p.seq})`);
+    assert.ok(((p.ts - prev.ts) >>> 0) < clockRate, `timestamp step ${(p.ts - prev.ts) >>> 0} at packet ${i}`);
+    // RFC 4733: every packet of an event carries the event's start.
+    if (untimed(p)) continue;
+    const tsMs = (((p.ts - t0.p.ts) >>> 0) * 1000) / clockRate;
+    assert.ok(Math.abs(tsMs - (at - t0.at)) <= 60, `packet ${i}: timestamp says ${tsMs} ms, arrived after ${at - t0.at} ms ${JSON.stringify(got.slice(Math.max(0, i-5), i+2).map((g) => [g.at - t0.at, g.p.seq, g.p.ts, g.p.marker]))}`);
   }
 }
 
@@ -145,7 +162,7 @@ describe('play media / stop media / play DTMF', function () {
       assert.deepEqual(r, { duration: 1000, result: 'ok' });
       await sleep(1500);
       const all = c.a.got.map((g) => g.p);
-      assertContinuous(all);
+      assertContinuous(c.a.got);
       const tone = played(all);
       // 1000 ms in 20 ms packets: 50, give or take the one where it started.
       assert.ok(Math.abs(tone.length - 50) <= 1, `${tone.length} packets of the file`);
@@ -195,7 +212,7 @@ describe('play media / stop media / play DTMF', function () {
       assert.deepEqual(await d.ng.request({ command: 'stop media', 'call-id': c.callId, 'from-tag': 'caller' }), { result: 'ok' });
       await sleep(400);
       const all = c.a.got.map((g) => g.p);
-      assertContinuous(all);
+      assertContinuous(c.a.got);
       const tone = played(all);
       assert.ok(tone.length >= 15 && tone.length <= 25, `${tone.length} packets before the stop`);
       const after = all.slice(all.indexOf(tone[tone.length - 1]) + 1);
@@ -214,7 +231,7 @@ describe('play media / stop media / play DTMF', function () {
       assert.deepEqual(r, { result: 'ok' });
       await sleep(700);
       const all = c.a.got.map((g) => g.p);
-      assertContinuous(all);
+      assertContinuous(c.a.got, 8000, (p) => p.pt === 101);
       const ev = all.filter((p) => p.pt === 101);
       assert.ok(ev.length >= 15, `${ev.length} event packets`);
       assert.equal(ev[0].marker, true, 'the event starts with the marker bit');
@@ -238,7 +255,7 @@ describe('play media / stop media / play DTMF', function () {
       assert.deepEqual(r, { result: 'ok' });
       await sleep(900);
       const all = c.a.got.map((g) => g.p);
-      assertContinuous(all);
+      assertContinuous(c.a.got);
       const tone = played(all);
       assert.ok(tone.length >= 20, `${tone.length} tone packets`);
       const pcm = decode(spec('PCMA', 8), tone.map(rebuild)).subarray(400, 400 + 2400);
@@ -247,6 +264,45 @@ describe('play media / stop media / play DTMF', function () {
       const total = rms(pcm) * Math.SQRT2;
       for (const f of [852, 1477]) assert.ok(level(f) > total * 0.4, `${f} Hz present (${level(f).toFixed(0)} of ${total.toFixed(0)})`);
       for (const f of [697, 770, 941, 1209, 1336, 1633]) assert.ok(level(f) < total * 0.1, `${f} Hz absent (${level(f).toFixed(0)})`);
+    } finally {
+      c.stop();
+    }
+  });
+
+  it('plays in place of transcoded media: the transcoded stream continues after the playback', async () => {
+    const c = await liveCall(d, PCMA_ONLY, { formats: [0], rtpmaps: [] }, { bPt: 0, offerExtra: { codec: { transcode: ['PCMU'] } } });
+    try {
+      await sleep(300);
+      assert.ok(c.a.got.length >= 5 && c.a.got.every((g) => g.p.pt === 8), 'the callee\'s mu-law arrives as A-law');
+      const r = await d.ng.request({ command: 'play media', 'call-id': c.callId, 'from-tag': 'caller', file: wav1k });
+      assert.equal(r.result, 'ok');
+      await sleep(1400);
+      const all = c.a.got.map((g) => g.p);
+      assertContinuous(c.a.got);
+      const tone = played(all);
+      assert.ok(Math.abs(tone.length - 50) <= 1, `${tone.length} packets of the file`);
+      assert.ok(all.length > all.indexOf(tone[tone.length - 1]) + 5, 'transcoded media resumes');
+      assertTone(decode(spec('PCMA', 8), tone.map(rebuild)), 8000, { freq: 1000, from: 0.1, seconds: 0.8, tolDb: 1 });
+    } finally {
+      c.stop();
+    }
+  });
+
+  it('plays to an opus party in opus, as a new RTP stream when nothing was forwarded yet', async () => {
+    const opus = { formats: [96], rtpmaps: ['rtpmap:96 opus/48000/2'] };
+    const c = await liveCall(d, opus, opus, { bPt: null });
+    try {
+      const r = await d.ng.request({ command: 'play media', 'call-id': c.callId, 'from-tag': 'caller', file: wav1k });
+      assert.deepEqual(r, { duration: 1000, result: 'ok' });
+      await sleep(1400);
+      const all = c.a.got.map((g) => g.p);
+      assert.ok(all.every((p) => p.pt === 96), 'opus');
+      assert.ok(Math.abs(all.length - 50) <= 1, `${all.length} packets`);
+      assert.equal(all[0].marker, true);
+      assertContinuous(c.a.got, 48000);
+      for (let i = 1; i < all.length; i++) assert.equal((all[i].ts - all[i - 1].ts) >>> 0, 960, '20 ms at 48 kHz');
+      // The codec's own delay shifts the tone a little: look at its middle.
+      assertTone(decode(spec('opus', 96), all.map(rebuild)), 48000, { freq: 1000, from: 0.2, seconds: 0.6, tolDb: 1.5 });
     } finally {
       c.stop();
     }
@@ -275,7 +331,7 @@ describe('play media / stop media / play DTMF', function () {
       const all = c.a.got.map((g) => g.p);
       assert.ok(all.length >= 8, `${all.length} forwarded packets`);
       assert.ok(all.every((p) => p.payload.equals(SILENCE) && p.ssrc === B_SSRC), 'only forwarded media');
-      assertContinuous(all);
+      assertContinuous(c.a.got);
     } finally {
       c.stop();
     }
