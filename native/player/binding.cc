@@ -1,14 +1,16 @@
 // JavaScript bindings of the player (see binding.h).
 //
 //   preparePlayback({ file?: string, blob?: Buffer, startMs: number,
-//                     codec: NativeCodecSpec })  -> { list, durationMs }
+//                     codec: NativeCodecSpec })  -> Promise<{ list, durationMs }>
 //   prepareDtmf({ event, durationMs, volume, pauseMs, eventPt, clockRate,
 //                 ptime, codec?: NativeCodecSpec }) -> { list, durationMs }
 //
-// Both prepare everything a playback sends (decoding, encoding) before they
-// return, on the calling (JavaScript) thread; `list` is an opaque handle for
-// Engine.play() and may be kept for reuse (--player-cache). Failures throw an
-// Error whose code is EMEDIA (the media cannot be read or decoded) or EINVAL.
+// Both prepare everything a playback sends (decoding, encoding): media on a
+// libuv worker thread, DTMF (at most a few seconds of tone) on the calling
+// JavaScript thread. `list` is an opaque handle for
+// Engine.play() and may be kept for reuse (--player-cache). Failures throw (or
+// reject with) an Error whose code is EMEDIA (the media cannot be read or
+// decoded) or EINVAL.
 #include "binding.h"
 
 #include <string>
@@ -42,6 +44,75 @@ Napi::Value result(Napi::Env env, Handle list) {
   return out;
 }
 
+// Decodes and encodes a media file or blob on a libuv worker thread, so that
+// a long file does not hold up the JavaScript thread (a minute of opus takes
+// about two seconds to encode), and settles a promise with the play list.
+class PrepareWorker : public Napi::AsyncWorker {
+ public:
+  PrepareWorker(Napi::Env env, codec::CodecSpec spec, std::string path, std::vector<uint8_t> blob, bool isBlob,
+                int startMs)
+      : Napi::AsyncWorker(env, "rtpengine-player-prepare"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        spec_(std::move(spec)),
+        path_(std::move(path)),
+        blob_(std::move(blob)),
+        isBlob_(isBlob),
+        startMs_(startMs) {}
+
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  // Runs on a libuv worker thread; blocks (file I/O, encoding).
+  void Execute() override {
+    const int rate = pcmRateFor(spec_);
+    std::vector<int16_t> pcm;
+    int64_t duration = 0;
+    std::string err;
+    if (!decodeMedia(path_, isBlob_ ? blob_.data() : nullptr, blob_.size(), rate, pcm, duration, err)) {
+      code_ = "EMEDIA";
+      message_ = err;
+      return;
+    }
+    // start-pos: playback begins that far into the media.
+    size_t skip = startMs_ > 0 ? static_cast<size_t>(startMs_) * static_cast<size_t>(rate) / 1000 : 0;
+    if (skip >= pcm.size()) {
+      code_ = "EMEDIA";
+      message_ = "start position " + std::to_string(startMs_) + " ms is past the end of the media (" +
+                 std::to_string(duration) + " ms)";
+      return;
+    }
+    list_ = encodePcm(pcm.data() + skip, pcm.size() - skip, rate, spec_, err);
+    if (!list_) {
+      code_ = "EINVAL";
+      message_ = err;
+      return;
+    }
+    list_->durationMs = duration;
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!list_) {
+      Napi::Error e = Napi::Error::New(env, message_);
+      e.Set("code", Napi::String::New(env, code_));
+      deferred_.Reject(e.Value());
+      return;
+    }
+    deferred_.Resolve(result(env, std::move(list_)));
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  codec::CodecSpec spec_;
+  std::string path_;
+  std::vector<uint8_t> blob_;
+  bool isBlob_;
+  int startMs_;
+  std::shared_ptr<PlayList> list_;
+  std::string code_, message_;
+};
+
 Napi::Value PreparePlayback(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) {
@@ -52,46 +123,28 @@ Napi::Value PreparePlayback(const Napi::CallbackInfo& info) {
   codec::CodecSpec spec;
   if (!codec::readCodecSpec(env, o.Get("codec"), spec)) return env.Undefined();
   std::string path;
-  const uint8_t* data = nullptr;
-  size_t len = 0;
-  Napi::Value blob = o.Get("blob");
-  if (blob.IsBuffer()) {
-    auto b = blob.As<Napi::Buffer<uint8_t>>();
-    data = b.Data();
-    len = b.Length();
-    if (len == 0) {
+  std::vector<uint8_t> blob;
+  bool isBlob = false;
+  Napi::Value b = o.Get("blob");
+  if (b.IsBuffer()) {
+    // Copied: the worker thread must not read a buffer the JavaScript side owns.
+    auto buf = b.As<Napi::Buffer<uint8_t>>();
+    if (buf.Length() == 0) {
       fail(env, "EMEDIA", "the media is empty");
       return env.Undefined();
     }
+    blob.assign(buf.Data(), buf.Data() + buf.Length());
+    isBlob = true;
   } else if (o.Get("file").IsString()) {
     path = o.Get("file").As<Napi::String>().Utf8Value();
   } else {
     fail(env, "EINVAL", "preparePlayback needs a file or a blob");
     return env.Undefined();
   }
-  const int rate = pcmRateFor(spec);
-  std::vector<int16_t> pcm;
-  int64_t duration = 0;
-  std::string err;
-  if (!decodeMedia(path, data, len, rate, pcm, duration, err)) {
-    fail(env, "EMEDIA", err);
-    return env.Undefined();
-  }
-  // start-pos: playback begins that far into the media.
-  const int startMs = intField(o, "startMs", 0);
-  size_t skip = startMs > 0 ? static_cast<size_t>(startMs) * static_cast<size_t>(rate) / 1000 : 0;
-  if (skip >= pcm.size()) {
-    fail(env, "EMEDIA", "start position " + std::to_string(startMs) + " ms is past the end of the media (" +
-                            std::to_string(duration) + " ms)");
-    return env.Undefined();
-  }
-  std::shared_ptr<PlayList> list = encodePcm(pcm.data() + skip, pcm.size() - skip, rate, spec, err);
-  if (!list) {
-    fail(env, "EINVAL", err);
-    return env.Undefined();
-  }
-  list->durationMs = duration;
-  return result(env, std::move(list));
+  auto* w = new PrepareWorker(env, std::move(spec), std::move(path), std::move(blob), isBlob, intField(o, "startMs", 0));
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
 }
 
 Napi::Value PrepareDtmf(const Napi::CallbackInfo& info) {

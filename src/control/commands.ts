@@ -49,31 +49,36 @@ export class Commands {
     this.player = new PlayerCommands({ registry: env.registry, wiring: env.signal.wiring, playerCache: env.playerCache ?? false });
   }
 
-  /** The ng handler: never throws; errors become `result: error` replies. */
-  handle = (dict: BDict, ctx: NgContext): BDict => {
+  /**
+   * The ng handler: never throws; errors become `result: error` replies. A command
+   * that waits for work off the JavaScript thread (play media) answers with a promise.
+   */
+  handle = (dict: BDict, ctx: NgContext): BDict | Promise<BDict> => {
     const started = process.hrtime.bigint();
     const command = typeof dict['command'] === 'string' ? dict['command'] : '';
-    let reply: BDict;
-    let ok = true;
+    const done = (reply: BDict, ok: boolean): BDict => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.env.control.record(ctx.remote.address, command, seconds, ok);
+      return reply;
+    };
     try {
       const req = parseNgRequest(dict);
       if (!REFERENCE_COMMANDS.has(command)) throw new NgError(NG_REASONS.unknownCommand);
-      reply = this.dispatch(req, ctx);
+      const reply = this.dispatch(req, ctx);
+      if (reply instanceof Promise) return reply.then((r) => done(r, true), (e) => done(this.errorReply(command, e), false));
+      return done(reply, true);
     } catch (e) {
-      ok = false;
-      if (e instanceof NgError) {
-        reply = { result: 'error', 'error-reason': e.ngReason };
-      } else {
-        log.error(`Error processing '${command}': ${(e as Error).stack ?? String(e)}`);
-        reply = { result: 'error', 'error-reason': NG_REASONS.internal };
-      }
+      return done(this.errorReply(command, e), false);
     }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    this.env.control.record(ctx.remote.address, command, seconds, ok);
-    return reply;
   };
 
-  private dispatch(req: NgRequest, ctx: NgContext): BDict {
+  private errorReply(command: string, e: unknown): BDict {
+    if (e instanceof NgError) return { result: 'error', 'error-reason': e.ngReason };
+    log.error(`Error processing '${command}': ${(e as Error).stack ?? String(e)}`);
+    return { result: 'error', 'error-reason': NG_REASONS.internal };
+  }
+
+  private dispatch(req: NgRequest, ctx: NgContext): BDict | Promise<BDict> {
     switch (req.command) {
       case 'ping':
         return { result: 'pong' };

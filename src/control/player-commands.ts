@@ -128,8 +128,8 @@ function eventType(m: CallMedia, clockRate: number): PayloadType | null {
 }
 
 export class PlayerCommands {
-  /** --player-cache: prepared packets by source and output codec. */
-  private readonly cache = new Map<string, PreparedPlayback>();
+  /** --player-cache: prepared packets by source and output codec (concurrent requests share one preparation). */
+  private readonly cache = new Map<string, Promise<PreparedPlayback>>();
   /** Parties that have been played to (the reference's "player" of a monologue). */
   private readonly played = new WeakSet<Monologue>();
 
@@ -142,8 +142,9 @@ export class PlayerCommands {
     return call;
   }
 
-  playMedia(req: NgRequest): BDict {
-    const parties = selectParties(this.call(req), req);
+  async playMedia(req: NgRequest): Promise<BDict> {
+    const call = this.call(req);
+    const parties = selectParties(call, req);
     const raw = req.raw;
     const file = strKey(raw, 'file');
     const blobValue = raw['blob'];
@@ -154,38 +155,42 @@ export class PlayerCommands {
     const startMs = Math.max(0, intKey(raw, 'start-pos') ?? 0);
     const failure = file ? 'Failed to start media playback from file' : 'Failed to start media playback from blob';
     // Everything is prepared before any party is touched: a failure changes nothing.
-    const plays: Array<{ ml: Monologue; t: Target; prepared: PreparedPlayback }> = [];
+    const plays: Array<{ ml: Monologue; t: Target; prepared: Promise<PreparedPlayback> }> = [];
     for (const ml of parties) {
       for (const t of audioTargets(ml)) {
         const out = outputCodec(t.media);
-        if (!out) continue;
-        const prepared = this.prepare(file, blob, startMs, out, failure);
-        plays.push({ ml, t, prepared });
+        if (out) plays.push({ ml, t, prepared: this.prepare(file, blob, startMs, out, failure) });
       }
     }
     if (plays.length === 0) throw new NgError(failure);
-    for (const p of plays) {
-      this.env.wiring.engine.play(p.t.sourceId, p.prepared.list, repeat);
-      this.played.add(p.ml);
-    }
-    log.info(`Playing ${file ? `'${file}'` : `a ${blob!.length}-byte blob`} to '${parties.map((m) => m.tag).join("', '")}' (${repeat}x)`);
-    // The length of the media, as the reference reports it (-1 when unknown).
-    const duration = plays[0].prepared.durationMs;
-    return { duration: duration > 0 ? duration : -1, result: 'ok' };
-  }
-
-  private prepare(file: string | undefined, blob: Buffer | undefined, startMs: number, codec: NativeCodecSpec, failure: string): PreparedPlayback {
-    const key = this.env.playerCache ? `${file !== undefined ? `file:${file}` : `blob:${hashOf(blob!)}`}|${startMs}|${codecKey(codec)}` : null;
-    const hit = key !== null ? this.cache.get(key) : undefined;
-    if (hit) return hit;
-    let prepared: PreparedPlayback;
+    const prepared = await Promise.all(plays.map((p) => p.prepared));
+    // The call may have ended while the media was being prepared.
+    if (this.env.registry.get(call.callId) !== call || call.deleteAt !== null) throw new NgError('Unknown call-ID');
     try {
-      prepared = preparePlayback({ file, blob, startMs, codec });
+      plays.forEach((p, i) => this.env.wiring.engine.play(p.t.sourceId, prepared[i].list, repeat));
     } catch (err) {
       if (!(err instanceof EngineError)) throw err;
       log.warn(`${failure}: ${err.message}`);
       throw new NgError(failure);
     }
+    for (const p of plays) this.played.add(p.ml);
+    log.info(`Playing ${file ? `'${file}'` : `a ${blob!.length}-byte blob`} to '${parties.map((m) => m.tag).join("', '")}' (${repeat}x)`);
+    // The length of the media, as the reference reports it (-1 when unknown).
+    const duration = prepared[0].durationMs;
+    return { duration: duration > 0 ? duration : -1, result: 'ok' };
+  }
+
+  /** The packets of a media for one codec: from the cache (--player-cache) or prepared now. */
+  private prepare(file: string | undefined, blob: Buffer | undefined, startMs: number, codec: NativeCodecSpec, failure: string): Promise<PreparedPlayback> {
+    const key = this.env.playerCache ? `${file !== undefined ? `file:${file}` : `blob:${hashOf(blob!)}`}|${startMs}|${codecKey(codec)}` : null;
+    const hit = key !== null ? this.cache.get(key) : undefined;
+    if (hit) return hit;
+    const prepared = preparePlayback({ file, blob, startMs, codec }).catch((err: unknown) => {
+      if (key !== null) this.cache.delete(key);
+      if (!(err instanceof EngineError)) throw err;
+      log.warn(`${failure}: ${err.message}`);
+      throw new NgError(failure);
+    });
     if (key !== null) this.cache.set(key, prepared);
     return prepared;
   }

@@ -316,7 +316,7 @@ const LEARNING_CODES: ReadonlyMap<string, number> = new Map([['off', 0], ['immed
 
 interface NativeModule {
   version: string;
-  preparePlayback(opts: { file?: string; blob?: Buffer; startMs: number; codec: NativeCodecSpec }): PreparedPlayback;
+  preparePlayback(opts: { file?: string; blob?: Buffer; startMs: number; codec: NativeCodecSpec }): Promise<PreparedPlayback>;
   prepareDtmf(opts: { event: number; durationMs: number; volume: number; pauseMs: number; eventPt: number; clockRate: number;
     ptime: number; codec?: NativeCodecSpec }): PreparedPlayback;
   Engine: new (
@@ -337,13 +337,13 @@ export interface PreparedPlayback {
 
 /**
  * Decodes a media file or in-memory media (anything libavformat reads) and encodes
- * it into the packets of `codec`, skipping the first `startMs`. Blocks while it
- * decodes and encodes (on the calling thread). Throws EngineError 'EMEDIA' when
- * the media cannot be read, 'EINVAL' when the codec cannot be built.
+ * it into the packets of `codec`, skipping the first `startMs`, on a libuv worker
+ * thread. Rejects with EngineError 'EMEDIA' when the media cannot be read, 'EINVAL'
+ * when the codec cannot be built.
  */
-export function preparePlayback(opts: { file?: string; blob?: Buffer; startMs: number; codec: NativeCodecSpec }): PreparedPlayback {
+export async function preparePlayback(opts: { file?: string; blob?: Buffer; startMs: number; codec: NativeCodecSpec }): Promise<PreparedPlayback> {
   try {
-    return loadNative().preparePlayback(opts);
+    return await loadNative().preparePlayback(opts);
   } catch (err) {
     rethrow(err);
   }
