@@ -537,8 +537,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return Napi::String::New(env, s.endpoint.host());
   }
 
-  // play(id, list | null, repeat): plays a prepared list (native/player/) in
-  // place of what stream id forwards; null stops the current playback.
+  // play(id, list | null, repeat, queue): plays a prepared list
+  // (native/player/) in place of what stream id forwards, after the current
+  // playback with queue; null stops the current playback.
   Napi::Value Play(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!usable(env)) return env.Undefined();
@@ -555,7 +556,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       if (info.Length() > 2 && !readIntArg(env, info[2], "repeat", 1, 1000000, repeat)) return env.Undefined();
       p = std::make_shared<rtpe::player::Player>(std::move(list), static_cast<int>(repeat));
     }
-    throwIfFailed(env, engine_->play(id, std::move(p)));
+    bool queue = info.Length() > 3 && info[3].ToBoolean().Value();
+    throwIfFailed(env, engine_->play(id, std::move(p), queue));
     return env.Undefined();
   }
 

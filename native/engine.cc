@@ -161,12 +161,12 @@ Status Engine::configure(uint32_t id, const ConfigSpec& spec) {
   return Status{};
 }
 
-Status Engine::play(uint32_t id, std::shared_ptr<player::Player> p) {
+Status Engine::play(uint32_t id, std::shared_ptr<player::Player> p, bool queue) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
   Status usable = checkUsable(it->second->worker);
   if (!usable.ok()) return usable;
-  workers_[it->second->worker]->play(it->second, std::move(p));
+  workers_[it->second->worker]->play(it->second, std::move(p), queue);
   return Status();
 }
 

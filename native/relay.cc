@@ -321,7 +321,13 @@ void Relay::tickIfDue() {
   }
 }
 
-void Relay::setPlayer(Stream& a, std::shared_ptr<player::Player> p) {
+void Relay::setPlayer(Stream& a, std::shared_ptr<player::Player> p, bool queue) {
+  if (queue && p && a.player) {
+    player::Player* tail = a.player.get();
+    while (tail->queued) tail = tail->queued.get();
+    tail->queued = std::move(p);
+    return;
+  }
   for (size_t i = 0; i < players_.size(); i++) {
     if (players_[i] != &a) continue;
     endPlayback(a, i);
@@ -374,6 +380,17 @@ void Relay::playIfDue() {
         p.next = 0;
         p.pass++;
       }
+    }
+    if (p.done() && p.queued) {
+      // The queued playback continues the timeline where this one's ends.
+      std::shared_ptr<player::Player> n = std::move(p.queued);
+      n->started = true;
+      n->startMs = p.startMs + static_cast<int64_t>(p.repeat()) * list.spanMs;
+      n->ssrc = p.ssrc;
+      n->seq = p.seq;
+      n->baseTs = p.baseTs + static_cast<uint32_t>(p.repeat()) * list.spanTs;
+      a.player = std::move(n);
+      continue;  // the same index again: its packets may be due already
     }
     if (p.done()) {
       endPlayback(a, i);

@@ -100,9 +100,10 @@ class Relay {
   // since the last time; call after beginRound(), before flush().
   // Runs on the engine thread; never blocks.
   void tickIfDue();
-  // Attaches a playback to stream a (null: stops the current one); the stream
-  // joins the playing list. Runs on the engine thread.
-  void setPlayer(Stream& a, std::shared_ptr<player::Player> p);
+  // Attaches a playback to stream a (null: stops the current one, and what
+  // was queued after it); the stream joins the playing list. With queue, p
+  // follows the current playback if there is one. Runs on the engine thread.
+  void setPlayer(Stream& a, std::shared_ptr<player::Player> p, bool queue);
   // Sends the packets of the playing streams that are due, and detaches the
   // playbacks that are done; call after beginRound(), before flush(). Runs on
   // the engine thread; never blocks, allocates nothing.

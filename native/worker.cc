@@ -62,7 +62,7 @@ void Worker::remove(std::vector<std::shared_ptr<Stream>>& streams) {
       for (auto& s : streams) s->retire();
       return;
     }
-    for (auto& s : streams) queue_.push_back(Command{CommandKind::Remove, std::move(s), nullptr});
+    for (auto& s : streams) queue_.push_back(Command{CommandKind::Remove, std::move(s), nullptr, false});
     posted_ += streams.size();
     queued_.store(true, std::memory_order_relaxed);
   }
@@ -71,11 +71,11 @@ void Worker::remove(std::vector<std::shared_ptr<Stream>>& streams) {
   if (parked_.load(std::memory_order_seq_cst)) wake();
 }
 
-void Worker::play(std::shared_ptr<Stream> stream, std::shared_ptr<player::Player> p) {
+void Worker::play(std::shared_ptr<Stream> stream, std::shared_ptr<player::Player> p, bool queue) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!started_ || exited_) return;
-    queue_.push_back(Command{CommandKind::Play, std::move(stream), std::move(p)});
+    queue_.push_back(Command{CommandKind::Play, std::move(stream), std::move(p), queue});
     posted_++;
     queued_.store(true, std::memory_order_relaxed);
   }
@@ -103,7 +103,7 @@ void Worker::stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (started_ && !exited_) {
-      queue_.push_back(Command{CommandKind::Stop, nullptr, nullptr});
+      queue_.push_back(Command{CommandKind::Stop, nullptr, nullptr, false});
       ++posted_;
       wake();
     }
@@ -199,7 +199,7 @@ bool Worker::applyCommands() {
         keepRunning = false;
         break;
       case CommandKind::Play:
-        if (!c.stream->closed.load(std::memory_order_relaxed)) relay_.setPlayer(*c.stream, std::move(c.player));
+        if (!c.stream->closed.load(std::memory_order_relaxed)) relay_.setPlayer(*c.stream, std::move(c.player), c.queue);
         break;
     }
   }

@@ -81,11 +81,11 @@ class Worker {
   // the queue's lock).
   void remove(std::vector<std::shared_ptr<Stream>>& streams);
 
-  // Hands a playback to the stream (null stops the current one). Applied on the
-  // engine thread within kRetireTickMs or so; ignored if the thread has
-  // exited. Runs on the JavaScript thread; never blocks (beyond the queue's
-  // lock).
-  void play(std::shared_ptr<Stream> stream, std::shared_ptr<player::Player> p);
+  // Hands a playback to the stream (null stops the current one); with queue,
+  // it follows the current one instead of replacing it. Applied on the engine
+  // thread within kRetireTickMs or so; ignored if the thread has exited. Runs
+  // on the JavaScript thread; never blocks (beyond the queue's lock).
+  void play(std::shared_ptr<Stream> stream, std::shared_ptr<player::Player> p, bool queue);
 
   // Waits until every stream queued so far has been retired. Returns false at
   // once if none was pending. Runs on the JavaScript thread; blocks for at most
@@ -106,6 +106,7 @@ class Worker {
     CommandKind kind;
     std::shared_ptr<Stream> stream;
     std::shared_ptr<player::Player> player;
+    bool queue = false;
   };
   static constexpr int kMaxEvents = 128;
   // How often a lingering thread looks at the queue, and for how long after

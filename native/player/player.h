@@ -13,7 +13,8 @@
 // Continuity. Whatever leaves a stream direction is one RTP stream for the
 // receiver: a playback continues the SSRC, sequence numbers and timestamps
 // (advanced by the time elapsed) of the last packet forwarded, and starts with
-// the marker bit; when it ends, forwarded packets are shifted onto the
+// the marker bit; a queued playback continues it in turn; when the last one
+// ends, forwarded packets are shifted onto the
 // playback's timeline. OutputTimeline keeps that state per stream.
 #pragma once
 
@@ -40,6 +41,10 @@ class Player {
   uint32_t ssrc = 0;
   uint16_t seq = 0;
   uint32_t baseTs = 0;
+
+  // The playback queued to follow this one (play DTMF while a digit is still
+  // being sent): it starts where this one's timeline ends, pause included.
+  std::shared_ptr<Player> queued;
 
   int repeat() const { return repeat_; }
   bool done() const { return pass >= repeat_; }

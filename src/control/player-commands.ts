@@ -232,7 +232,8 @@ export class PlayerCommands {
         throw new NgError(`DTMF injection failed: ${err.message}`);
       }
     }
-    for (const p of plays) this.env.wiring.engine.play(p.t.sourceId, p.prepared.list, 1);
+    // A digit sent while another one is still playing follows it, as the reference queues them.
+    for (const p of plays) this.env.wiring.engine.play(p.t.sourceId, p.prepared.list, 1, true);
     log.info(`Playing DTMF '${DTMF_CHARS[event]}' (${durationMs} ms) to '${parties.map((m) => m.tag).join("', '")}'`);
     return { result: 'ok' };
   }

@@ -273,7 +273,7 @@ interface NativeEngine {
   /** Writes the figures into io (the STAT_* slots) and returns the endpoint's address, null if none. */
   statsInto(id: number): string | null;
   lastPacket(id: number): number;
-  play(id: number, list: PlayList | null, repeat: number): void;
+  play(id: number, list: PlayList | null, repeat: number, queue: boolean): void;
   ssrcStats(group: number): SsrcStats[];
   totals(): EngineTotals;
   close(): void;
@@ -525,12 +525,14 @@ export class MediaEngine {
 
   /**
    * Plays a prepared list `repeat` times in place of the RTP stream `id` forwards
-   * (towards its sink's peer); null stops the current playback. The engine thread
-   * paces it and keeps the receiver's RTP stream continuous (native/player/player.h).
+   * (towards its sink's peer); null stops the current playback. With `queue`, it
+   * follows the current playback (and its pause) instead of replacing it. The engine
+   * thread paces it and keeps the receiver's RTP stream continuous
+   * (native/player/player.h).
    */
-  play(id: number, list: PlayList | null, repeat = 1): void {
+  play(id: number, list: PlayList | null, repeat = 1, queue = false): void {
     try {
-      this.engine.play(id, list, repeat);
+      this.engine.play(id, list, repeat, queue);
     } catch (err) {
       rethrow(err);
     }

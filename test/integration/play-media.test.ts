@@ -247,6 +247,28 @@ describe('play media / stop media / play DTMF', function () {
     }
   });
 
+  it('a second play DTMF while the first digit plays follows it after the pause', async () => {
+    const c = await liveCall(d, PCMA_8, ANSWER_PCMA_TE);
+    try {
+      await sleep(200);
+      const play = (code: string): Promise<unknown> => d.ng.request({ command: 'play DTMF', 'call-id': c.callId, 'from-tag': 'caller', code, duration: 200, pause: 150 });
+      assert.deepEqual(await play('1'), { result: 'ok' });
+      assert.deepEqual(await play('#'), { result: 'ok' });
+      await sleep(900);
+      assertContinuous(c.a.got, 8000, (p) => p.pt === 101);
+      const ev = c.a.got.map((g) => g.p).filter((p) => p.pt === 101);
+      const digits = [...new Set(ev.map((p) => p.payload[0]))];
+      assert.deepEqual(digits, [1, 11], 'digit 1, then # (event 11)');
+      const t1 = ev.find((p) => p.payload[0] === 1)!.ts;
+      const t2 = ev.find((p) => p.payload[0] === 11)!.ts;
+      assert.equal((t2 - t1) >>> 0, (200 + 150) * 8, 'the second event starts after the first and its pause');
+      assert.equal(ev.filter((p) => p.marker).length, 2, 'each event starts with the marker bit');
+      assert.equal(ev.filter((p) => p.payload[1] & 0x80).length, 6, 'three end packets each');
+    } finally {
+      c.stop();
+    }
+  });
+
   it('play DTMF sends an in-band tone in the codec of a party without telephone-event', async () => {
     const c = await liveCall(d, PCMA_ONLY, PCMA_ONLY);
     try {
