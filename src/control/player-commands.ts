@@ -184,7 +184,10 @@ export class PlayerCommands {
   private prepare(file: string | undefined, blob: Buffer | undefined, startMs: number, codec: NativeCodecSpec, failure: string): Promise<PreparedPlayback> {
     const key = this.env.playerCache ? `${file !== undefined ? `file:${file}` : `blob:${hashOf(blob!)}`}|${startMs}|${codecKey(codec)}` : null;
     const hit = key !== null ? this.cache.get(key) : undefined;
-    if (hit) return hit;
+    if (hit) {
+      log.info(`Playback of ${file !== undefined ? `'${file}'` : 'a blob'} in ${codec.name} from the player cache`);
+      return hit;
+    }
     const prepared = preparePlayback({ file, blob, startMs, codec }).catch((err: unknown) => {
       if (key !== null) this.cache.delete(key);
       if (!(err instanceof EngineError)) throw err;

@@ -22,22 +22,30 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const B_SSRC = 0x2222aaaa;
 const SILENCE = Buffer.alloc(160, 0xd5); // A-law silence: what the callee sends
 
-/** A mono 16-bit WAV file of a sine tone. */
-function writeWav(file: string, rate: number, freq: number, ms: number): void {
+/** A WAV file of a sine tone: 16-bit integer samples, or 32-bit float (format 3); the same tone on every channel. */
+function writeWav(file: string, rate: number, freq: number, ms: number, o: { channels?: number; float?: boolean } = {}): void {
+  const channels = o.channels ?? 1;
+  const bytes = o.float ? 4 : 2;
   const pcm = sine(rate, freq, 0, (rate * ms) / 1000, 8000);
-  const data = Buffer.alloc(pcm.length * 2);
-  pcm.forEach((s, i) => data.writeInt16LE(s, i * 2));
+  const data = Buffer.alloc(pcm.length * bytes * channels);
+  pcm.forEach((s, i) => {
+    for (let c = 0; c < channels; c++) {
+      const at = (i * channels + c) * bytes;
+      if (o.float) data.writeFloatLE(s / 32768, at);
+      else data.writeInt16LE(s, at);
+    }
+  });
   const h = Buffer.alloc(44);
   h.write('RIFF', 0);
   h.writeUInt32LE(36 + data.length, 4);
   h.write('WAVEfmt ', 8);
   h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
+  h.writeUInt16LE(o.float ? 3 : 1, 20);
+  h.writeUInt16LE(channels, 22);
   h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
+  h.writeUInt32LE(rate * bytes * channels, 28);
+  h.writeUInt16LE(bytes * channels, 32);
+  h.writeUInt16LE(bytes * 8, 34);
   h.write('data', 36);
   h.writeUInt32LE(data.length, 40);
   fs.writeFileSync(file, Buffer.concat([h, data]));
@@ -325,6 +333,33 @@ describe('play media / stop media / play DTMF', function () {
       for (let i = 1; i < all.length; i++) assert.equal((all[i].ts - all[i - 1].ts) >>> 0, 960, '20 ms at 48 kHz');
       // The codec's own delay shifts the tone a little: look at its middle.
       assertTone(decode(spec('opus', 96), all.map(rebuild)), 48000, { freq: 1000, from: 0.2, seconds: 0.6, tolDb: 1.5 });
+    } finally {
+      c.stop();
+    }
+  });
+
+  it('prepares a long file off the control thread (ng answers meanwhile), then serves it from --player-cache', async () => {
+    // 40 s of 44.1 kHz stereo float: about 1.5 s of opus encoding.
+    const long = path.join(dir, 'long-44k1-stereo-float.wav');
+    writeWav(long, 44100, 1000, 40000, { channels: 2, float: true });
+    const opus = { formats: [96], rtpmaps: ['rtpmap:96 opus/48000/2'] };
+    const c = await liveCall(d, opus, opus, { bPt: null });
+    try {
+      let answered = false;
+      const playing = d.ng.request({ command: 'play media', 'call-id': c.callId, 'from-tag': 'caller', file: long }).then((r) => {
+        answered = true;
+        return r;
+      });
+      assert.deepEqual(await d.ng.request({ command: 'ping' }), { result: 'pong' });
+      assert.equal(answered, false, 'ping was answered while the file was being prepared');
+      assert.deepEqual(await playing, { duration: 40000, result: 'ok' });
+      await sleep(600);
+      assertTone(decode(spec('opus', 96), c.a.got.map((g) => rebuild(g.p))), 48000, { freq: 1000, from: 0.1, seconds: 0.4, tolDb: 1.5 });
+      assert.deepEqual(await d.ng.request({ command: 'stop media', 'call-id': c.callId, 'from-tag': 'caller' }), { result: 'ok' });
+      const cached = `Playback of '${long}' in opus from the player cache`;
+      assert.ok(!d.logLines().some((l) => l.includes(cached)), 'prepared the first time');
+      assert.deepEqual(await d.ng.request({ command: 'play media', 'call-id': c.callId, 'from-tag': 'caller', file: long }), { duration: 40000, result: 'ok' });
+      assert.ok(d.logLines().some((l) => l.includes(cached)), 'served from the cache the second time');
     } finally {
       c.stop();
     }
