@@ -259,6 +259,25 @@ describe('play media / stop media / play DTMF', function () {
     }
   });
 
+  it('a call deleted during a playback ends it; the daemon stays up', async () => {
+    const c = await liveCall(d, PCMA_8, ANSWER_PCMA_TE);
+    try {
+      await sleep(100);
+      assert.equal((await d.ng.request({ command: 'play media', 'call-id': c.callId, 'from-tag': 'caller', file: wav1k, 'repeat-times': 10 })).result, 'ok');
+      await sleep(200);
+      assert.equal((await d.ng.request({ command: 'delete', 'call-id': c.callId, 'delete-delay': 0 })).result, 'ok');
+      await sleep(100);
+      const before = c.a.got.length;
+      await sleep(300);
+      assert.equal(c.a.got.length, before, 'nothing arrives once the call is gone');
+      assert.ok(played(c.a.got.map((g) => g.p)).length >= 5, 'it was playing');
+      assert.deepEqual(await d.ng.request({ command: 'stop media', 'call-id': c.callId, 'from-tag': 'caller' }), { result: 'error', 'error-reason': 'Unknown call-ID' });
+      assert.deepEqual(await d.ng.request({ command: 'ping' }), { result: 'pong' });
+    } finally {
+      c.stop();
+    }
+  });
+
   it('play DTMF sends RFC 4733 events to a party that negotiated telephone-event', async () => {
     const c = await liveCall(d, PCMA_8, ANSWER_PCMA_TE);
     try {
