@@ -56,14 +56,17 @@ function strKey(raw: BDict, key: string): string | undefined {
 }
 
 /**
- * The DTMF event of a `code` key as the reference reads it: an integer 0-15, or a
- * single character of 0-9 * # A-D (a string of digits counts as the number).
+ * The DTMF event of a `code` key as the reference reads it: an integer 0-15 (a
+ * bencode integer or a string of digits), the character code of a DTMF character
+ * (55 is '7', 35 is '#'), or a single character of 0-9 * # A-D.
  */
 export function dtmfEvent(raw: BDict): number {
   const n = intKey(raw, 'code');
   if (n !== undefined) {
-    if (n < 0 || n > 15) throw new NgError("Out of range 'code' specified");
-    return n;
+    if (n >= 0 && n <= 15) return n;
+    const i = n > 0 && n < 128 ? DTMF_CHARS.indexOf(String.fromCharCode(n)) : -1;
+    if (i < 0) throw new NgError("Out of range 'code' specified");
+    return i;
   }
   const s = strKey(raw, 'code');
   const i = s !== undefined && s.length === 1 ? DTMF_CHARS.indexOf(s) : -1;

@@ -12,7 +12,7 @@ import * as dgram from 'dgram';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DaemonHandle, startDaemon } from '../helpers/daemon';
+import { DaemonHandle, skipUnlessReference, startDaemon } from '../helpers/daemon';
 import { buildSdp, mediaEndpoint } from '../helpers/sdp';
 import { buildRtp, parseRtp, RtpPacket } from '../helpers/rtp';
 import { assertTone, decode, rebuild, spec } from '../helpers/codec-audio';
@@ -306,9 +306,10 @@ describe('play media / stop media / play DTMF', function () {
     const c = await liveCall(d, PCMA_8, ANSWER_PCMA_TE);
     try {
       await sleep(200);
-      const play = (code: string): Promise<unknown> => d.ng.request({ command: 'play DTMF', 'call-id': c.callId, 'from-tag': 'caller', code, duration: 200, pause: 150 });
+      const play = (code: string | number): Promise<unknown> => d.ng.request({ command: 'play DTMF', 'call-id': c.callId, 'from-tag': 'caller', code, duration: 200, pause: 150 });
       assert.deepEqual(await play('1'), { result: 'ok' });
-      assert.deepEqual(await play('#'), { result: 'ok' });
+      // 35 is the character code of '#', which the reference accepts too.
+      assert.deepEqual(await play(35), { result: 'ok' });
       await sleep(900);
       assertContinuous(c.a.got, 8000, (p) => p.pt === 101);
       const ev = c.a.got.map((g) => g.p).filter((p) => p.pt === 101);
@@ -414,24 +415,42 @@ describe('play media / stop media / play DTMF', function () {
     }
   });
 
+  /** Requests whose replies must be those of the reference, on a call between 'caller' and 'callee'. */
+  const referenceCases = (callId: string): Array<Record<string, unknown>> => [
+    { command: 'play media', 'call-id': 'no-such-call', 'from-tag': 'caller', file: wav1k },
+    { command: 'play media', 'call-id': callId, 'from-tag': 'nobody', file: wav1k },
+    { command: 'play media', 'call-id': callId, file: wav1k },
+    { command: 'play media', 'call-id': callId, 'to-tag': 'callee', file: wav1k },
+    { command: 'play media', 'call-id': callId, label: 'nolabel', file: wav1k },
+    { command: 'play media', 'call-id': callId, address: '192.0.2.1', file: wav1k },
+    { command: 'play media', 'call-id': callId, 'from-tag': 'caller' },
+    { command: 'play media', 'call-id': callId, 'from-tag': 'caller', file: path.join(dir, 'missing.wav') },
+    { command: 'play media', 'call-id': callId, 'from-tag': 'caller', file: path.join(dir, 'garbage.wav') },
+    { command: 'play media', 'call-id': callId, 'from-tag': 'caller', blob: Buffer.from('xxxx') },
+    { command: 'stop media', 'call-id': callId, 'from-tag': 'callee' },
+    ...['x', 'a', 'E', 16, -1, '99', 100, '5x', ''].map((code) => ({ command: 'play DTMF', 'call-id': callId, 'from-tag': 'caller', code })),
+    { command: 'play DTMF', 'call-id': callId, 'from-tag': 'caller' },
+    { command: 'play DTMF', 'call-id': callId, code: '1' },
+    { command: 'play media', 'call-id': callId, 'from-tag': 'caller', file: wav1k },
+    { command: 'play media', 'call-id': callId, 'from-tag': 'callee', file: wav16k, 'repeat-times': 2 },
+    { command: 'play media', 'call-id': callId, address: HOST, blob: fs.readFileSync(wav16k) },
+    { command: 'stop media', 'call-id': callId, 'from-tag': 'caller' },
+    { command: 'stop media', 'call-id': callId, 'from-tag': 'caller' },
+  ];
+
   it('answers errors as the reference and leaves the call as it was', async () => {
     const c = await liveCall(d, PCMA_8, ANSWER_PCMA_TE);
     try {
-      const req = (x: Record<string, unknown>): Promise<Record<string, unknown>> => d.ng.request({ 'call-id': c.callId, ...x }) as Promise<Record<string, unknown>>;
       const err = (reason: string) => ({ result: 'error', 'error-reason': reason });
-      assert.deepEqual(await d.ng.request({ command: 'play media', 'call-id': 'no-such-call', 'from-tag': 'caller', file: wav1k }), err('Unknown call-ID'));
-      assert.deepEqual(await req({ command: 'play media', 'from-tag': 'nobody', file: wav1k }), err('From-tag given, but no such tag exists'));
-      assert.deepEqual(await req({ command: 'play media', file: wav1k }), err('No participant party specified'));
-      assert.deepEqual(await req({ command: 'play media', label: 'nolabel', file: wav1k }), err('No monologue matching the given label'));
-      assert.deepEqual(await req({ command: 'play media', 'from-tag': 'caller' }), err('No media file specified'));
-      assert.deepEqual(await req({ command: 'play media', 'from-tag': 'caller', file: path.join(dir, 'missing.wav') }), err('Failed to start media playback from file'));
-      assert.deepEqual(await req({ command: 'play media', 'from-tag': 'caller', file: path.join(dir, 'garbage.wav') }), err('Failed to start media playback from file'));
-      assert.deepEqual(await req({ command: 'play media', 'from-tag': 'caller', blob: Buffer.from('xxxx') }), err('Failed to start media playback from blob'));
-      assert.deepEqual(await req({ command: 'stop media', 'from-tag': 'callee' }), err('Not currently playing media'));
-      for (const code of ['x', 'a', 'E', 16, -1, '55']) {
-        assert.deepEqual(await req({ command: 'play DTMF', 'from-tag': 'caller', code }), err("Out of range 'code' specified"), `code ${code}`);
-      }
-      assert.deepEqual(await req({ command: 'play DTMF', 'from-tag': 'caller' }), err("Out of range 'code' specified"));
+      const expected = [
+        err('Unknown call-ID'), err('From-tag given, but no such tag exists'), err('No participant party specified'),
+        err('No participant party specified'), err('No monologue matching the given label'), err('Failed to match address to any tag'),
+        err('No media file specified'), err('Failed to start media playback from file'), err('Failed to start media playback from file'),
+        err('Failed to start media playback from blob'), err('Not currently playing media'),
+        ...Array(10).fill(err("Out of range 'code' specified")), err('No participant party specified'),
+      ];
+      const cases = referenceCases(c.callId).slice(0, expected.length);
+      for (let i = 0; i < cases.length; i++) assert.deepEqual(await d.ng.request(cases[i]), expected[i], JSON.stringify(cases[i]));
       await sleep(300);
       // Nothing was played: the caller got only the callee's stream.
       const all = c.a.got.map((g) => g.p);
@@ -440,6 +459,28 @@ describe('play media / stop media / play DTMF', function () {
       assertContinuous(c.a.got);
     } finally {
       c.stop();
+    }
+  });
+
+  it('replies to the same requests as rtpengine 10.5 (differential)', async function () {
+    skipUnlessReference(this);
+    const ref = await startDaemon({ bin: 'reference', args: ['--delete-delay=0'] });
+    try {
+      const run = async (dd: DaemonHandle): Promise<unknown[]> => {
+        const c = await liveCall(dd, PCMA_8, ANSWER_PCMA_TE, { bPt: null });
+        try {
+          const out: unknown[] = [];
+          for (const r of referenceCases(c.callId)) out.push(await dd.ng.request(r));
+          return out;
+        } finally {
+          c.stop();
+          await dd.ng.request({ command: 'delete', 'call-id': c.callId });
+        }
+      };
+      const [ours, theirs] = await Promise.all([run(d), run(ref)]);
+      referenceCases('call').forEach((r, i) => assert.deepEqual(ours[i], theirs[i], `${JSON.stringify(r)}: ours ${JSON.stringify(ours[i])}, reference ${JSON.stringify(theirs[i])}`));
+    } finally {
+      await ref.stop();
     }
   });
 });
