@@ -56,6 +56,15 @@ function strKey(raw: BDict, key: string): string | undefined {
 }
 
 /**
+ * A file name from the request. Bencode strings arrive with one character per byte:
+ * the bytes are the UTF-8 of the name. (A JSON request's strings are text already.)
+ */
+function pathOf(s: string | undefined): string | undefined {
+  if (s === undefined || /[^\x00-\xff]/.test(s)) return s;
+  return Buffer.from(s, 'latin1').toString('utf8');
+}
+
+/**
  * The DTMF event of a `code` key as the reference reads it: an integer 0-15 (a
  * bencode integer or a string of digits), the character code of a DTMF character
  * (55 is '7', 35 is '#'), or a single character of 0-9 * # A-D.
@@ -149,7 +158,7 @@ export class PlayerCommands {
     const call = this.call(req);
     const parties = selectParties(call, req);
     const raw = req.raw;
-    const file = strKey(raw, 'file');
+    const file = pathOf(strKey(raw, 'file'));
     const blobValue = raw['blob'];
     const blob = Buffer.isBuffer(blobValue) ? blobValue : typeof blobValue === 'string' ? Buffer.from(blobValue, 'latin1') : undefined;
     if (intKey(raw, 'db-id') !== undefined && !file && !blob) throw new NgError('Playback from a database (db-id) is not supported');

@@ -151,7 +151,8 @@ describe('play media / stop media / play DTMF', function () {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtpe-play-'));
     wav1k = path.join(dir, 'tone-1000hz-8k.wav');
-    wav16k = path.join(dir, 'tone-500hz-16k.wav');
+    // A name with non-ASCII characters: the daemon must open the same file.
+    wav16k = path.join(dir, 'tonalité-500hz-16k.wav');
     writeWav(wav1k, 8000, 1000, 1000);
     writeWav(wav16k, 16000, 500, 600);
     fs.writeFileSync(path.join(dir, 'garbage.wav'), 'this is not audio\n');
