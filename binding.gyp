@@ -24,14 +24,17 @@
         "native/codec/packetizer.cc",
         "native/codec/resampler.cc",
         "native/codec/route.cc",
-        "native/codec/transcoder.cc"
+        "native/codec/transcoder.cc",
+        "native/player/binding.cc",
+        "native/player/player.cc",
+        "native/player/playlist.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
-      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "<!@(pkg-config --cflags libavcodec libavutil libswresample)"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "<!@(pkg-config --cflags libavcodec libavformat libavutil libswresample)"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++14"],
       "ldflags": ["-pthread"],
-      "libraries": ["<!@(pkg-config --libs libavcodec libavutil libswresample opus libbcg729 spandsp)", "-lcrypto"]
+      "libraries": ["<!@(pkg-config --libs libavcodec libavformat libavutil libswresample opus libbcg729 spandsp)", "-lcrypto"]
     }
   ]
 }

@@ -29,6 +29,7 @@
 
 #include "codec/binding.h"
 #include "engine.h"
+#include "player/binding.h"
 
 namespace {
 
@@ -401,6 +402,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::CloseStreams>("closeStreams"),
                            InstanceMethod<&EngineWrap::StatsInto>("statsInto"),
                            InstanceMethod<&EngineWrap::LastPacket>("lastPacket"),
+                           InstanceMethod<&EngineWrap::Play>("play"),
                            InstanceMethod<&EngineWrap::SsrcStats>("ssrcStats"),
                            InstanceMethod<&EngineWrap::Totals>("totals"),
                            InstanceMethod<&EngineWrap::Close>("close"),
@@ -573,6 +575,30 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return Napi::String::New(env, s.endpoint.host());
   }
 
+  // play(id, list | null, repeat, queue): plays a prepared list
+  // (native/player/) in place of what stream id forwards, after the current
+  // playback with queue; null stops the current playback.
+  Napi::Value Play(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!usable(env)) return env.Undefined();
+    uint32_t id;
+    if (info.Length() < 2 || !readId(env, info[0], id)) {
+      if (info.Length() < 2) throwError(env, "EINVAL", "play expects an id and a play list or null");
+      return env.Undefined();
+    }
+    std::shared_ptr<rtpe::player::Player> p;
+    if (!info[1].IsNull()) {
+      std::shared_ptr<const rtpe::player::PlayList> list;
+      if (!rtpe::player::readPlayList(env, info[1], list)) return env.Undefined();
+      int64_t repeat = 1;
+      if (info.Length() > 2 && !readIntArg(env, info[2], "repeat", 1, 1000000, repeat)) return env.Undefined();
+      p = std::make_shared<rtpe::player::Player>(std::move(list), static_cast<int>(repeat));
+    }
+    bool queue = info.Length() > 3 && info[3].ToBoolean().Value();
+    throwIfFailed(env, engine_->play(id, std::move(p), queue));
+    return env.Undefined();
+  }
+
   Napi::Value LastPacket(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint32_t id;
@@ -628,6 +654,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::String::New(env, "0.1.0"));
   exports.Set("Engine", EngineWrap::Define(env));
   rtpe::codec::registerCodecExports(env, exports);
+  rtpe::player::registerPlayerExports(env, exports);
   return exports;
 }
 

@@ -161,6 +161,15 @@ Status Engine::configure(uint32_t id, const ConfigSpec& spec) {
   return Status{};
 }
 
+Status Engine::play(uint32_t id, std::shared_ptr<player::Player> p, bool queue) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
+  Status usable = checkUsable(it->second->worker);
+  if (!usable.ok()) return usable;
+  workers_[it->second->worker]->play(it->second, std::move(p), queue);
+  return Status();
+}
+
 void Engine::closeStreams(const uint32_t* ids, size_t n) {
   // Streams to retire, per engine thread: each thread gets its share in one go.
   std::vector<std::vector<std::shared_ptr<Stream>>> doomed(workers_.size());

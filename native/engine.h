@@ -92,6 +92,12 @@ class Engine {
   // figure the once-a-second timeout check needs, without a snapshot.
   Status lastPacket(uint32_t id, int64_t& ms);
 
+  // Hands a playback to a stream's engine thread (null stops the current
+  // one): what the stream receives is replaced by it towards its sink; with
+  // queue, after the current playback. ENOENT for an unknown stream. Runs on
+  // the JavaScript thread; never blocks.
+  Status play(uint32_t id, std::shared_ptr<player::Player> p, bool queue);
+
   // Copies the SSRC table shared by the streams opened with this group (one
   // call); empty if there is none.
   void ssrcStats(unsigned group, std::vector<SsrcSnapshot>& out);

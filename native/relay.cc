@@ -4,7 +4,9 @@
 #include "rtcp.h"
 #include "stun.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <ctime>
 
@@ -107,6 +109,8 @@ void Relay::queueCopy(const uint8_t* data, size_t len, Socket& out, const SockAd
     bump(from.counters.dropped);
     return;
   }
+  // Transcoded audio while a playback replaces it.
+  if (from.player) return;
   // Keep a receive batch's worth of free slots (see onReadable): the
   // packets queued so far go out now, in order, before this one.
   if (nFree_ <= kBatch) flush();
@@ -115,6 +119,7 @@ void Relay::queueCopy(const uint8_t* data, size_t len, Socket& out, const SockAd
   uint8_t* p = b.data[s] + kHeadroom;
   std::memcpy(p, data, len);
   from.hot.out.stamp(p);
+  from.timeline.forwarded(p, now_.monoMs);
   enqueue(s, kHeadroom, static_cast<uint32_t>(len), out, dst, from);
 }
 
@@ -240,9 +245,16 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
     bump(ac.dropped);
     return;
   }
-  if (!rtcp && a.hot.codecs) {
-    route(a, data, len, b->sockets[bl.currentSocket], bl.current, t);
-    return;
+  if (!rtcp) {
+    // A playback replaces what the stream would forward. Transcoders still
+    // get the packets (their output is dropped, see queueCopy), so that they
+    // have no gap to conceal when the playback ends.
+    if (a.hot.codecs) {
+      route(a, data, len, b->sockets[bl.currentSocket], bl.current, t);
+      return;
+    }
+    if (a.player) return;
+    a.timeline.forwarded(data, t.monoMs);
   }
   forward(b->sockets[bl.currentSocket], bl.current, data, len, a);
 }
@@ -260,7 +272,11 @@ void Relay::route(Stream& a, uint8_t* data, uint32_t len, Socket& out, const Soc
   codec::RouteCounters changed;
   codec::CodecRoute::Verdict v = r.input(data, len, t.monoMs, a.hot.out, tx_, changed);
   account(a, changed);
-  if (v == codec::CodecRoute::Verdict::Forward) forward(out, dst, data, len, a);
+  if (v == codec::CodecRoute::Verdict::Forward) {
+    if (a.player) return;
+    a.timeline.forwarded(data, t.monoMs);
+    forward(out, dst, data, len, a);
+  }
   else if (v == codec::CodecRoute::Verdict::Drop) bump(a.counters.dropped);
 }
 
@@ -273,8 +289,9 @@ void Relay::account(Stream& a, const codec::RouteCounters& c) {
 }
 
 int Relay::msToTick() const {
-  if (ticking_.empty()) return -1;
-  int64_t d = nextTickMs_ - monotonicMs();
+  if (ticking_.empty() && players_.empty()) return -1;
+  int64_t due = ticking_.empty() ? nextPlayMs_ : players_.empty() ? nextTickMs_ : std::min(nextTickMs_, nextPlayMs_);
+  int64_t d = due - monotonicMs();
   return d <= 0 ? 0 : static_cast<int>(d);
 }
 
@@ -304,7 +321,116 @@ void Relay::tickIfDue() {
   }
 }
 
+void Relay::setPlayer(Stream& a, std::shared_ptr<player::Player> p, bool queue) {
+  if (queue && p && a.player) {
+    player::Player* tail = a.player.get();
+    while (tail->queued) tail = tail->queued.get();
+    tail->queued = std::move(p);
+    return;
+  }
+  for (size_t i = 0; i < players_.size(); i++) {
+    if (players_[i] != &a) continue;
+    endPlayback(a, i);
+    break;
+  }
+  if (!p) return;
+  a.player = std::move(p);
+  players_.push_back(&a);
+  nextPlayMs_ = 0;  // its first packet is due now
+}
+
+void Relay::endPlayback(Stream& a, size_t i) {
+  const player::Player* p = a.player.get();
+  if (p && p->started) {
+    // Where the playback's timeline is now: its start plus the time played.
+    const uint32_t clock = p->list().clockRate;
+    const int64_t played = now_.monoMs > p->startMs ? now_.monoMs - p->startMs : 0;
+    a.timeline.playbackEnded(clock, p->baseTs + static_cast<uint32_t>(static_cast<uint64_t>(played) * clock / 1000), now_.monoMs);
+  }
+  a.player.reset();
+  players_[i] = players_.back();
+  players_.pop_back();
+}
+
+void Relay::playIfDue() {
+  if (players_.empty() || now_.monoMs < nextPlayMs_) return;
+  const int64_t now = now_.monoMs;
+  nextPlayMs_ = INT64_MAX;
+  for (size_t i = 0; i < players_.size();) {
+    Stream& a = *players_[i];
+    player::Player& p = *a.player;
+    if (a.closed.load(std::memory_order_relaxed)) {
+      endPlayback(a, i);
+      continue;
+    }
+    const player::PlayList& list = p.list();
+    if (!p.started) {
+      p.started = true;
+      p.startMs = now;
+      a.timeline.continueAt(now, list.clockRate, p.ssrc, p.seq, p.baseTs);
+    }
+    while (!p.done() && p.nextDueMs() <= now) {
+      const player::PlayPacket& pk = list.packets[p.next];
+      const uint32_t ts = p.baseTs + static_cast<uint32_t>(p.pass) * list.spanTs + pk.ts;
+      const bool marker = pk.marker || (p.pass == 0 && p.next == 0);
+      sendPlayed(a, pk, list.bytes.data() + pk.off, marker, p.seq, ts, p.ssrc);
+      a.timeline.played(p.ssrc, p.seq, ts, now);
+      p.seq++;
+      if (++p.next == list.packets.size()) {
+        p.next = 0;
+        p.pass++;
+      }
+    }
+    if (p.done() && p.queued) {
+      // The queued playback continues the timeline where this one's ends.
+      std::shared_ptr<player::Player> n = std::move(p.queued);
+      n->started = true;
+      n->startMs = p.startMs + static_cast<int64_t>(p.repeat()) * list.spanMs;
+      n->ssrc = p.ssrc;
+      n->seq = p.seq;
+      n->baseTs = p.baseTs + static_cast<uint32_t>(p.repeat()) * list.spanTs;
+      a.player = std::move(n);
+      continue;  // the same index again: its packets may be due already
+    }
+    if (p.done()) {
+      endPlayback(a, i);
+      continue;
+    }
+    nextPlayMs_ = std::min(nextPlayMs_, p.nextDueMs());
+    i++;
+  }
+}
+
+void Relay::sendPlayed(Stream& a, const player::PlayPacket& pk, const uint8_t* payload, bool marker, uint16_t seq,
+                       uint32_t ts, uint32_t ssrc) {
+  // The packet goes where a's forwarded packets go; without a known
+  // destination its time passes unsent.
+  a.sync();
+  Stream* b = a.hot.sink.get();
+  if (!b || b->closed.load(std::memory_order_relaxed)) return;
+  b->sync();
+  const LearningState& bl = b->hot.learn;
+  if (!bl.current.valid() || bl.currentSocket < 0) return;
+  if (12u + pk.len > kMaxPacket) return;
+  if (nFree_ <= kBatch) flush();
+  Buffers& buf = *buf_;
+  uint16_t s = buf.freeList[--nFree_];
+  uint8_t* h = buf.data[s] + kHeadroom;
+  h[0] = 0x80;
+  h[1] = static_cast<uint8_t>((marker ? 0x80 : 0) | (pk.pt & 0x7f));
+  putBe16(h + 2, seq);
+  putBe32(h + 4, ts);
+  putBe32(h + 8, ssrc);
+  std::memcpy(h + 12, payload, pk.len);
+  enqueue(s, kHeadroom, 12u + pk.len, b->sockets[bl.currentSocket], bl.current, a);
+}
+
 void Relay::forget(Stream& s) {
+  for (size_t i = 0; i < players_.size(); i++) {
+    if (players_[i] != &s) continue;
+    endPlayback(s, i);
+    break;
+  }
   if (!s.ticking) return;
   s.ticking = false;
   for (size_t i = 0; i < ticking_.size(); i++) {

@@ -92,13 +92,22 @@ class Relay {
   // points to sockets and streams). Runs on the engine thread; never blocks.
   void flush();
 
-  // Milliseconds until the Transcoders are due a tick, -1 when no stream of
-  // this thread transcodes (the loop may then sleep until a packet arrives).
+  // Milliseconds until the Transcoders are due a tick or a playback its next
+  // packet, -1 when no stream of this thread transcodes or plays (the loop
+  // may then sleep until a packet arrives).
   int msToTick() const;
   // Ticks the codec routes of the ticking streams if kTickMs have passed
   // since the last time; call after beginRound(), before flush().
   // Runs on the engine thread; never blocks.
   void tickIfDue();
+  // Attaches a playback to stream a (null: stops the current one, and what
+  // was queued after it); the stream joins the playing list. With queue, p
+  // follows the current playback if there is one. Runs on the engine thread.
+  void setPlayer(Stream& a, std::shared_ptr<player::Player> p, bool queue);
+  // Sends the packets of the playing streams that are due, and detaches the
+  // playbacks that are done; call after beginRound(), before flush(). Runs on
+  // the engine thread; never blocks, allocates nothing.
+  void playIfDue();
   // Takes a stream that is being closed off the ticking list. Runs on the
   // engine thread, before the stream is retired.
   void forget(Stream& s);
@@ -135,6 +144,12 @@ class Relay {
   // Hands an RTP packet of a stream with a codec route to the route.
   void route(Stream& a, uint8_t* data, uint32_t len, Socket& out, const SockAddr& dst, const PacketTime& t);
   void account(Stream& a, const codec::RouteCounters& c);
+  // Queues one packet of a's playback: the header written into a free slot,
+  // the payload copied behind it.
+  void sendPlayed(Stream& a, const player::PlayPacket& pk, const uint8_t* payload, bool marker, uint16_t seq,
+                  uint32_t ts, uint32_t ssrc);
+  // Ends a's playback and takes it off the playing list (at index i).
+  void endPlayback(Stream& a, size_t i);
   // Hook for what is neither RTP nor RTCP (STUN, DTLS): returns true if the
   // packet was consumed.
   bool handleNonRtp(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& src);
@@ -181,6 +196,10 @@ class Relay {
   // Transcoders are next due a tick (monotonic ms).
   std::vector<Stream*> ticking_;
   int64_t nextTickMs_ = 0;
+  // Streams with a playback (Stream::player), and when the next packet of any
+  // of them is due (monotonic ms).
+  std::vector<Stream*> players_;
+  int64_t nextPlayMs_ = 0;
 };
 
 }  // namespace rtpe

@@ -26,6 +26,7 @@
 
 #include "codec/route.h"
 #include "learning.h"
+#include "player/player.h"
 #include "rtcp.h"
 #include "socket.h"
 #include "ssrc.h"
@@ -156,6 +157,10 @@ class Stream {
   } hot;
   // In the engine thread's list of streams whose Transcoders it ticks (relay.h).
   bool ticking = false;
+  // The playback replacing what this stream forwards, and the RTP stream its
+  // sink's peer sees (player/player.h). Engine thread only.
+  std::shared_ptr<player::Player> player;
+  player::OutputTimeline timeline;
 
  private:
   void syncSlow();

@@ -62,12 +62,23 @@ void Worker::remove(std::vector<std::shared_ptr<Stream>>& streams) {
       for (auto& s : streams) s->retire();
       return;
     }
-    for (auto& s : streams) queue_.push_back(Command{CommandKind::Remove, std::move(s)});
+    for (auto& s : streams) queue_.push_back(Command{CommandKind::Remove, std::move(s), nullptr, false});
     posted_ += streams.size();
     queued_.store(true, std::memory_order_relaxed);
   }
   streams.clear();
   // A lingering thread finds the queue on its own (see the header).
+  if (parked_.load(std::memory_order_seq_cst)) wake();
+}
+
+void Worker::play(std::shared_ptr<Stream> stream, std::shared_ptr<player::Player> p, bool queue) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_ || exited_) return;
+    queue_.push_back(Command{CommandKind::Play, std::move(stream), std::move(p), queue});
+    posted_++;
+    queued_.store(true, std::memory_order_relaxed);
+  }
   if (parked_.load(std::memory_order_seq_cst)) wake();
 }
 
@@ -92,7 +103,7 @@ void Worker::stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (started_ && !exited_) {
-      queue_.push_back(Command{CommandKind::Stop, nullptr});
+      queue_.push_back(Command{CommandKind::Stop, nullptr, nullptr, false});
       ++posted_;
       wake();
     }
@@ -130,7 +141,8 @@ void Worker::run() {
     // lately looks at its queue every kRetireTickMs instead of being woken.
     int timeout = kRetireTickMs;
     if (monotonicMs() >= lingerUntil) timeout = park() ? -1 : 0;
-    // Transcoders are due a tick (only while a stream of this thread transcodes).
+    // Transcoders are due a tick or a playback a packet (only while a stream
+    // of this thread transcodes or plays).
     int tick = relay_.msToTick();
     if (tick >= 0 && (timeout < 0 || tick < timeout)) timeout = tick;
     int n = epoll_wait(epfd_, evs, kMaxEvents, timeout);
@@ -150,6 +162,7 @@ void Worker::run() {
       relay_.onReadable(*static_cast<Socket*>(evs[i].data.ptr));
     }
     relay_.tickIfDue();
+    relay_.playIfDue();
     relay_.flush();
     flushEvents();
     if (woken) {
@@ -160,6 +173,9 @@ void Worker::run() {
     if (woken || queued_.load(std::memory_order_relaxed)) {
       if (!applyCommands()) break;
       lingerUntil = monotonicMs() + kLingerMs;
+      // A playback handed over just now starts at once.
+      relay_.playIfDue();
+      relay_.flush();
     }
   }
   retireLeftovers();
@@ -181,6 +197,9 @@ bool Worker::applyCommands() {
         break;
       case CommandKind::Stop:
         keepRunning = false;
+        break;
+      case CommandKind::Play:
+        if (!c.stream->closed.load(std::memory_order_relaxed)) relay_.setPlayer(*c.stream, std::move(c.player), c.queue);
         break;
     }
   }

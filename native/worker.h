@@ -81,6 +81,12 @@ class Worker {
   // the queue's lock).
   void remove(std::vector<std::shared_ptr<Stream>>& streams);
 
+  // Hands a playback to the stream (null stops the current one); with queue,
+  // it follows the current one instead of replacing it. Applied on the engine
+  // thread within kRetireTickMs or so; ignored if the thread has exited. Runs
+  // on the JavaScript thread; never blocks (beyond the queue's lock).
+  void play(std::shared_ptr<Stream> stream, std::shared_ptr<player::Player> p, bool queue);
+
   // Waits until every stream queued so far has been retired. Returns false at
   // once if none was pending. Runs on the JavaScript thread; blocks for at most
   // one loop iteration.
@@ -95,10 +101,12 @@ class Worker {
   std::string failure();
 
  private:
-  enum class CommandKind : uint8_t { Remove, Stop };
+  enum class CommandKind : uint8_t { Remove, Stop, Play };
   struct Command {
     CommandKind kind;
     std::shared_ptr<Stream> stream;
+    std::shared_ptr<player::Player> player;
+    bool queue = false;
   };
   static constexpr int kMaxEvents = 128;
   // How often a lingering thread looks at the queue, and for how long after

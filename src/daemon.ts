@@ -53,6 +53,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     registry,
     control,
     deleteDelay: config.deleteDelay,
+    playerCache: config.playerCache,
     portUsage: () => ({ min: config.portMin, max: config.portMax, used: ports.inUse() * 2, last: ports.last() }),
     signal: {
       interfaces: config.interfaces,

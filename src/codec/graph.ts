@@ -25,7 +25,8 @@ export interface GraphOptions {
 /** What the options give when none is set: no silence detection, 60 ms DTX delay, 30 s of comfort noise at most, DTMF suppression. */
 export const DEFAULT_GRAPH_OPTIONS: GraphOptions = { silenceDetectDbov: 0, dtxDelayMs: 60, maxDtxMs: 30000, suppressDtmf: true };
 
-function spec(p: PayloadType, encoder: boolean): NativeCodecSpec | null {
+/** The engine's description of a payload type for decoding or encoding, or null when this daemon cannot. */
+export function payloadTypeSpec(p: PayloadType, encoder: boolean): NativeCodecSpec | null {
   const c = p.def;
   if (!c || c.supplemental) return null;
   if (encoder ? !c.backend.encoder : !c.backend.decoder) return null;
@@ -75,8 +76,8 @@ function eventRoute(h: Handler, sink: MediaCodecs | null): EventRoute {
 export function planRoute(side: MediaCodecs, opts: GraphOptions = DEFAULT_GRAPH_OPTIONS): CodecRoute | null {
   if (!side.transcoding) return null;
   const handlers = [...side.handlers.values()];
-  const first = handlers.find((h) => !h.passthrough && !h.src.def?.supplemental && spec(h.dest, true) !== null);
-  const out = first ? spec(first.dest, true) : null;
+  const first = handlers.find((h) => !h.passthrough && !h.src.def?.supplemental && payloadTypeSpec(h.dest, true) !== null);
+  const out = first ? payloadTypeSpec(first.dest, true) : null;
   const events: EventRoute[] = [];
   const route: CodecRoute = {
     transcode: [],
@@ -109,7 +110,7 @@ export function planRoute(side: MediaCodecs, opts: GraphOptions = DEFAULT_GRAPH_
       continue;
     }
     if (!out || !first || h.dest.pt !== first.dest.pt) continue;
-    const input = spec(h.src, false);
+    const input = payloadTypeSpec(h.src, false);
     if (input) route.transcode.push({ in: input });
   }
   const sinkEvent = first && first.dtmfPt >= 0 ? side.sink?.codecs.byPt(first.dtmfPt) : undefined;

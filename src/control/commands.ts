@@ -9,6 +9,7 @@ import { getLogger } from '../log';
 import { LoadLimitError, type CallRegistry } from '../call/registry';
 import { processSignal, LoopProtected, type SignalEnv } from '../call/offer-answer';
 import { queryReply } from '../call/query';
+import { PlayerCommands } from './player-commands';
 import { statisticsReply, type ControlStats, type PortUsage } from '../stats/statistics';
 
 const log = getLogger('control');
@@ -20,6 +21,8 @@ export interface CommandEnv {
   portUsage: () => PortUsage;
   /** Seconds a deleted call stays queryable (--delete-delay). */
   deleteDelay: number;
+  /** --player-cache. */
+  playerCache?: boolean;
 }
 
 /**
@@ -40,33 +43,42 @@ function need(value: string | undefined, reason: string): string {
 }
 
 export class Commands {
-  constructor(private readonly env: CommandEnv) {}
+  private readonly player: PlayerCommands;
 
-  /** The ng handler: never throws; errors become `result: error` replies. */
-  handle = (dict: BDict, ctx: NgContext): BDict => {
+  constructor(private readonly env: CommandEnv) {
+    this.player = new PlayerCommands({ registry: env.registry, wiring: env.signal.wiring, playerCache: env.playerCache ?? false });
+  }
+
+  /**
+   * The ng handler: never throws; errors become `result: error` replies. A command
+   * that waits for work off the JavaScript thread (play media) answers with a promise.
+   */
+  handle = (dict: BDict, ctx: NgContext): BDict | Promise<BDict> => {
     const started = process.hrtime.bigint();
     const command = typeof dict['command'] === 'string' ? dict['command'] : '';
-    let reply: BDict;
-    let ok = true;
+    const done = (reply: BDict, ok: boolean): BDict => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.env.control.record(ctx.remote.address, command, seconds, ok);
+      return reply;
+    };
     try {
       const req = parseNgRequest(dict);
       if (!REFERENCE_COMMANDS.has(command)) throw new NgError(NG_REASONS.unknownCommand);
-      reply = this.dispatch(req, ctx);
+      const reply = this.dispatch(req, ctx);
+      if (reply instanceof Promise) return reply.then((r) => done(r, true), (e) => done(this.errorReply(command, e), false));
+      return done(reply, true);
     } catch (e) {
-      ok = false;
-      if (e instanceof NgError) {
-        reply = { result: 'error', 'error-reason': e.ngReason };
-      } else {
-        log.error(`Error processing '${command}': ${(e as Error).stack ?? String(e)}`);
-        reply = { result: 'error', 'error-reason': NG_REASONS.internal };
-      }
+      return done(this.errorReply(command, e), false);
     }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    this.env.control.record(ctx.remote.address, command, seconds, ok);
-    return reply;
   };
 
-  private dispatch(req: NgRequest, ctx: NgContext): BDict {
+  private errorReply(command: string, e: unknown): BDict {
+    if (e instanceof NgError) return { result: 'error', 'error-reason': e.ngReason };
+    log.error(`Error processing '${command}': ${(e as Error).stack ?? String(e)}`);
+    return { result: 'error', 'error-reason': NG_REASONS.internal };
+  }
+
+  private dispatch(req: NgRequest, ctx: NgContext): BDict | Promise<BDict> {
     switch (req.command) {
       case 'ping':
         return { result: 'pong' };
@@ -82,6 +94,12 @@ export class Commands {
         return this.list(req);
       case 'statistics':
         return this.statistics();
+      case 'play media':
+        return this.player.playMedia(req);
+      case 'stop media':
+        return this.player.stopMedia(req);
+      case 'play dtmf':
+        return this.player.playDtmf(req);
       default:
         // A command of the reference that this daemon does not implement yet.
         throw new NgError(`Command '${req.command}' is not supported yet`);

@@ -295,6 +295,7 @@ interface NativeEngine {
   /** Writes the figures into io (the STAT_* slots) and returns the endpoint's address, null if none. */
   statsInto(id: number): string | null;
   lastPacket(id: number): number;
+  play(id: number, list: PlayList | null, repeat: number, queue: boolean): void;
   ssrcStats(group: number): SsrcStats[];
   totals(): EngineTotals;
   close(): void;
@@ -337,11 +338,50 @@ const LEARNING_CODES: ReadonlyMap<string, number> = new Map([['off', 0], ['immed
 
 interface NativeModule {
   version: string;
+  preparePlayback(opts: { file?: string; blob?: Buffer; startMs: number; codec: NativeCodecSpec }): Promise<PreparedPlayback>;
+  prepareDtmf(opts: { event: number; durationMs: number; volume: number; pauseMs: number; eventPt: number; clockRate: number;
+    ptime: number; codec?: NativeCodecSpec }): PreparedPlayback;
   Engine: new (
     opts: { threads: number; learningDelayMs: number; mos?: string; softwareId?: string },
     onEvents: (events: EngineEvent[]) => void,
     io: Float64Array,
   ) => NativeEngine;
+}
+
+/** An opaque handle to packets prepared for playback (native/player/playlist.h); immutable, shareable. */
+export type PlayList = { readonly __playList: unique symbol };
+
+/** What preparing a playback gives: the packets and the length of the source media in ms. */
+export interface PreparedPlayback {
+  list: PlayList;
+  durationMs: number;
+}
+
+/**
+ * Decodes a media file or in-memory media (anything libavformat reads) and encodes
+ * it into the packets of `codec`, skipping the first `startMs`, on a libuv worker
+ * thread. Rejects with EngineError 'EMEDIA' when the media cannot be read, 'EINVAL'
+ * when the codec cannot be built.
+ */
+export async function preparePlayback(opts: { file?: string; blob?: Buffer; startMs: number; codec: NativeCodecSpec }): Promise<PreparedPlayback> {
+  try {
+    return await loadNative().preparePlayback(opts);
+  } catch (err) {
+    rethrow(err);
+  }
+}
+
+/**
+ * Prepares one DTMF event (0-15): RFC 4733 packets of payload type `eventPt` when it
+ * is not -1, else the in-band tone encoded in `codec`.
+ */
+export function prepareDtmf(opts: { event: number; durationMs: number; volume: number; pauseMs: number; eventPt: number;
+  clockRate: number; ptime: number; codec?: NativeCodecSpec }): PreparedPlayback {
+  try {
+    return loadNative().prepareDtmf(opts);
+  } catch (err) {
+    rethrow(err);
+  }
 }
 
 let native: NativeModule | undefined;
@@ -500,6 +540,21 @@ export class MediaEngine {
   lastPacket(id: number): number {
     try {
       return this.engine.lastPacket(id);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /**
+   * Plays a prepared list `repeat` times in place of the RTP stream `id` forwards
+   * (towards its sink's peer); null stops the current playback. With `queue`, it
+   * follows the current playback (and its pause) instead of replacing it. The engine
+   * thread paces it and keeps the receiver's RTP stream continuous
+   * (native/player/player.h).
+   */
+  play(id: number, list: PlayList | null, repeat = 1, queue = false): void {
+    try {
+      this.engine.play(id, list, repeat, queue);
     } catch (err) {
       rethrow(err);
     }

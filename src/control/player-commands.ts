@@ -1,0 +1,263 @@
+// The in-call media commands `play media`, `stop media` and `play DTMF`: which party
+// they address, what it is sent (in the codec it negotiated) and the reference's
+// replies. Runs on the control thread. Decoding and encoding happen here, before the
+// reply (native/player/playlist.h); the engine thread that owns the stream only paces
+// the prepared packets (native/player/player.h).
+
+import { createHash } from 'crypto';
+import { NgError } from './errors';
+import type { BDict } from './bencode';
+import type { NgRequest } from './ng-request';
+import { getLogger } from '../log';
+import type { CallRegistry } from '../call/registry';
+import type { Call, CallMedia, Monologue } from '../call/model';
+import type { MediaWiring } from '../call/wiring';
+import { EngineError, prepareDtmf, preparePlayback, type PreparedPlayback } from '../media/engine';
+import type { NativeCodecSpec } from '../codec/table';
+import { payloadTypeSpec } from '../codec/graph';
+import type { PayloadType } from '../codec/negotiation';
+
+const log = getLogger('player');
+
+export interface PlayerEnv {
+  registry: CallRegistry;
+  wiring: MediaWiring;
+  /** --player-cache: keep the encoded packets per media file and output codec. */
+  playerCache: boolean;
+}
+
+/** DTMF characters by event number (RFC 4733: 0-9, *, #, A-D). */
+const DTMF_CHARS = '0123456789*#ABCD';
+
+/** The reference's limits for `play DTMF` (ms): out-of-range values are clamped, not refused. */
+const DTMF_DURATION = { dflt: 250, min: 100, max: 5000 };
+const DTMF_PAUSE = { dflt: 100, min: 100, max: 5000 };
+const DTMF_VOLUME = 8;
+
+function clamp(v: number | undefined, lim: { dflt: number; min: number; max: number }): number {
+  if (v === undefined || !Number.isFinite(v)) return lim.dflt;
+  return Math.min(lim.max, Math.max(lim.min, Math.trunc(v)));
+}
+
+/** An integer key of the request: a bencode integer or a string of digits; undefined otherwise. */
+function intKey(raw: BDict, key: string): number | undefined {
+  const v = raw[key];
+  if (typeof v === 'number') return v;
+  const s = typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('latin1') : undefined;
+  if (s !== undefined && /^-?\d+$/.test(s.trim())) return parseInt(s, 10);
+  return undefined;
+}
+
+function strKey(raw: BDict, key: string): string | undefined {
+  const v = raw[key];
+  if (typeof v === 'string') return v;
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return undefined;
+}
+
+/**
+ * A file name from the request. Bencode strings arrive with one character per byte:
+ * the bytes are the UTF-8 of the name. (A JSON request's strings are text already.)
+ */
+function pathOf(s: string | undefined): string | undefined {
+  if (s === undefined || /[^\x00-\xff]/.test(s)) return s;
+  return Buffer.from(s, 'latin1').toString('utf8');
+}
+
+/**
+ * The DTMF event of a `code` key as the reference reads it: an integer 0-15 (a
+ * bencode integer or a string of digits), the character code of a DTMF character
+ * (55 is '7', 35 is '#'), or a single character of 0-9 * # A-D.
+ */
+export function dtmfEvent(raw: BDict): number {
+  const n = intKey(raw, 'code');
+  if (n !== undefined) {
+    if (n >= 0 && n <= 15) return n;
+    const i = n > 0 && n < 128 ? DTMF_CHARS.indexOf(String.fromCharCode(n)) : -1;
+    if (i < 0) throw new NgError("Out of range 'code' specified");
+    return i;
+  }
+  const s = strKey(raw, 'code');
+  const i = s !== undefined && s.length === 1 ? DTMF_CHARS.indexOf(s) : -1;
+  if (i < 0) throw new NgError("Out of range 'code' specified");
+  return i;
+}
+
+/** The parties a request addresses, as the reference selects them (from-tag, label, media address, `all`). */
+export function selectParties(call: Call, req: NgRequest): Monologue[] {
+  const all = [...call.monologues.values()].filter((ml) => ml.tag !== '' || ml.medias.length > 0);
+  if (req.fromTag) {
+    const ml = call.monologue(req.fromTag);
+    if (!ml) throw new NgError('From-tag given, but no such tag exists');
+    return [ml];
+  }
+  if (req.all === 'all') return all;
+  if (req.label) {
+    const ml = all.find((m) => m.label === req.label);
+    if (!ml) throw new NgError('No monologue matching the given label');
+    return [ml];
+  }
+  if (req.address) {
+    const ml = all.find((m) => m.medias.some((md) => md.rtp.advertised?.address === req.address || md.rtp.endpoint?.address === req.address));
+    if (!ml) throw new NgError('Failed to match address to any tag');
+    return [ml];
+  }
+  throw new NgError('No participant party specified');
+}
+
+/** One audio m= line of a party: the stream that sends to it and the codecs it negotiated. */
+interface Target {
+  media: CallMedia;
+  /** The engine stream whose forwarded packets reach the party (the other side's RTP stream). */
+  sourceId: number;
+}
+
+function audioTargets(ml: Monologue): Target[] {
+  const out: Target[] = [];
+  const peer = ml.peer;
+  if (!peer) return out;
+  for (const m of ml.medias) {
+    if (m.type !== 'audio') continue;
+    const other = peer.medias[m.index];
+    if (!other || other.rtp.engineId === null) continue;
+    out.push({ media: m, sourceId: other.rtp.engineId });
+  }
+  return out;
+}
+
+/** The first codec the party negotiated that this daemon can encode, as the engine wants it. */
+function outputCodec(m: CallMedia): NativeCodecSpec | null {
+  for (const p of m.codec.codecs.list) {
+    const s = payloadTypeSpec(p, true);
+    if (s) return s;
+  }
+  return null;
+}
+
+/** The party's telephone-event payload type at a clock rate, or null. */
+function eventType(m: CallMedia, clockRate: number): PayloadType | null {
+  return m.codec.codecs.list.find((p) => p.encoding.toLowerCase() === 'telephone-event' && p.clockRate === clockRate) ?? null;
+}
+
+export class PlayerCommands {
+  /** --player-cache: prepared packets by source and output codec (concurrent requests share one preparation). */
+  private readonly cache = new Map<string, Promise<PreparedPlayback>>();
+  /** Parties that have been played to (the reference's "player" of a monologue). */
+  private readonly played = new WeakSet<Monologue>();
+
+  constructor(private readonly env: PlayerEnv) {}
+
+  private call(req: NgRequest): Call {
+    if (!req.callId) throw new NgError('No call-id in message');
+    const call = this.env.registry.get(req.callId);
+    if (!call || call.deleteAt !== null) throw new NgError('Unknown call-ID');
+    return call;
+  }
+
+  async playMedia(req: NgRequest): Promise<BDict> {
+    const call = this.call(req);
+    const parties = selectParties(call, req);
+    const raw = req.raw;
+    const file = pathOf(strKey(raw, 'file'));
+    const blobValue = raw['blob'];
+    const blob = Buffer.isBuffer(blobValue) ? blobValue : typeof blobValue === 'string' ? Buffer.from(blobValue, 'latin1') : undefined;
+    if (intKey(raw, 'db-id') !== undefined && !file && !blob) throw new NgError('Playback from a database (db-id) is not supported');
+    if (!file && !blob) throw new NgError('No media file specified');
+    const repeat = Math.max(1, intKey(raw, 'repeat-times') ?? 1);
+    const startMs = Math.max(0, intKey(raw, 'start-pos') ?? 0);
+    const failure = file ? 'Failed to start media playback from file' : 'Failed to start media playback from blob';
+    // Everything is prepared before any party is touched: a failure changes nothing.
+    const plays: Array<{ ml: Monologue; t: Target; prepared: Promise<PreparedPlayback> }> = [];
+    for (const ml of parties) {
+      for (const t of audioTargets(ml)) {
+        const out = outputCodec(t.media);
+        if (out) plays.push({ ml, t, prepared: this.prepare(file, blob, startMs, out, failure) });
+      }
+    }
+    if (plays.length === 0) throw new NgError(failure);
+    const prepared = await Promise.all(plays.map((p) => p.prepared));
+    // The call may have ended while the media was being prepared.
+    if (this.env.registry.get(call.callId) !== call || call.deleteAt !== null) throw new NgError('Unknown call-ID');
+    try {
+      plays.forEach((p, i) => this.env.wiring.engine.play(p.t.sourceId, prepared[i].list, repeat));
+    } catch (err) {
+      if (!(err instanceof EngineError)) throw err;
+      log.warn(`${failure}: ${err.message}`);
+      throw new NgError(failure);
+    }
+    for (const p of plays) this.played.add(p.ml);
+    log.info(`Playing ${file ? `'${file}'` : `a ${blob!.length}-byte blob`} to '${parties.map((m) => m.tag).join("', '")}' (${repeat}x)`);
+    // The length of the media, as the reference reports it (-1 when unknown).
+    const duration = prepared[0].durationMs;
+    return { duration: duration > 0 ? duration : -1, result: 'ok' };
+  }
+
+  /** The packets of a media for one codec: from the cache (--player-cache) or prepared now. */
+  private prepare(file: string | undefined, blob: Buffer | undefined, startMs: number, codec: NativeCodecSpec, failure: string): Promise<PreparedPlayback> {
+    const key = this.env.playerCache ? `${file !== undefined ? `file:${file}` : `blob:${hashOf(blob!)}`}|${startMs}|${codecKey(codec)}` : null;
+    const hit = key !== null ? this.cache.get(key) : undefined;
+    if (hit) {
+      log.info(`Playback of ${file !== undefined ? `'${file}'` : 'a blob'} in ${codec.name} from the player cache`);
+      return hit;
+    }
+    const prepared = preparePlayback({ file, blob, startMs, codec }).catch((err: unknown) => {
+      if (key !== null) this.cache.delete(key);
+      if (!(err instanceof EngineError)) throw err;
+      log.warn(`${failure}: ${err.message}`);
+      throw new NgError(failure);
+    });
+    if (key !== null) this.cache.set(key, prepared);
+    return prepared;
+  }
+
+  stopMedia(req: NgRequest): BDict {
+    const parties = selectParties(this.call(req), req);
+    for (const ml of parties) {
+      if (!this.played.has(ml)) throw new NgError('Not currently playing media');
+    }
+    for (const ml of parties) {
+      for (const t of audioTargets(ml)) this.env.wiring.engine.play(t.sourceId, null);
+    }
+    return { result: 'ok' };
+  }
+
+  playDtmf(req: NgRequest): BDict {
+    const parties = selectParties(this.call(req), req);
+    const raw = req.raw;
+    const event = dtmfEvent(raw);
+    const durationMs = clamp(intKey(raw, 'duration'), DTMF_DURATION);
+    const pauseMs = clamp(intKey(raw, 'pause'), DTMF_PAUSE);
+    // Volume in dBm0 below zero, either sign accepted.
+    const volume = Math.min(63, Math.abs(intKey(raw, 'volume') ?? DTMF_VOLUME));
+    const plays: Array<{ t: Target; prepared: PreparedPlayback }> = [];
+    for (const ml of parties) {
+      const targets = audioTargets(ml);
+      if (targets.length === 0) throw new NgError('Monologue has no media capable of DTMF injection');
+      const t = targets[0];
+      const out = outputCodec(t.media);
+      const te = eventType(t.media, out?.clockRate ?? 8000);
+      if (!te && !out) throw new NgError('Monologue has no media capable of DTMF injection');
+      try {
+        const prepared = te
+          ? prepareDtmf({ event, durationMs, volume, pauseMs, eventPt: te.pt, clockRate: te.clockRate, ptime: out?.ptime ?? 20 })
+          : prepareDtmf({ event, durationMs, volume, pauseMs, eventPt: -1, clockRate: out!.clockRate, ptime: out!.ptime, codec: out! });
+        plays.push({ t, prepared });
+      } catch (err) {
+        if (!(err instanceof EngineError)) throw err;
+        throw new NgError(`DTMF injection failed: ${err.message}`);
+      }
+    }
+    // A digit sent while another one is still playing follows it, as the reference queues them.
+    for (const p of plays) this.env.wiring.engine.play(p.t.sourceId, p.prepared.list, 1, true);
+    log.info(`Playing DTMF '${DTMF_CHARS[event]}' (${durationMs} ms) to '${parties.map((m) => m.tag).join("', '")}'`);
+    return { result: 'ok' };
+  }
+}
+
+function codecKey(c: NativeCodecSpec): string {
+  return `${c.name}/${c.clockRate}/${c.channels}/${c.payloadType}/${c.ptime}/${c.bitrate}/${c.fmtp}`;
+}
+
+function hashOf(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
