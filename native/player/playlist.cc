@@ -8,12 +8,12 @@ extern "C" {
 #include <libavutil/error.h>
 #include <libswresample/swresample.h>
 }
-#include <spandsp.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "../bytes.h"
+#include "../codec/dtmf.h"
 #include "../codec/transcoder.h"
 
 namespace rtpe {
@@ -327,32 +327,16 @@ std::shared_ptr<PlayList> dtmfEvent(int event, int durationMs, int volume, int p
 
 bool dtmfTone(int event, int durationMs, int volume, int pauseMs, int rate, std::vector<int16_t>& pcm,
               std::string& err) {
-  static const char kDigits[] = "0123456789*#ABCD";
-  if (event < 0 || event > 15) {
+  const size_t tone = static_cast<size_t>(rate) * static_cast<size_t>(durationMs) / 1000;
+  const size_t n = tone + static_cast<size_t>(rate) * static_cast<size_t>(pauseMs) / 1000;
+  codec::DtmfGenerator gen;
+  if (!gen.init(rate, static_cast<int>(std::max<size_t>(tone, 1)), err)) return false;
+  if (!gen.start(event, volume, durationMs)) {
     err = "no tone for DTMF event " + std::to_string(event);
     return false;
   }
-  if (rate != 8000) {
-    err = "DTMF tones are generated at 8000 Hz";
-    return false;
-  }
-  dtmf_tx_state_t* tx = dtmf_tx_init(nullptr);
-  if (!tx) {
-    err = "cannot create the DTMF generator";
-    return false;
-  }
-  dtmf_tx_set_level(tx, -volume, 0);
-  dtmf_tx_set_timing(tx, durationMs, pauseMs);
-  dtmf_tx_put(tx, &kDigits[event], 1);
-  const size_t n = static_cast<size_t>(rate) * static_cast<size_t>(durationMs + pauseMs) / 1000;
-  pcm.assign(n, 0);
-  size_t at = 0;
-  while (at < n) {
-    int got = dtmf_tx(tx, pcm.data() + at, static_cast<int>(n - at));
-    if (got <= 0) break;
-    at += static_cast<size_t>(got);
-  }
-  dtmf_tx_free(tx);
+  pcm.assign(n, 0);  // the pause after the tone stays silent
+  if (tone > 0) gen.generate(pcm.data(), static_cast<int>(tone));
   return true;
 }
 
