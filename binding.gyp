@@ -17,6 +17,7 @@
         "native/codec/binding.cc",
         "native/codec/cn.cc",
         "native/codec/codec.cc",
+        "native/codec/dtx.cc",
         "native/codec/g711.cc",
         "native/codec/g729.cc",
         "native/codec/opus.cc",

@@ -1,6 +1,8 @@
 // A codec route: see route.h.
 #include "route.h"
 
+#include <climits>
+
 namespace rtpe {
 namespace codec {
 
@@ -18,7 +20,8 @@ bool operator==(const RouteSpec& a, const RouteSpec& b) {
   for (size_t i = 0; i < a.passthrough.size(); i++)
     if (a.passthrough[i].pt != b.passthrough[i].pt || a.passthrough[i].outPt != b.passthrough[i].outPt) return false;
   return a.hasOut == b.hasOut && (!a.hasOut || a.out == b.out) && a.inCnPt == b.inCnPt && a.outCnPt == b.outCnPt &&
-         a.silenceDbov == b.silenceDbov && a.dtxDelayMs == b.dtxDelayMs && a.maxDtxMs == b.maxDtxMs;
+         a.silenceDbov == b.silenceDbov && a.dtxDelayMs == b.dtxDelayMs && a.maxDtxMs == b.maxDtxMs &&
+         a.dtx == b.dtx;
 }
 
 std::shared_ptr<CodecRoute> CodecRoute::create(const RouteSpec& spec, std::string& err) {
@@ -47,6 +50,7 @@ std::shared_ptr<CodecRoute> CodecRoute::create(const RouteSpec& spec, std::strin
     ts.silenceDbov = spec.silenceDbov;
     ts.dtxDelayMs = spec.dtxDelayMs;
     ts.maxDtxMs = spec.maxDtxMs;
+    ts.dtx = spec.dtx;
     std::string why;
     std::unique_ptr<Transcoder> t = Transcoder::create(ts, why);
     if (!t) {
@@ -152,12 +156,14 @@ CodecRoute::Verdict CodecRoute::input(uint8_t* pkt, uint32_t len, int64_t nowMs,
   return Verdict::Consumed;
 }
 
-void CodecRoute::tick(int64_t nowMs, RtpSink& sink, RouteCounters& changed) {
+int64_t CodecRoute::tick(int64_t nowMs, RtpSink& sink, RouteCounters& changed) {
   // While passthrough packets stand in for the input codec, its comfort
   // noise would only duplicate their time.
-  if (cur_ < 0 || passedSinceInput_) return;
-  transcoders_[cur_]->tick(nowMs, sink);
+  if (cur_ < 0 || passedSinceInput_) return INT64_MAX;
+  Transcoder& t = *transcoders_[cur_];
+  t.tick(nowMs, sink);
   publish(static_cast<size_t>(cur_), changed);
+  return t.nextDueMs();
 }
 
 void CodecRoute::takeOver(const CodecRoute& prev, RouteOutput& out) {

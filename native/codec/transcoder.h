@@ -33,6 +33,7 @@
 
 #include "cn.h"
 #include "codec.h"
+#include "dtx.h"
 #include "packetizer.h"
 #include "reframer.h"
 #include "resampler.h"
@@ -64,7 +65,9 @@ struct TranscoderSpec {
                            // change (from the previous Transcoder's next*()).
   int maxGapMs = 1000;     // longer gaps between two packets are skipped, not filled
   int maxDtxMs = 30000;    // tick() generates comfort noise for at most this long
-  int dtxDelayMs = 60;     // tick() starts filling this long after audio is due
+  int dtxDelayMs = 60;     // tick() starts filling this long after audio is due; with
+                           // dtx.buffered, the DTX buffer's delay
+  DtxOptions dtx;          // the DTX buffer, gap and silence payloads (dtx.h)
 };
 
 struct TranscoderStats {
@@ -79,6 +82,8 @@ struct TranscoderStats {
   uint64_t cnOut = 0;           // RFC 3389 packets sent for silent audio
   uint64_t concealedSamples = 0;  // decoder rate, samples per channel
   uint64_t resyncs = 0;
+  uint64_t dtxGaps = 0;         // DTX buffer steps without a packet (filled)
+  uint64_t dtxShifts = 0;       // DTX buffer timer moves
   uint64_t nsDecode = 0;        // time spent decoding (incl. concealment)
   uint64_t nsEncode = 0;        // time spent encoding
   uint64_t nsTotal = 0;         // time spent in input() and tick()
@@ -99,9 +104,13 @@ class Transcoder {
   bool input(const uint8_t* packet, size_t len, int64_t nowMs, RtpSink& out);
 
   // Generates comfort noise when the input is in discontinuous transmission
-  // (after a CN packet or a codec SID frame) and audio is overdue. Runs on the
-  // engine thread; never blocks.
+  // (after a CN packet or a codec SID frame) and audio is overdue. With the
+  // DTX buffer: runs its timer steps that are due (decodes the packets,
+  // fills the gaps). Runs on the engine thread; never blocks.
   void tick(int64_t nowMs, RtpSink& out);
+  // When tick() has work next (monotonic ms); INT64_MAX when only the
+  // caller's regular period matters.
+  int64_t nextDueMs() const;
 
   const TranscoderStats& stats() const { return stats_; }
   const TranscoderSpec& spec() const { return spec_; }
@@ -135,10 +144,20 @@ class Transcoder {
   void continueOutput(uint32_t ssrc, uint16_t seq, uint32_t ts);
 
  private:
-  enum class InState : uint8_t { Audio, Cn, Sid };
+  // What fills missing input: concealment after audio, RFC 3389 noise after a
+  // CN packet, the codec's comfort noise after its SID, and the generic DTX
+  // filler (--dtx-cn-params noise, or silence) in DTX buffer gaps and after
+  // an AMR SID with --amr-dtx=CN.
+  enum class InState : uint8_t { Audio, Cn, Sid, Dtx };
   Transcoder() = default;
   bool build(std::string& err);
 
+  // Decodes one packet (input() without the DTX buffer).
+  void decodePacket(const uint8_t* packet, size_t len, int64_t nowMs, RtpSink& out);
+  // One DTX buffer timer step at nowMs.
+  void dtxStep(int64_t nowMs, RtpSink& out);
+  // Fills one frame of n samples with the generic DTX filler.
+  int dtxFill(int16_t* buf, int n);
   void start(uint32_t ssrc, uint16_t seq, uint32_t ts);
   void resync(int64_t gapClock);
   // Fills `samples` (decoder rate) of missing input according to the input
@@ -166,6 +185,10 @@ class Transcoder {
   Depacketizer depack_;
   PayloadBuilder builder_;
   CnDecoder cn_;
+  CnDecoder dtxCn_;  // --dtx-cn-params (inactive: silence)
+  DtxBuffer dtxb_;
+  int64_t lastArrivalMs_ = 0;  // DTX buffer: the last packet's arrival
+  uint64_t dtxDiscarded_ = 0;  // DTX buffer discards already counted as dropped
   std::unique_ptr<GenericPlc> plc_;  // generic concealment (8 kHz mono decoders without their own)
 
   int decRate_ = 8000, decChannels_ = 1;

@@ -18,10 +18,27 @@ export interface GraphOptions {
   /** --dtx-delay and --max-dtx, ms. */
   dtxDelayMs: number;
   maxDtxMs: number;
+  /** The DTX buffer (--dtx-delay given) with --dtx-buffer, --dtx-lag, --dtx-shift. */
+  dtxBuffered: boolean;
+  dtxBufferPackets: number;
+  dtxLagMs: number;
+  dtxShiftMs: number;
+  /** --dtx-cn-params, --cn-payload, --amr-dtx=CN. */
+  dtxCnParams: number[];
+  cnPayload: number[];
+  amrDtxCn: boolean;
 }
 
-/** What the options give when none is set: no silence detection, 60 ms DTX delay, 30 s of comfort noise at most. */
-export const DEFAULT_GRAPH_OPTIONS: GraphOptions = { silenceDetectDbov: 0, dtxDelayMs: 60, maxDtxMs: 30000 };
+/**
+ * What the options give when none is set: no silence detection, 60 ms DTX delay
+ * (comfort noise after CN or SID only, no DTX buffer), 30 s of comfort noise at
+ * most, silence in gaps, CN payload [32], AMR's own comfort noise.
+ */
+export const DEFAULT_GRAPH_OPTIONS: GraphOptions = {
+  silenceDetectDbov: 0, dtxDelayMs: 60, maxDtxMs: 30000,
+  dtxBuffered: false, dtxBufferPackets: 10, dtxLagMs: 100, dtxShiftMs: 5,
+  dtxCnParams: [], cnPayload: [32], amrDtxCn: false,
+};
 
 function spec(p: PayloadType, encoder: boolean): NativeCodecSpec | null {
   const c = p.def;
@@ -61,6 +78,13 @@ export function planRoute(side: MediaCodecs, opts: GraphOptions = DEFAULT_GRAPH_
     silenceDbov: opts.silenceDetectDbov > 0 && first && first.cnPt >= 0 ? opts.silenceDetectDbov : -1,
     dtxDelayMs: opts.dtxDelayMs,
     maxDtxMs: opts.maxDtxMs,
+    dtxBuffered: opts.dtxBuffered,
+    dtxBufferPackets: opts.dtxBufferPackets,
+    dtxLagMs: opts.dtxLagMs,
+    dtxShiftMs: opts.dtxShiftMs,
+    dtxCnParams: opts.dtxCnParams,
+    cnPayload: opts.cnPayload,
+    amrDtxCn: opts.amrDtxCn,
   };
   const forwarded = (h: Handler): boolean => h.passthrough || (h.src.def?.supplemental === true && !isCn(h.src) &&
     h.dest.def?.name === h.src.def?.name && h.dest.clockRate === h.src.clockRate);
