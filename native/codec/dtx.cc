@@ -70,7 +70,8 @@ void DtxBuffer::stop() {
   haveHead_ = false;
 }
 
-bool DtxBuffer::take(int64_t nowMs, Packet& out) {
+bool DtxBuffer::take(int64_t nowMs, Packet& out, bool& skipped) {
+  skipped = false;
   while (count_ > 0) {
     const Packet& p = meta_[head_];
     const int64_t diff = static_cast<int32_t>(p.ts - headTs_);
@@ -89,6 +90,7 @@ bool DtxBuffer::take(int64_t nowMs, Packet& out) {
     haveHead_ = true;
     if (drift(taken, nowMs, tsDiff)) {
       stats_.discarded++;
+      skipped = true;
       continue;
     }
     out = taken;

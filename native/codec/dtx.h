@@ -79,8 +79,9 @@ class DtxBuffer {
   // One timer step at nowMs (<= nextMs() is due): returns true with the packet
   // to decode now (valid until the next call), or false for a gap, after
   // which the head timestamp has moved on by one step. Drift handling applies
-  // here (discarded packets are skipped and counted).
-  bool take(int64_t nowMs, Packet& p);
+  // here: discarded packets are skipped and counted, and `skipped` says
+  // whether any were (their time is dropped from the output, not filled).
+  bool take(int64_t nowMs, Packet& p, bool& skipped);
   // The timestamp increment of one step (the last decoded packet's duration).
   void setStep(uint32_t stepTs);
   uint32_t stepTs() const { return stepTs_; }

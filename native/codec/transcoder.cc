@@ -138,9 +138,15 @@ bool Transcoder::build(std::string& err) {
     plc_.reset(new GenericPlc());
     plc_init(&plc_->s);
   }
-  if (!spec_.dtx.cnParams.empty() && !dtxCn_.update(spec_.dtx.cnParams.data(), spec_.dtx.cnParams.size())) {
-    err = "invalid comfort noise parameters";
-    return false;
+  if (!spec_.dtx.cnParams.empty()) {
+    if (!dtxCn_.update(spec_.dtx.cnParams.data(), spec_.dtx.cnParams.size())) {
+      err = "invalid comfort noise parameters";
+      return false;
+    }
+    // The reference fills gaps with libavcodec's comfort noise, which comes
+    // out at half the amplitude RFC 3389 defines for the level (-6 dB); the
+    // same parameters give the same noise here.
+    dtxCn_.scale(0.5);
   }
   if (spec_.dtx.cnPayload.empty() || spec_.dtx.cnPayload.size() > 255) {
     err = "the CN payload must have 1 to 255 bytes";
@@ -484,7 +490,11 @@ int64_t Transcoder::nextDueMs() const {
 
 void Transcoder::dtxStep(int64_t nowMs, RtpSink& out) {
   DtxBuffer::Packet p;
-  if (dtxb_.take(nowMs, p)) {
+  bool skipped;
+  if (dtxb_.take(nowMs, p, skipped)) {
+    // After discarded packets the output goes on with this one, as if it
+    // were the next (as the reference does): their time is not filled.
+    if (skipped && started_) nextTs_ = p.ts;
     decodePacket(p.data, p.len, nowMs, out);
     // The timer steps by the input's packet duration.
     if (started_ && state_ != InState::Cn) dtxb_.setStep(nextTs_ - p.ts);
