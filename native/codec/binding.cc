@@ -307,6 +307,8 @@ class TranscoderWrap : public Napi::ObjectWrap<TranscoderWrap> {
     set("cnOut", s.cnOut);
     set("concealedSamples", s.concealedSamples);
     set("resyncs", s.resyncs);
+    set("dtxGaps", s.dtxGaps);
+    set("dtxShifts", s.dtxShifts);
     set("nsDecode", s.nsDecode);
     set("nsEncode", s.nsEncode);
     set("nsTotal", s.nsTotal);

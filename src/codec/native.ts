@@ -42,6 +42,9 @@ export interface TranscoderStats {
   cnOut: number;
   concealedSamples: number;
   resyncs: number;
+  /** DTX buffer: timer steps without a packet (filled) and timer moves. */
+  dtxGaps: number;
+  dtxShifts: number;
   nsDecode: number;
   nsEncode: number;
   nsTotal: number;
