@@ -40,7 +40,8 @@ struct DtxOptions {
   int shiftMs = 5;            // --dtx-shift
   std::vector<uint8_t> cnParams;            // --dtx-cn-params: RFC 3389 payload that fills gaps; empty = silence
   std::vector<uint8_t> cnPayload{32};       // --cn-payload: RFC 3389 payload sent for silence
-  bool amrCn = false;         // --amr-dtx=CN: AMR SID frames and gaps as other codecs' gaps
+  bool amrCn = false;         // --amr-dtx=CN: AMR SID frames and gaps filled with the
+                              // cnParams noise (no effect without cnParams)
 };
 
 bool operator==(const DtxOptions& a, const DtxOptions& b);

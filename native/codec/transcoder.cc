@@ -317,7 +317,7 @@ void Transcoder::decodePacket(const uint8_t* pkt, size_t len, int64_t nowMs, Rtp
   }
   int total = 0;
   bool sid = false;  // the packet ends with the codec's SID frame: DTX follows
-  const bool sidAsGap = spec_.dtx.amrCn && spec_.in.packetizer == Packetizer::Amr;
+  const bool sidAsGap = amrCn();
   for (int i = 0; i < n; i++) {
     const uint64_t td = monoNs();
     if (sidAsGap && frames[i].sid) {
@@ -508,7 +508,7 @@ void Transcoder::dtxStep(int64_t nowMs, RtpSink& out) {
   } else {
     // A gap: one step of filling (the codec's own concealment for AMR
     // unless --amr-dtx=CN, else --dtx-cn-params noise or silence).
-    const bool amrNative = spec_.in.packetizer == Packetizer::Amr && !spec_.dtx.amrCn;
+    const bool amrNative = spec_.in.packetizer == Packetizer::Amr && !amrCn();
     if (state_ == InState::Audio && !amrNative) state_ = InState::Dtx;
     const uint32_t step = dtxb_.stepTs();
     fill(static_cast<int>(static_cast<uint64_t>(step) * decRate_ / spec_.in.clockRate), nullptr, 0, out);

@@ -156,6 +156,11 @@ class Transcoder {
   void decodePacket(const uint8_t* packet, size_t len, int64_t nowMs, RtpSink& out);
   // One DTX buffer timer step at nowMs.
   void dtxStep(int64_t nowMs, RtpSink& out);
+  // --amr-dtx=CN applies to this AMR input: as in the reference, only
+  // together with --dtx-cn-params (without them AMR keeps its own DTX).
+  bool amrCn() const {
+    return spec_.dtx.amrCn && dtxCn_.active() && spec_.in.packetizer == Packetizer::Amr;
+  }
   // Fills one frame of n samples with the generic DTX filler.
   int dtxFill(int16_t* buf, int n);
   void start(uint32_t ssrc, uint16_t seq, uint32_t ts);

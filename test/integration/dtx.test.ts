@@ -8,16 +8,20 @@
 //     a gap in the input is filled with noise at the level the reference makes
 //   --silence-detect with --cn-payload: silent audio towards a callee that
 //     takes CN goes out as CN packets carrying exactly the configured bytes
+//   --dtx-shift: a burst is played out faster (5) or cut to the buffer (0)
+//   --amr-dtx: an AMR SID gives the decoder's comfort noise (native) or the
+//     --dtx-cn-params noise (CN)
 
 import { strict as assert } from 'assert';
 import { DaemonHandle, daemonKinds, startDaemon } from '../helpers/daemon';
 import { buildSdp, mediaEndpoint } from '../helpers/sdp';
 import { buildRtp, Received, RtpPeer } from '../helpers/rtp';
-import { HOST, SSRC, sleep, spec, encodeTone, decode, rebuild, rtpOf, requireCodec } from '../helpers/codec-audio';
+import { HOST, SSRC, sleep, spec, encodeTone, decode, rebuild, rtpOf, requireCodec, amrSid } from '../helpers/codec-audio';
 import { db, rms } from '../helpers/audio';
 
 const PCMU = spec('PCMU', 0);
 const PCMA = spec('PCMA', 8);
+const AMR = spec('AMR', 96, { fmtp: 'octet-align=1' });
 
 interface Leg {
   caller: RtpPeer;
@@ -28,15 +32,16 @@ interface Leg {
 
 let callSeq = 0;
 
-/** Offer PCMU from the caller, answer PCMA (plus whatever `calleeExtra` adds) from the callee. */
-async function transcodedCall(d: DaemonHandle, calleeFormats: number[], calleeRtpmaps: string[]): Promise<Leg> {
+/** Offer PCMU (or AMR) from the caller, answer PCMA (and what else the formats say) from the callee. */
+async function transcodedCall(d: DaemonHandle, calleeFormats: number[], calleeRtpmaps: string[], amr = false): Promise<Leg> {
   const caller = await RtpPeer.open(HOST);
   const callee = await RtpPeer.open(HOST);
   const callId = `dtx-${process.pid}-${++callSeq}`;
   const sdp = (port: number, formats: number[], rtpmaps: string[]): string =>
     buildSdp({ address: HOST, media: [{ port, formats, attributes: rtpmaps, extraAttributes: ['sendrecv'] }] });
   const offer = await d.ng.request({
-    command: 'offer', 'call-id': callId, 'from-tag': 'caller', sdp: sdp(caller.port, [0], ['rtpmap:0 PCMU/8000']),
+    command: 'offer', 'call-id': callId, 'from-tag': 'caller',
+    sdp: amr ? sdp(caller.port, [96], ['rtpmap:96 AMR/8000', 'fmtp:96 octet-align=1']) : sdp(caller.port, [0], ['rtpmap:0 PCMU/8000']),
     codec: { transcode: ['PCMA', 'CN'] },
   });
   assert.equal(offer.result, 'ok', JSON.stringify(offer));
@@ -126,6 +131,12 @@ for (const kind of daemonKinds()) {
       for (const r of cn) assert.ok(r.rtp!.payload.equals(expected), `CN payload ${r.rtp!.payload.toString('hex')}`);
     });
 
+    it('--amr-dtx=native: after an AMR SID the callee hears the decoder\'s comfort noise at the SID\'s energy', async function () {
+      const quiet = await afterAmrSid(d, 40);
+      const loud = await afterAmrSid(d, 60);
+      assert.ok(quiet > 50 && db(loud / quiet) > 15, `SID energy 40: RMS ${quiet.toFixed(0)}, 60: RMS ${loud.toFixed(0)}`);
+    });
+
     it('--dtx-shift=5: a burst that overflows the buffer is played out faster, nothing lost', async function () {
       const { audio, filled } = await burst(d);
       assert.equal(audio, 45, 'every packet of the burst');
@@ -151,6 +162,44 @@ for (const kind of daemonKinds()) {
       assert.ok(audio >= 12 && audio <= 13, `${audio} packets of audio`);
     });
   });
+
+  describe(`--amr-dtx=CN through the daemon (${kind})`, function () {
+    this.timeout(30000);
+    let d: DaemonHandle;
+
+    before(async function () {
+      requireCodec('AMR');
+      d = await startDaemon({ bin: kind, args: ['--dtx-delay=60', '--max-dtx=3', '--amr-dtx=CN', '--dtx-cn-params=30'] });
+    });
+
+    after(async function () {
+      if (d) await d.stop();
+    });
+
+    it('an AMR SID and the gap after it reach the callee as the --dtx-cn-params noise, whatever the SID says', async function () {
+      const expected = (32767 * 10 ** (-30 / 20)) / 2;
+      for (const energy of [40, 60]) {
+        const level = await afterAmrSid(d, energy);
+        assert.ok(Math.abs(db(level / expected)) < 3, `SID energy ${energy}: RMS ${level.toFixed(1)}, expected about ${expected.toFixed(1)}`);
+      }
+    });
+  });
+}
+
+/** 10 packets of an AMR tone and a SID at the pace; the RMS of what the callee gets after the tone. */
+async function afterAmrSid(d: DaemonHandle, energy: number): Promise<number> {
+  const leg = await transcodedCall(d, [8], ['rtpmap:8 PCMA/8000'], true);
+  try {
+    const packets = [...encodeTone(AMR, { count: 10, seq: 1, ts: 0 }),
+      buildRtp({ pt: 96, seq: 11, ts: 1600, ssrc: SSRC, payload: amrSid(energy) })];
+    await sendAt(leg.caller, leg.toDaemon, packets, packets.map((_, i) => i * 20));
+    await sleep(500);
+    const ps = rtpOf(leg.callee.packets());
+    assert.ok(ps.length >= 25, `${ps.length} packets: the tone, then comfort noise`);
+    return rms(decode(PCMA, ps.slice(11, 25).map(rebuild)));
+  } finally {
+    await Promise.all([leg.caller.close(), leg.callee.close()]);
+  }
 }
 
 /**
