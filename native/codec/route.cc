@@ -144,10 +144,13 @@ CodecRoute::Verdict CodecRoute::input(uint8_t* pkt, uint32_t len, int64_t nowMs,
     // Transcoder continues the output stream.
     t.continueOutput(out.ssrc, out.seq, continuation(ts, out));
     cur_ = i;
-  } else if (passedSinceInput_ && t.started() && static_cast<int32_t>(ts - t.expectedInputTs()) > 0) {
+  } else if (passedSinceInput_ && !t.buffered() && t.started() &&
+             static_cast<int32_t>(ts - t.expectedInputTs()) > 0) {
     // The input comes back after passthrough packets stood in for it (a
     // shared codec, or audio suppressed during a telephone event): continue
     // on the timeline those packets used instead of filling the gap again.
+    // (Not with a DTX buffer: its packets are decoded later, on its own
+    // timer, so the decoder lags the input and its timeline stays as it is.)
     t.continueOutput(out.ssrc, out.seq, t.outputTsOf(ts));
   }
   passedSinceInput_ = false;
@@ -159,7 +162,8 @@ CodecRoute::Verdict CodecRoute::input(uint8_t* pkt, uint32_t len, int64_t nowMs,
 int64_t CodecRoute::tick(int64_t nowMs, RtpSink& sink, RouteCounters& changed) {
   // While passthrough packets stand in for the input codec, its comfort
   // noise would only duplicate their time.
-  if (cur_ < 0 || passedSinceInput_) return INT64_MAX;
+  // A DTX buffer keeps its own timer running.
+  if (cur_ < 0 || (passedSinceInput_ && !transcoders_[cur_]->buffered())) return INT64_MAX;
   Transcoder& t = *transcoders_[cur_];
   t.tick(nowMs, sink);
   publish(static_cast<size_t>(cur_), changed);

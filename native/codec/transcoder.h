@@ -114,6 +114,8 @@ class Transcoder {
 
   const TranscoderStats& stats() const { return stats_; }
   const TranscoderSpec& spec() const { return spec_; }
+  // Its input goes through a DTX buffer (decoded by tick()).
+  bool buffered() const { return spec_.dtx.buffered; }
   // The audio rates and channels chosen for the two codecs.
   int decoderRate() const { return decRate_; }
   int encoderRate() const { return encRate_; }

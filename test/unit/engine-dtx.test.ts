@@ -166,6 +166,38 @@ describe('media engine: DTX buffer, comfort noise and silence', function () {
     assert.equal(calls.engine.stats(a.id).dropped, 30);
   });
 
+  it('--dtx-delay with telephone-event passthrough: events go out at once, the audio timeline stays continuous', async function () {
+    const { A, B, a } = await calls.call(buffered({ passthrough: [{ pt: 101, outPt: 101 }] }));
+    const audio = encodeTone(PCMU, { count: 40, seq: 1, ts: 0 });
+    // An event (digit 5) during packets 10-19: one event packet after each audio packet.
+    const packets: Buffer[] = [];
+    const times: number[] = [];
+    audio.forEach((p, i) => {
+      packets.push(p);
+      times.push(i * 20);
+      if (i >= 10 && i < 20) {
+        const end = i === 19 ? 0x80 : 0;
+        const duration = (i - 9) * 160;
+        packets.push(buildRtp({ pt: 101, seq: 1000 + i, ts: 1600, ssrc: SSRC, marker: i === 10,
+          payload: Buffer.from([5, end | 10, duration >> 8, duration & 0xff]) }));
+        times.push(i * 20 + 1);
+      }
+    });
+    await sendAt(A, a.port, packets, times);
+    const got = rtpOf(await settle(B));
+    const pcma = got.filter((p) => p.pt === 8).slice(0, 40);
+    const events = got.filter((p) => p.pt === 101);
+    assert.equal(events.length, 10, 'every event packet');
+    assert.equal(pcma.length, 40, 'every audio packet');
+    pcma.forEach((p, i) => assert.equal((p.ts - pcma[0].ts) >>> 0, i * 160, `audio timestamp of packet ${i}`));
+    assertTone(decode(PCMA, pcma.map(rebuild)), 8000, { from: 0.1, seconds: 0.6 });
+    // The event carries the output timestamp of audio packet 10.
+    for (const e of events) assert.equal((e.ts - pcma[0].ts) >>> 0, 1600, 'event timestamp on the audio timeline');
+    // It leaves about --dtx-delay before the audio it belongs to.
+    const first = got.indexOf(events[0]);
+    assert.ok(first < got.indexOf(pcma[10]), 'the event goes out ahead of the buffered audio');
+  });
+
   for (const cnPayload of [undefined, [20, 120, 130]]) {
     const expected = Buffer.from(cnPayload ?? [32]);
     it(`--silence-detect: silence towards a peer that takes CN goes out as the --cn-payload bytes (${expected.toString('hex')})`, async function () {
