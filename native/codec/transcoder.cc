@@ -221,8 +221,16 @@ bool Transcoder::input(const uint8_t* pkt, size_t len, int64_t nowMs, RtpSink& o
   const uint32_t ts = (static_cast<uint32_t>(pkt[4]) << 24) | (static_cast<uint32_t>(pkt[5]) << 16) |
                       (static_cast<uint32_t>(pkt[6]) << 8) | pkt[7];
   lastArrivalMs_ = nowMs;
-  if (!dtxb_.push(pkt, len, ts, nowMs)) stats_.dropped++;
+  if (!dtxb_.push(pkt, len, ts, nowMs)) syncDtxStats();  // no room: dropped
   return true;
+}
+
+void Transcoder::syncDtxStats() {
+  const DtxStats& d = dtxb_.stats();
+  stats_.dropped += d.discarded - dtxDiscarded_;
+  dtxDiscarded_ = d.discarded;
+  stats_.dtxGaps = d.gaps;
+  stats_.dtxShifts = d.shifts;
 }
 
 void Transcoder::decodePacket(const uint8_t* pkt, size_t len, int64_t nowMs, RtpSink& out) {
@@ -498,11 +506,11 @@ void Transcoder::dtxStep(int64_t nowMs, RtpSink& out) {
     decodePacket(p.data, p.len, nowMs, out);
     // The timer steps by the input's packet duration.
     if (started_ && state_ != InState::Cn) dtxb_.setStep(nextTs_ - p.ts);
-  } else if (!started_) {
-    // Nothing decoded yet: nothing to continue.
-  } else if (spec_.maxDtxMs > 0 && nowMs - lastArrivalMs_ >= spec_.maxDtxMs) {
+  } else if (!started_ || (spec_.maxDtxMs > 0 && nowMs - lastArrivalMs_ >= spec_.maxDtxMs)) {
+    // Nothing decoded yet (nothing to continue), or the input has been gone
+    // for --max-dtx: stop until the next packet.
     if (dtxb_.empty()) {
-      dtxb_.stop();  // input gone for --max-dtx: stop until the next packet
+      dtxb_.stop();
       return;
     }
   } else {
@@ -521,11 +529,7 @@ void Transcoder::tick(int64_t nowMs, RtpSink& out) {
   if (spec_.dtx.buffered) {
     const uint64_t t0 = monoNs();
     for (int guard = 0; dtxb_.running() && dtxb_.nextMs() <= nowMs && guard < 64; guard++) dtxStep(nowMs, out);
-    const DtxStats& d = dtxb_.stats();
-    stats_.dropped += d.discarded - dtxDiscarded_;
-    dtxDiscarded_ = d.discarded;
-    stats_.dtxGaps = d.gaps;
-    stats_.dtxShifts = d.shifts;
+    syncDtxStats();
     stats_.nsTotal += monoNs() - t0;
     return;
   }

@@ -20,6 +20,10 @@
 // produces is handed synchronously to the RtpSink (valid only during the
 // call: send or copy it). The engine thread's timer calls tick() every 10-20
 // ms so that comfort noise keeps flowing during discontinuous transmission.
+// With a DTX buffer (spec.dtx.buffered, dtx.h) input() only copies the packet
+// into the buffer; tick() decodes it when the buffer's timer releases it and
+// fills the timer steps that find no packet, and nextDueMs() tells the
+// caller when to tick next.
 //
 // Threads: one engine thread at a time calls input(), tick() and stats().
 // Neither input() nor tick() blocks or allocates (see codec.h about
@@ -158,6 +162,8 @@ class Transcoder {
   void decodePacket(const uint8_t* packet, size_t len, int64_t nowMs, RtpSink& out);
   // One DTX buffer timer step at nowMs.
   void dtxStep(int64_t nowMs, RtpSink& out);
+  // Copies the DTX buffer's counters into stats_ (its discards count as dropped).
+  void syncDtxStats();
   // --amr-dtx=CN applies to this AMR input: as in the reference, only
   // together with --dtx-cn-params (without them AMR keeps its own DTX).
   bool amrCn() const {

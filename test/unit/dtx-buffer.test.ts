@@ -119,6 +119,7 @@ describe('DTX buffer timer (simulated clock)', function () {
     let sent = 0;
     for (let now = 0; now <= 200; now++) sent += t.tick(now).length;
     assert.equal(sent, 8, 'released at the pace from 60 ms');
+    assert.equal(t.stats().dropped, 600 - room, 'each drop counted once');
   });
 
   it('after the input stops, gaps are filled at the pace until --max-dtx, then nothing', function () {
