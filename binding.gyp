@@ -18,6 +18,7 @@
         "native/codec/cn.cc",
         "native/codec/dtmf.cc",
         "native/codec/codec.cc",
+        "native/codec/dtx.cc",
         "native/codec/g711.cc",
         "native/codec/g729.cc",
         "native/codec/opus.cc",

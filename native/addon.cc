@@ -6,7 +6,9 @@
 //   configure(id, endpointAddress, iceUfrag | null, icePwd | null, codecs | null): void
 //                                    (the numbers in io, see ConfigSlot; codecs:
 //                                     { transcode: {in}[], out, passthrough: {pt, outPt}[],
-//                                       inCnPt, outCnPt, silenceDbov, dtxDelayMs, maxDtxMs })
+//                                       inCnPt, outCnPt, silenceDbov, dtxDelayMs, maxDtxMs,
+//                                       dtxBuffered, dtxBufferPackets, dtxLagMs, dtxShiftMs,
+//                                       dtxCnParams, cnPayload, amrDtxCn })
 //   closeStreams(ids): void   (returns at once; the sockets close on the engine thread)
 //   statsInto(id): string | null     (the figures in io, see StatsSlot; returns
 //                                     the endpoint's address)
@@ -389,7 +391,7 @@ bool readCodecRoute(Napi::Env env, Napi::Value v, ConfigSpec& spec) {
     *f.field = static_cast<int>(value);
   }
   r.outEventClock = static_cast<uint32_t>(outEventClock);
-  return true;
+  return rtpe::codec::readDtxOptions(env, o, r.dtx);
 }
 
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {

@@ -316,7 +316,8 @@ void Relay::tickIfDue() {
     if (!bl.current.valid() || bl.currentSocket < 0) continue;
     tx_.aim(b->sockets[bl.currentSocket], bl.current, a);
     codec::RouteCounters changed;
-    a.hot.codecs->tick(now_.monoMs, tx_, changed);
+    const int64_t due = a.hot.codecs->tick(now_.monoMs, tx_, changed);
+    if (due < nextTickMs_) nextTickMs_ = due;  // a DTX buffer's next step
     account(a, changed);
   }
 }

@@ -16,8 +16,9 @@
 // they keep their order among forwarded packets and are counted the same way.
 // Streams whose route transcodes join the thread's ticking list when their
 // first packet arrives; tickIfDue() lets their Transcoders generate comfort
-// noise every kTickMs, and the engine loop wakes up for it only while the list
-// is not empty (see msToTick()).
+// noise every kTickMs (sooner when a DTX buffer's timer is due earlier: its
+// packets leave on their own 1 ms-precise schedule), and the engine loop wakes
+// up for it only while the list is not empty (see msToTick()).
 #pragma once
 
 #include <sys/socket.h>
@@ -96,8 +97,9 @@ class Relay {
   // packet, -1 when no stream of this thread transcodes or plays (the loop
   // may then sleep until a packet arrives).
   int msToTick() const;
-  // Ticks the codec routes of the ticking streams if kTickMs have passed
-  // since the last time; call after beginRound(), before flush().
+  // Ticks the codec routes of the ticking streams when due (kTickMs after
+  // the last time, or a DTX buffer's next step if that is earlier); call
+  // after beginRound(), before flush().
   // Runs on the engine thread; never blocks.
   void tickIfDue();
   // Attaches a playback to stream a (null: stops the current one, and what

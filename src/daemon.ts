@@ -91,15 +91,24 @@ export async function startDaemon(config: Config): Promise<Daemon> {
 
 /**
  * Transcoding settings from the options: --silence-detect is a level in percent of
- * full scale (as dBov for the engine), --dtx-delay in ms (0: the engine's default
- * wait), --max-dtx in seconds (0 or less: no limit), --dtmf-no-suppress.
+ * full scale (as dBov for the engine), --dtx-delay in ms (0: no DTX buffer and the
+ * engine's default wait before comfort noise), --max-dtx in seconds (0 or less: no
+ * limit); the DTX buffer limits, the CN payloads and --amr-dtx as given;
+ * --dtmf-no-suppress.
  */
 function graphOptions(config: Config): GraphOptions {
   const pct = config.silenceDetect;
   return {
     silenceDetectDbov: pct > 0 ? Math.max(1, Math.round(-20 * Math.log10(pct / 100))) : 0,
-    dtxDelayMs: config.dtxDelay > 0 ? config.dtxDelay : DEFAULT_GRAPH_OPTIONS.dtxDelayMs,
+    dtxDelayMs: config.dtxDelay > 0 ? Math.min(config.dtxDelay, 60000) : DEFAULT_GRAPH_OPTIONS.dtxDelayMs,
     maxDtxMs: config.maxDtx > 0 ? Math.min(config.maxDtx * 1000, 3600000) : 3600000,
     suppressDtmf: !config.dtmfNoSuppress,
+    dtxBuffered: config.dtxDelay > 0,
+    dtxBufferPackets: Math.min(Math.max(config.dtxBuffer, 0), 10000),
+    dtxLagMs: Math.min(Math.max(config.dtxLag, 0), 60000),
+    dtxShiftMs: Math.min(Math.max(config.dtxShift, 0), 1000),
+    dtxCnParams: config.dtxCnParams,
+    cnPayload: config.cnPayload.length > 0 ? config.cnPayload : DEFAULT_GRAPH_OPTIONS.cnPayload,
+    amrDtxCn: config.amrDtx === 'CN',
   };
 }

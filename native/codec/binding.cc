@@ -66,7 +66,43 @@ bool readNumber(Napi::Object o, const char* key, double lo, double hi, double& o
   return true;
 }
 
+bool readBytes(Napi::Object o, const char* key, size_t maxLen, std::vector<uint8_t>& out) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return true;
+  if (!v.IsArray()) return false;
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() > maxLen) return false;
+  out.clear();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsNumber()) return false;
+    const double d = e.As<Napi::Number>().DoubleValue();
+    if (d < 0 || d > 255 || d != static_cast<double>(static_cast<int>(d))) return false;
+    out.push_back(static_cast<uint8_t>(d));
+  }
+  return true;
+}
+
 }  // namespace
+
+bool readDtxOptions(Napi::Env env, Napi::Object o, DtxOptions& d) {
+  double packets = d.bufferPackets, lag = d.lagMs, shift = d.shiftMs;
+  Napi::Value buffered = o.Get("dtxBuffered"), amrCn = o.Get("amrDtxCn");
+  if ((!buffered.IsUndefined() && !buffered.IsBoolean()) || (!amrCn.IsUndefined() && !amrCn.IsBoolean()) ||
+      !readNumber(o, "dtxBufferPackets", 0, 10000, packets, true) || !readNumber(o, "dtxLagMs", 0, 60000, lag, true) ||
+      !readNumber(o, "dtxShiftMs", 0, 1000, shift, true) || !readBytes(o, "dtxCnParams", 255, d.cnParams) ||
+      !readBytes(o, "cnPayload", 255, d.cnPayload) || d.cnPayload.empty()) {
+    throwCode(env, "EINVAL", "invalid DTX options (dtxBuffered, dtxBufferPackets, dtxLagMs, dtxShiftMs, dtxCnParams, "
+                             "cnPayload of 1-255 bytes, amrDtxCn)");
+    return false;
+  }
+  d.buffered = buffered.IsBoolean() && buffered.As<Napi::Boolean>().Value();
+  d.amrCn = amrCn.IsBoolean() && amrCn.As<Napi::Boolean>().Value();
+  d.bufferPackets = static_cast<int>(packets);
+  d.lagMs = static_cast<int>(lag);
+  d.shiftMs = static_cast<int>(shift);
+  return true;
+}
 
 bool readCodecSpec(Napi::Env env, Napi::Value v, CodecSpec& s) {
   if (!v.IsObject()) {
@@ -154,6 +190,7 @@ class TranscoderWrap : public Napi::ObjectWrap<TranscoderWrap> {
     spec.maxGapMs = static_cast<int>(maxGap);
     spec.maxDtxMs = static_cast<int>(maxDtx);
     spec.dtxDelayMs = static_cast<int>(dtxDelay);
+    if (!readDtxOptions(env, o, spec.dtx)) return;
     std::string err;
     t_ = Transcoder::create(spec, err);
     if (!t_) throwCode(env, "ECODEC", err);
@@ -270,6 +307,8 @@ class TranscoderWrap : public Napi::ObjectWrap<TranscoderWrap> {
     set("cnOut", s.cnOut);
     set("concealedSamples", s.concealedSamples);
     set("resyncs", s.resyncs);
+    set("dtxGaps", s.dtxGaps);
+    set("dtxShifts", s.dtxShifts);
     set("nsDecode", s.nsDecode);
     set("nsEncode", s.nsEncode);
     set("nsTotal", s.nsTotal);

@@ -24,6 +24,8 @@ class CnDecoder {
   // Generates n samples (mono) of noise at the current level and spectrum.
   void generate(int16_t* out, int n);
   void reset() { have_ = false; }
+  // Scales the amplitude of the current payload's noise (until the next update()).
+  void scale(double factor) { gain_ *= factor; }
 
  private:
   bool have_ = false;

@@ -1,6 +1,8 @@
 // A codec route: see route.h.
 #include "route.h"
 
+#include <climits>
+
 namespace rtpe {
 namespace codec {
 
@@ -20,7 +22,7 @@ bool operator==(const RouteSpec& a, const RouteSpec& b) {
   return a.hasOut == b.hasOut && (!a.hasOut || a.out == b.out) && a.inCnPt == b.inCnPt && a.outCnPt == b.outCnPt &&
          a.silenceDbov == b.silenceDbov && a.dtxDelayMs == b.dtxDelayMs && a.maxDtxMs == b.maxDtxMs &&
          a.events == b.events && a.outEventPt == b.outEventPt && a.outEventClock == b.outEventClock &&
-         a.suppressDtmf == b.suppressDtmf;
+         a.suppressDtmf == b.suppressDtmf && a.dtx == b.dtx;
 }
 
 bool operator==(const EventPt& a, const EventPt& b) {
@@ -69,6 +71,7 @@ std::shared_ptr<CodecRoute> CodecRoute::create(const RouteSpec& spec, std::strin
     ts.outEventClock = spec.outEventClock;
     ts.suppressDtmf = spec.suppressDtmf;
     ts.tones = tones;
+    ts.dtx = spec.dtx;
     std::string why;
     std::unique_ptr<Transcoder> t = Transcoder::create(ts, why);
     if (!t) {
@@ -179,10 +182,13 @@ Transcoder& CodecRoute::enter(int i, uint32_t ts, RouteOutput& out) {
     // Transcoder continues the output stream.
     t.continueOutput(out.ssrc, out.seq, continuation(ts, out));
     cur_ = i;
-  } else if (passedSinceInput_ && t.started() && static_cast<int32_t>(ts - t.expectedInputTs()) > 0) {
+  } else if (passedSinceInput_ && !t.buffered() && t.started() &&
+             static_cast<int32_t>(ts - t.expectedInputTs()) > 0) {
     // The input comes back after passthrough packets stood in for it (a
     // shared codec, or audio suppressed during a telephone event): continue
     // on the timeline those packets used instead of filling the gap again.
+    // (Not with a DTX buffer: its packets are decoded later, on its own
+    // timer, so the decoder lags the input and its timeline stays as it is.)
     t.continueOutput(out.ssrc, out.seq, t.outputTsOf(ts));
   }
   passedSinceInput_ = false;
@@ -244,12 +250,15 @@ CodecRoute::Verdict CodecRoute::event(const EventPt& ev, uint8_t* pkt, uint32_t 
   return Verdict::Consumed;
 }
 
-void CodecRoute::tick(int64_t nowMs, RtpSink& sink, RouteCounters& changed) {
+int64_t CodecRoute::tick(int64_t nowMs, RtpSink& sink, RouteCounters& changed) {
   // While passthrough packets stand in for the input codec, its comfort
   // noise would only duplicate their time.
-  if (cur_ < 0 || passedSinceInput_) return;
-  transcoders_[cur_]->tick(nowMs, sink);
+  // A DTX buffer keeps its own timer running.
+  if (cur_ < 0 || (passedSinceInput_ && !transcoders_[cur_]->buffered())) return INT64_MAX;
+  Transcoder& t = *transcoders_[cur_];
+  t.tick(nowMs, sink);
   publish(static_cast<size_t>(cur_), changed);
+  return t.nextDueMs();
 }
 
 void CodecRoute::takeOver(const CodecRoute& prev, RouteOutput& out) {

@@ -89,6 +89,7 @@ struct RouteSpec {
   int outEventPt = -1;           // in-band digits in the input become these events
   uint32_t outEventClock = 8000;
   bool suppressDtmf = true;
+  DtxOptions dtx;
 };
 
 bool operator==(const CodecSpec& a, const CodecSpec& b);
@@ -146,9 +147,11 @@ class CodecRoute {
   Verdict input(uint8_t* pkt, uint32_t len, int64_t nowMs, RouteOutput& out, RtpSink& sink, RouteCounters& changed);
 
   // Lets the current input codec's Transcoder generate comfort noise while
-  // the input is in DTX. Only the current one: the others' output would not
-  // belong to the output stream. Runs on the engine thread; never blocks.
-  void tick(int64_t nowMs, RtpSink& sink, RouteCounters& changed);
+  // the input is in DTX, or run its DTX buffer. Only the current one: the
+  // others' output would not belong to the output stream. Returns when it
+  // wants the next tick (monotonic ms; INT64_MAX: the caller's regular
+  // period). Runs on the engine thread; never blocks.
+  int64_t tick(int64_t nowMs, RtpSink& sink, RouteCounters& changed);
 
   // Called when this route replaces prev on the stream, before its first
   // packet: the output stream continues where prev left it. Runs on the

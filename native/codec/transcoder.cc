@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 
 extern "C" {
@@ -149,6 +150,24 @@ bool Transcoder::build(std::string& err) {
     plc_.reset(new GenericPlc());
     plc_init(&plc_->s);
   }
+  if (!spec_.dtx.cnParams.empty()) {
+    if (!dtxCn_.update(spec_.dtx.cnParams.data(), spec_.dtx.cnParams.size())) {
+      err = "invalid comfort noise parameters";
+      return false;
+    }
+    // The reference fills gaps with libavcodec's comfort noise, which comes
+    // out at half the amplitude RFC 3389 defines for the level (-6 dB); the
+    // same parameters give the same noise here.
+    dtxCn_.scale(0.5);
+  }
+  if (spec_.dtx.cnPayload.empty() || spec_.dtx.cnPayload.size() > 255) {
+    err = "the CN payload must have 1 to 255 bytes";
+    return false;
+  }
+  if (spec_.dtx.buffered) {
+    const uint32_t ptime = in.ptime > 0 ? in.ptime : 20;
+    dtxb_.init(spec_.dtx, spec_.dtxDelayMs, in.clockRate, ptime * in.clockRate / 1000);
+  }
   return true;
 }
 
@@ -202,33 +221,55 @@ int Transcoder::decodeFrame(const FrameRef& f, int16_t* out, int cap) {
 }
 
 bool Transcoder::input(const uint8_t* pkt, size_t len, int64_t nowMs, RtpSink& out) {
-  const uint64_t t0 = monoNs();
   if (len < 12 || (pkt[0] >> 6) != 2) {
     stats_.errors++;
     return true;
   }
   const uint8_t pt = pkt[1] & 0x7f;
+  if (pt != spec_.in.payloadType && !(spec_.inCnPt >= 0 && pt == spec_.inCnPt)) return false;
+  if (!spec_.dtx.buffered) {
+    decodePacket(pkt, len, nowMs, out);
+    return true;
+  }
+  // The DTX buffer: decoded later by tick(), at the input's pace.
+  const uint32_t ts = (static_cast<uint32_t>(pkt[4]) << 24) | (static_cast<uint32_t>(pkt[5]) << 16) |
+                      (static_cast<uint32_t>(pkt[6]) << 8) | pkt[7];
+  lastArrivalMs_ = nowMs;
+  if (!dtxb_.push(pkt, len, ts, nowMs)) syncDtxStats();  // no room: dropped
+  return true;
+}
+
+void Transcoder::syncDtxStats() {
+  const DtxStats& d = dtxb_.stats();
+  stats_.dropped += d.discarded - dtxDiscarded_;
+  dtxDiscarded_ = d.discarded;
+  stats_.dtxGaps = d.gaps;
+  stats_.dtxShifts = d.shifts;
+}
+
+void Transcoder::decodePacket(const uint8_t* pkt, size_t len, int64_t nowMs, RtpSink& out) {
+  const uint64_t t0 = monoNs();
+  const uint8_t pt = pkt[1] & 0x7f;
   const bool marker = (pkt[1] & 0x80) != 0;
   const bool isCn = spec_.inCnPt >= 0 && pt == spec_.inCnPt;
-  if (pt != spec_.in.payloadType && !isCn) return false;
   size_t hdr = 12 + 4 * static_cast<size_t>(pkt[0] & 0x0f);
   if (pkt[0] & 0x10) {
     if (len < hdr + 4) {
       stats_.errors++;
-      return true;
+      return;
     }
     hdr += 4 + 4 * ((static_cast<size_t>(pkt[hdr + 2]) << 8) | pkt[hdr + 3]);
   }
   if (len <= hdr) {
     stats_.errors++;
-    return true;
+    return;
   }
   size_t plen = len - hdr;
   if (pkt[0] & 0x20) {
     uint8_t pad = pkt[len - 1];
     if (pad == 0 || pad >= plen) {
       stats_.errors++;
-      return true;
+      return;
     }
     plen -= pad;
   }
@@ -254,7 +295,7 @@ bool Transcoder::input(const uint8_t* pkt, size_t len, int64_t nowMs, RtpSink& o
     if (seqDelta < 0) {
       stats_.dropped++;  // late or duplicate: no jitter buffer here
       stats_.nsTotal += monoNs() - t0;
-      return true;
+      return;
     }
     const int32_t gap = static_cast<int32_t>(ts - nextTs_);
     if (gap > 0) {
@@ -285,7 +326,7 @@ bool Transcoder::input(const uint8_t* pkt, size_t len, int64_t nowMs, RtpSink& o
       stats_.errors++;
     nextTs_ = ts;
     stats_.nsTotal += monoNs() - t0;
-    return true;
+    return;
   }
 
   FrameRef frames[Depacketizer::kMaxFrames];
@@ -294,12 +335,21 @@ bool Transcoder::input(const uint8_t* pkt, size_t len, int64_t nowMs, RtpSink& o
     stats_.errors++;
     nextTs_ = ts;  // the next packet conceals this one's audio
     stats_.nsTotal += monoNs() - t0;
-    return true;
+    return;
   }
   int total = 0;
   bool sid = false;  // the packet ends with the codec's SID frame: DTX follows
+  const bool sidAsGap = amrCn();
   for (int i = 0; i < n; i++) {
     const uint64_t td = monoNs();
+    if (sidAsGap && frames[i].sid) {
+      // --amr-dtx=CN: the SID frame is not decoded; its 20 ms and the gap
+      // after it get the generic filler.
+      const int m = std::min(decRate_ / 50, decBufSamples_);
+      total += pushFilled(decBuf_.get(), dtxFill(decBuf_.get(), m), m, m, td, out);
+      sid = true;
+      continue;
+    }
     int m = decodeFrame(frames[i], decBuf_.get(), decBufSamples_);
     if (m < 0) {
       stats_.errors++;
@@ -324,10 +374,9 @@ bool Transcoder::input(const uint8_t* pkt, size_t len, int64_t nowMs, RtpSink& o
       total += m;
     }
   }
-  state_ = sid ? InState::Sid : InState::Audio;
+  state_ = sid ? (sidAsGap ? InState::Dtx : InState::Sid) : InState::Audio;
   nextTs_ = ts + scale(static_cast<uint64_t>(total), clock, static_cast<uint32_t>(decRate_));
   stats_.nsTotal += monoNs() - t0;
-  return true;
 }
 
 void Transcoder::fill(int samples, const uint8_t* fecPayload, size_t fecLen, RtpSink& out) {
@@ -352,6 +401,9 @@ void Transcoder::fill(int samples, const uint8_t* fecPayload, size_t fecLen, Rtp
       case InState::Sid:
         m = dec_->dtx(c, buf);
         break;
+      case InState::Dtx:
+        m = dtxFill(buf, c);
+        break;
       case InState::Audio:
         m = dec_->conceal(c, buf);
         if (m <= 0 && plc_) m = plc_fillin(&plc_->s, buf, c);
@@ -365,6 +417,14 @@ void Transcoder::fill(int samples, const uint8_t* fecPayload, size_t fecLen, Rtp
     if (m <= 0) m = dec_->conceal(fecSamples, buf);
     pushFilled(buf, m, fecSamples, fecSamples, td, out);
   }
+}
+
+int Transcoder::dtxFill(int16_t* buf, int n) {
+  if (!dtxCn_.active()) return 0;  // silence (pushFilled)
+  dtxCn_.generate(monoBuf_.get(), n);
+  for (int i = 0; i < n; i++)
+    for (int ch = 0; ch < decChannels_; ch++) buf[i * decChannels_ + ch] = monoBuf_[i];
+  return n;
 }
 
 int Transcoder::pushFilled(int16_t* buf, int m, int want, int cap, uint64_t since, RtpSink& out) {
@@ -451,14 +511,14 @@ void Transcoder::emitPackets(RtpSink& out) {
     const int16_t* pcm = reframer_.peek();
     if (spec_.outCnPt >= 0 && spec_.silenceDbov >= 0 &&
         CnEncoder::levelOf(pcm, packetSamples_ * encChannels_) >= spec_.silenceDbov) {
-      // Silence towards a peer that takes CN: a comfort noise packet instead
-      // of encoded audio; the next audio packet starts a talkspurt.
-      const int clen = CnEncoder::describe(pcm, packetSamples_ * encChannels_, pktBuf_.get() + 12, kPktBuf - 12);
+      // Silence towards a peer that takes CN: the configured comfort noise
+      // payload (--cn-payload) instead of encoded audio; the next audio
+      // packet starts a talkspurt.
+      const std::vector<uint8_t>& cn = spec_.dtx.cnPayload;
+      std::memcpy(pktBuf_.get() + 12, cn.data(), cn.size());
       reframer_.pop(packetSamples_);
-      if (clen > 0) {
-        emit(static_cast<size_t>(clen), static_cast<uint8_t>(spec_.outCnPt), out);
-        stats_.cnOut++;
-      }
+      emit(cn.size(), static_cast<uint8_t>(spec_.outCnPt), out);
+      stats_.cnOut++;
       markerPending_ = true;
       outTs_ += tsStep_;
       continue;
@@ -542,7 +602,47 @@ void Transcoder::emitEvent(uint32_t endTs, bool end, RtpSink& out) {
   }
 }
 
+int64_t Transcoder::nextDueMs() const {
+  return spec_.dtx.buffered && dtxb_.running() ? dtxb_.nextMs() : INT64_MAX;
+}
+
+void Transcoder::dtxStep(int64_t nowMs, RtpSink& out) {
+  DtxBuffer::Packet p;
+  bool skipped;
+  if (dtxb_.take(nowMs, p, skipped)) {
+    // After discarded packets the output goes on with this one, as if it
+    // were the next (as the reference does): their time is not filled.
+    if (skipped && started_) nextTs_ = p.ts;
+    decodePacket(p.data, p.len, nowMs, out);
+    // The timer steps by the input's packet duration.
+    if (started_ && state_ != InState::Cn) dtxb_.setStep(nextTs_ - p.ts);
+  } else if (!started_ || (spec_.maxDtxMs > 0 && nowMs - lastArrivalMs_ >= spec_.maxDtxMs)) {
+    // Nothing decoded yet (nothing to continue), or the input has been gone
+    // for --max-dtx: stop until the next packet.
+    if (dtxb_.empty()) {
+      dtxb_.stop();
+      return;
+    }
+  } else {
+    // A gap: one step of filling (the codec's own concealment for AMR
+    // unless --amr-dtx=CN, else --dtx-cn-params noise or silence).
+    const bool amrNative = spec_.in.packetizer == Packetizer::Amr && !amrCn();
+    if (state_ == InState::Audio && !amrNative) state_ = InState::Dtx;
+    const uint32_t step = dtxb_.stepTs();
+    fill(static_cast<int>(static_cast<uint64_t>(step) * decRate_ / spec_.in.clockRate), nullptr, 0, out);
+    nextTs_ += step;
+  }
+  dtxb_.advance();
+}
+
 void Transcoder::tick(int64_t nowMs, RtpSink& out) {
+  if (spec_.dtx.buffered) {
+    const uint64_t t0 = monoNs();
+    for (int guard = 0; dtxb_.running() && dtxb_.nextMs() <= nowMs && guard < 64; guard++) dtxStep(nowMs, out);
+    syncDtxStats();
+    stats_.nsTotal += monoNs() - t0;
+    return;
+  }
   if (!started_ || state_ == InState::Audio) return;
   const uint64_t t0 = monoNs();
   const int64_t due = nowMs - lastInputMs_ - spec_.dtxDelayMs;

@@ -20,6 +20,10 @@
 // produces is handed synchronously to the RtpSink (valid only during the
 // call: send or copy it). The engine thread's timer calls tick() every 10-20
 // ms so that comfort noise keeps flowing during discontinuous transmission.
+// With a DTX buffer (spec.dtx.buffered, dtx.h) input() only copies the packet
+// into the buffer; tick() decodes it when the buffer's timer releases it and
+// fills the timer steps that find no packet, and nextDueMs() tells the
+// caller when to tick next.
 //
 // DTMF (dtmf.h): with spec.tones the route hands it the telephone-event
 // packets the sink's peer cannot take (inputEvent), played as tones in place
@@ -39,6 +43,7 @@
 #include "cn.h"
 #include "codec.h"
 #include "dtmf.h"
+#include "dtx.h"
 #include "packetizer.h"
 #include "reframer.h"
 #include "resampler.h"
@@ -70,7 +75,9 @@ struct TranscoderSpec {
                            // change (from the previous Transcoder's next*()).
   int maxGapMs = 1000;     // longer gaps between two packets are skipped, not filled
   int maxDtxMs = 30000;    // tick() generates comfort noise for at most this long
-  int dtxDelayMs = 60;     // tick() starts filling this long after audio is due
+  int dtxDelayMs = 60;     // tick() starts filling this long after audio is due; with
+                           // dtx.buffered, the DTX buffer's delay
+  DtxOptions dtx;          // the DTX buffer, gap and silence payloads (dtx.h)
   // DTMF. outEventPt >= 0: digits heard in the decoded input are sent as RFC
   // 4733 events of this type (clock outEventClock) in the output stream;
   // with suppressDtmf the audio they cover is left out. tones: inputEvent()
@@ -95,6 +102,8 @@ struct TranscoderStats {
   uint64_t resyncs = 0;
   uint64_t dtmfDetected = 0;    // digits heard in the input and sent as events
   uint64_t dtmfPlayed = 0;      // events played as in-band tones
+  uint64_t dtxGaps = 0;         // DTX buffer steps without a packet (filled)
+  uint64_t dtxShifts = 0;       // DTX buffer timer moves
   uint64_t nsDecode = 0;        // time spent decoding (incl. concealment)
   uint64_t nsEncode = 0;        // time spent encoding
   uint64_t nsTotal = 0;         // time spent in input() and tick()
@@ -123,12 +132,18 @@ class Transcoder {
                   int64_t nowMs, RtpSink& out);
 
   // Generates comfort noise when the input is in discontinuous transmission
-  // (after a CN packet or a codec SID frame) and audio is overdue. Runs on the
-  // engine thread; never blocks.
+  // (after a CN packet or a codec SID frame) and audio is overdue. With the
+  // DTX buffer: runs its timer steps that are due (decodes the packets,
+  // fills the gaps). Runs on the engine thread; never blocks.
   void tick(int64_t nowMs, RtpSink& out);
+  // When tick() has work next (monotonic ms); INT64_MAX when only the
+  // caller's regular period matters.
+  int64_t nextDueMs() const;
 
   const TranscoderStats& stats() const { return stats_; }
   const TranscoderSpec& spec() const { return spec_; }
+  // Its input goes through a DTX buffer (decoded by tick()).
+  bool buffered() const { return spec_.dtx.buffered; }
   // The audio rates and channels chosen for the two codecs.
   int decoderRate() const { return decRate_; }
   int encoderRate() const { return encRate_; }
@@ -159,10 +174,27 @@ class Transcoder {
   void continueOutput(uint32_t ssrc, uint16_t seq, uint32_t ts);
 
  private:
-  enum class InState : uint8_t { Audio, Cn, Sid };
+  // What fills missing input: concealment after audio, RFC 3389 noise after a
+  // CN packet, the codec's comfort noise after its SID, and the generic DTX
+  // filler (--dtx-cn-params noise, or silence) in DTX buffer gaps and after
+  // an AMR SID with --amr-dtx=CN.
+  enum class InState : uint8_t { Audio, Cn, Sid, Dtx };
   Transcoder() = default;
   bool build(std::string& err);
 
+  // Decodes one packet (input() without the DTX buffer).
+  void decodePacket(const uint8_t* packet, size_t len, int64_t nowMs, RtpSink& out);
+  // One DTX buffer timer step at nowMs.
+  void dtxStep(int64_t nowMs, RtpSink& out);
+  // Copies the DTX buffer's counters into stats_ (its discards count as dropped).
+  void syncDtxStats();
+  // --amr-dtx=CN applies to this AMR input: as in the reference, only
+  // together with --dtx-cn-params (without them AMR keeps its own DTX).
+  bool amrCn() const {
+    return spec_.dtx.amrCn && dtxCn_.active() && spec_.in.packetizer == Packetizer::Amr;
+  }
+  // Fills one frame of n samples with the generic DTX filler.
+  int dtxFill(int16_t* buf, int n);
   void start(uint32_t ssrc, uint16_t seq, uint32_t ts);
   void resync(int64_t gapClock);
   // Fills `samples` (decoder rate) of missing input according to the input
@@ -198,6 +230,10 @@ class Transcoder {
   Depacketizer depack_;
   PayloadBuilder builder_;
   CnDecoder cn_;
+  CnDecoder dtxCn_;  // --dtx-cn-params (inactive: silence)
+  DtxBuffer dtxb_;
+  int64_t lastArrivalMs_ = 0;  // DTX buffer: the last packet's arrival
+  uint64_t dtxDiscarded_ = 0;  // DTX buffer discards already counted as dropped
   std::unique_ptr<GenericPlc> plc_;  // generic concealment (8 kHz mono decoders without their own)
 
   int decRate_ = 8000, decChannels_ = 1;

@@ -20,10 +20,27 @@ export interface GraphOptions {
   maxDtxMs: number;
   /** Audio is left out while a DTMF event stands in for it (false: --dtmf-no-suppress). */
   suppressDtmf: boolean;
+  /** The DTX buffer (--dtx-delay given) with --dtx-buffer, --dtx-lag, --dtx-shift. */
+  dtxBuffered: boolean;
+  dtxBufferPackets: number;
+  dtxLagMs: number;
+  dtxShiftMs: number;
+  /** --dtx-cn-params, --cn-payload, --amr-dtx=CN. */
+  dtxCnParams: number[];
+  cnPayload: number[];
+  amrDtxCn: boolean;
 }
 
-/** What the options give when none is set: no silence detection, 60 ms DTX delay, 30 s of comfort noise at most, DTMF suppression. */
-export const DEFAULT_GRAPH_OPTIONS: GraphOptions = { silenceDetectDbov: 0, dtxDelayMs: 60, maxDtxMs: 30000, suppressDtmf: true };
+/**
+ * What the options give when none is set: no silence detection, 60 ms DTX delay
+ * (comfort noise after CN or SID only, no DTX buffer), 30 s of comfort noise at
+ * most, DTMF suppression, silence in gaps, CN payload [32], AMR's own comfort noise.
+ */
+export const DEFAULT_GRAPH_OPTIONS: GraphOptions = {
+  silenceDetectDbov: 0, dtxDelayMs: 60, maxDtxMs: 30000, suppressDtmf: true,
+  dtxBuffered: false, dtxBufferPackets: 10, dtxLagMs: 100, dtxShiftMs: 5,
+  dtxCnParams: [], cnPayload: [32], amrDtxCn: false,
+};
 
 /** The engine's description of a payload type for decoding or encoding, or null when this daemon cannot. */
 export function payloadTypeSpec(p: PayloadType, encoder: boolean): NativeCodecSpec | null {
@@ -92,6 +109,13 @@ export function planRoute(side: MediaCodecs, opts: GraphOptions = DEFAULT_GRAPH_
     outEventPt: -1,
     outEventClock: 8000,
     suppressDtmf: opts.suppressDtmf,
+    dtxBuffered: opts.dtxBuffered,
+    dtxBufferPackets: opts.dtxBufferPackets,
+    dtxLagMs: opts.dtxLagMs,
+    dtxShiftMs: opts.dtxShiftMs,
+    dtxCnParams: opts.dtxCnParams,
+    cnPayload: opts.cnPayload,
+    amrDtxCn: opts.amrDtxCn,
   };
   const forwarded = (h: Handler): boolean => h.passthrough || (h.src.def?.supplemental === true && !isCn(h.src) &&
     h.dest.def?.name === h.src.def?.name && h.dest.clockRate === h.src.clockRate);

@@ -4,10 +4,11 @@
 // production the relay owns its Transcoders in C++; JavaScript is never on the
 // per-packet path.
 
-import { loadNative } from '../media/engine';
+import { loadNative, type DtxRouteOptions } from '../media/engine';
 import type { NativeCodecSpec } from './table';
 
-export interface TranscoderOptions {
+/** The DTX fields are those of a CodecRoute (src/media/engine.ts). */
+export interface TranscoderOptions extends DtxRouteOptions {
   in: NativeCodecSpec;
   out: NativeCodecSpec;
   /** RFC 3389 payload type accepted on input. */
@@ -41,6 +42,9 @@ export interface TranscoderStats {
   cnOut: number;
   concealedSamples: number;
   resyncs: number;
+  /** DTX buffer: timer steps without a packet (filled) and timer moves. */
+  dtxGaps: number;
+  dtxShifts: number;
   nsDecode: number;
   nsEncode: number;
   nsTotal: number;

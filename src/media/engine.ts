@@ -90,6 +90,25 @@ export interface StreamConfig {
   codecs?: CodecRoute | null;
 }
 
+/** The DTX buffer and the comfort noise payloads of a transcoding direction (native/codec/dtx.h). */
+export interface DtxRouteOptions {
+  /**
+   * The DTX buffer (--dtx-delay set): input packets wait dtxDelayMs and are
+   * released at the input's pace, gaps filled; dtxBufferPackets, dtxLagMs and
+   * dtxShiftMs are --dtx-buffer, --dtx-lag and --dtx-shift. Default off.
+   */
+  dtxBuffered?: boolean;
+  dtxBufferPackets?: number;
+  dtxLagMs?: number;
+  dtxShiftMs?: number;
+  /** --dtx-cn-params: RFC 3389 payload whose noise fills DTX gaps; empty or absent: silence. */
+  dtxCnParams?: number[];
+  /** --cn-payload: the RFC 3389 payload sent for silence (default [32]). */
+  cnPayload?: number[];
+  /** --amr-dtx=CN: AMR SID frames and gaps are filled as other codecs' gaps. */
+  amrDtxCn?: boolean;
+}
+
 /**
  * How packets received on a stream are transformed before going to its sink.
  *
@@ -110,7 +129,7 @@ export interface StreamConfig {
  * of that type. While an input event is in progress its audio is not transcoded
  * unless `suppressDtmf` is false (--dtmf-no-suppress).
  */
-export interface CodecRoute {
+export interface CodecRoute extends DtxRouteOptions {
   /** Input payload types to decode and re-encode, each into `out` (one Transcoder per entry). */
   transcode: Array<{ in: NativeCodecSpec /* with in.payloadType */ }>;
   /** The codec the sink's peer receives (payloadType, ptime, bitrate, fmtp set); null when nothing is transcoded. */

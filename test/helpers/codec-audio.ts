@@ -142,3 +142,23 @@ export function assertStream(ps: RtpPacket[], o: { pt: number; tsStep: number; m
   });
 }
 
+/**
+ * An AMR SID_UPDATE frame in an octet-aligned payload: no mode request, one
+ * table-of-contents entry (frame type 8), 35 bits of comfort noise parameters
+ * (LSF indices 0 and the energy index given), the update bit and a mode.
+ */
+export function amrSid(energy: number): Buffer {
+  const bits: number[] = [];
+  const put = (v: number, n: number): void => {
+    for (let i = n - 1; i >= 0; i--) bits.push((v >> i) & 1);
+  };
+  put(0, 3);
+  put(0, 26);
+  put(energy, 6);
+  put(1, 1);
+  put(7, 3);
+  while (bits.length % 8) bits.push(0);
+  const bytes: number[] = [];
+  for (let i = 0; i < bits.length; i += 8) bytes.push(bits.slice(i, i + 8).reduce((a, b) => a * 2 + b, 0));
+  return Buffer.from([0xf0, (8 << 3) | 4, ...bytes]);
+}

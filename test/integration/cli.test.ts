@@ -242,6 +242,7 @@ describe('option lines compared with the reference rtpengine', function () {
     ['--interface=lo'], ['--max-load=1.5'], ['-fE'], ['--sip-source'], ['--no-log-timestamps'], ['--mos=lq'],
     ['--dtls-signature=sha1'], ['--log-facility=local3'], ['--cn-payload=0x20'], ['stray-positional'],
     ['--listen-ng=localhost:23047'], ['--listen-ng=[::1]:23047'], ['--max-sessions=100'],
+    ['--amr-dtx=cn'], ['--dtx-cn-params=40', '--dtx-cn-params=0x7f'], ['--dtx-delay=50', '--dtx-buffer=20', '--dtx-lag=200', '--dtx-shift=0'],
   ];
   const bothReject: string[][] = [
     ['--bogus'], ['-Z'], ['--tos=256'], ['--tos=-1'], ['--timeout=abc'], ['--timeout=5x'], ['--timeout=99999999999'],
@@ -250,6 +251,7 @@ describe('option lines compared with the reference rtpengine', function () {
     ['--listen-ng=*:2223'], ['--listen-ng=127.0.0.1'], ['--xmlrpc-format=3'], ['--dtls-mtu=100'], ['--cn-payload=200'],
     ['--redis=127.0.0.1:6379'], ['--jitter-buffer=-1'], ['--dtls-rsa-key-size=-1'], ['--mysql-query=select'],
     ['--graphite=127.0.0.1'], ['--interface'], ['--config-file=/nonexistent/rtpengine.conf'],
+    ['--amr-dtx=bogus'], ['--dtx-cn-params=128'], ['--cn-payload=10', '--cn-payload=255'], ['--dtx-buffer=x'],
   ];
 
   it('every option of the reference --help is in our table', () => {

@@ -438,27 +438,30 @@ describe('native Transcoder: gaps, concealment and comfort noise', () => {
     assert.equal(t.stats().errors, 1, 'a payload of neither size is an error');
   });
 
-  it('silent packets towards a peer that takes CN go out as RFC 3389 comfort noise', () => {
-    const t = transcoder({ in: l16(8000), out: spec('PCMA', 8), outCnPt: 13, silenceDbov: 60 });
-    const packets = Array.from({ length: 75 }, (_, i) =>
-      i >= 25 && i < 50
-        ? buildRtp({ pt: L16_PT, seq: 1000 + i, ts: 5000 + i * 160, ssrc: SSRC, payload: Buffer.alloc(320) })
-        : tonePacket(8000, i),
-    );
-    const [out] = runChain([t], packets);
-    const ps = parsed(out);
-    assert.equal(ps.length, 75);
-    ps.forEach((p, i) => {
-      assert.equal(p.seq, (ps[0].seq + i) & 0xffff);
-      assert.equal((p.ts - ps[0].ts) >>> 0, i * 160);
+  for (const cnPayload of [undefined, [20, 40, 60]]) {
+    const expected = Buffer.from(cnPayload ?? [32]);
+    it(`silent packets towards a peer that takes CN go out as RFC 3389 comfort noise (payload ${expected.toString('hex')})`, () => {
+      const t = transcoder({ in: l16(8000), out: spec('PCMA', 8), outCnPt: 13, silenceDbov: 60, cnPayload });
+      const packets = Array.from({ length: 75 }, (_, i) =>
+        i >= 25 && i < 50
+          ? buildRtp({ pt: L16_PT, seq: 1000 + i, ts: 5000 + i * 160, ssrc: SSRC, payload: Buffer.alloc(320) })
+          : tonePacket(8000, i),
+      );
+      const [out] = runChain([t], packets);
+      const ps = parsed(out);
+      assert.equal(ps.length, 75);
+      ps.forEach((p, i) => {
+        assert.equal(p.seq, (ps[0].seq + i) & 0xffff);
+        assert.equal((p.ts - ps[0].ts) >>> 0, i * 160);
+      });
+      const cn = ps.filter((p) => p.pt === 13);
+      assert.ok(cn.length >= 24 && cn.length <= 25, `${cn.length} CN packets`);
+      assert.ok(cn.every((p) => p.payload.equals(expected)), 'the configured CN payload (--cn-payload, default 32)');
+      const firstAfter = ps.findIndex((p, i) => i > 25 && p.pt === 8);
+      assert.ok(ps[firstAfter].marker, 'audio after CN starts a talkspurt');
+      assert.equal(t.stats().cnOut, cn.length);
     });
-    const cn = ps.filter((p) => p.pt === 13);
-    assert.ok(cn.length >= 24 && cn.length <= 25, `${cn.length} CN packets`);
-    assert.ok(cn.every((p) => p.payload[0] === 127), 'digital silence: -127 dBov');
-    const firstAfter = ps.findIndex((p, i) => i > 25 && p.pt === 8);
-    assert.ok(ps[firstAfter].marker, 'audio after CN starts a talkspurt');
-    assert.equal(t.stats().cnOut, cn.length);
-  });
+  }
 
   it('garbage payloads are counted and dropped; the next good packets decode', function () {
     const rnd = (n: number, seed: number): Buffer => {

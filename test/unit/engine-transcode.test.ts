@@ -9,7 +9,7 @@
 // follows the clock, is sent in real time).
 
 import { strict as assert } from 'assert';
-import { CodecRoute, EngineError, MediaEngine, StreamConfig } from '../../src/media/engine';
+import { CodecRoute, EngineError, MediaEngine } from '../../src/media/engine';
 import { findCodec, nativeCodecSpec, NativeCodecSpec, NegotiatedCodec } from '../../src/codec/table';
 import { backendAvailable, codecNative, NativeTranscoder } from '../../src/codec/native';
 import { buildRtp, buildRtcpRr, parseRtp, Received, RtpPacket, RtpPeer } from '../helpers/rtp';
@@ -18,87 +18,21 @@ import {
 } from '../helpers/codec-audio';
 import { channel, db, fromL16, mean, rms, sine, toL16, toneAmplitude } from '../helpers/audio';
 import { assertOnePress, encodeBlocks, events, keyBlocks, keyPress, toneBlocks } from '../helpers/dtmf';
-
-function route(inSpecs: NativeCodecSpec[], out: NativeCodecSpec | null, over: Partial<CodecRoute> = {}): CodecRoute {
-  return {
-    transcode: inSpecs.map((s) => ({ in: s })),
-    out,
-    passthrough: [],
-    inCnPt: -1,
-    outCnPt: -1,
-    silenceDbov: -1,
-    dtxDelayMs: 60,
-    maxDtxMs: 30000,
-    ...over,
-  };
-}
-
-let nextPort = 44600;
+import { collect, EngineCall, EngineCalls, route, sendAll, streamConfig } from '../helpers/engine-calls';
 
 describe('media engine: transcoding', function () {
   this.timeout(20000);
+  const calls = new EngineCalls(44600, 44999);
   let engine: MediaEngine;
-  const peers: RtpPeer[] = [];
-
-  /** Opens a stream on the next free port of 44600-44999. */
-  function openStream(): { id: number; port: number } {
-    for (let tries = 0; tries < 400; tries++) {
-      const port = nextPort;
-      nextPort = nextPort >= 44999 ? 44600 : nextPort + 1;
-      try {
-        return { id: engine.openStream([{ family: 4, address: HOST, port }]), port };
-      } catch (err) {
-        if (!(err instanceof EngineError) || err.code !== 'EADDRINUSE') throw err;
-      }
-    }
-    throw new Error('no free test port');
-  }
-
-  function cfg(over: Partial<StreamConfig>): StreamConfig {
-    return { endpoint: null, sink: null, rtcpSink: null, learning: 'off', strictSource: false, mediaHandover: false, tos: null, ...over };
-  }
-
-  /** Peer A sends to stream a, whose codec route transcodes towards stream b and peer B. */
-  async function call(codecs: CodecRoute | null): Promise<{
-    A: RtpPeer;
-    B: RtpPeer;
-    a: { id: number; port: number };
-    b: { id: number; port: number };
-    aCfg: StreamConfig;
-  }> {
-    const A = await RtpPeer.open(HOST);
-    const B = await RtpPeer.open(HOST);
-    peers.push(A, B);
-    const a = openStream();
-    const b = openStream();
-    const aCfg = cfg({ endpoint: { family: 4, address: HOST, port: A.port }, sink: b.id, codecs });
-    engine.configure(a.id, aCfg);
-    engine.configure(b.id, cfg({ endpoint: { family: 4, address: HOST, port: B.port }, sink: a.id }));
-    return { A, B, a, b, aCfg };
-  }
-
-  /** Sends packets in order, a few at a time (faster than real time). */
-  async function sendAll(from: RtpPeer, port: number, packets: Buffer[]): Promise<void> {
-    for (let i = 0; i < packets.length; i++) {
-      await from.send({ address: HOST, port }, packets[i]);
-      if (i % 4 === 3) await sleep(1);
-    }
-  }
-
-  /** Waits for at least n packets, then until nothing more arrives for 150 ms; returns them all. */
-  async function collect(peer: RtpPeer, n: number): Promise<Received[]> {
-    await peer.waitFor(n, 5000);
-    while ((await peer.countDuring(150)) > 0);
-    return peer.packets();
-  }
+  const call = (codecs: CodecRoute | null): Promise<EngineCall> => calls.call(codecs);
 
   beforeEach(function () {
-    engine = new MediaEngine({ threads: 1, learningDelayMs: 300, onEvents: () => undefined });
+    calls.setUp();
+    engine = calls.engine;
   });
 
   afterEach(async function () {
-    engine.close();
-    await Promise.all(peers.splice(0).map((p) => p.close()));
+    await calls.tearDown();
   });
 
   // ------------------------------------------------------------ codec pairs
@@ -474,8 +408,8 @@ describe('media engine: transcoding', function () {
   });
 
   it('telephone-event played as tones without a transcoded codec is refused with EINVAL', function () {
-    const s = openStream();
-    assert.throws(() => engine.configure(s.id, cfg({ codecs: route([], null, { events: [{ pt: 101, outPt: -1, clockRate: 8000, outClockRate: 8000 }] }) })),
+    const s = calls.openStream();
+    assert.throws(() => engine.configure(s.id, streamConfig({ codecs: route([], null, { events: [{ pt: 101, outPt: -1, clockRate: 8000, outClockRate: 8000 }] }) })),
       (err: unknown) => err instanceof EngineError && err.code === 'EINVAL' && /tones/.test(err.message));
   });
 });

@@ -232,6 +232,11 @@ describe('validation', () => {
     ['--xmlrpc-format=3', /--xmlrpc-format/],
     ['--dtls-mtu=100', /--dtls-mtu: must be at least 576/],
     ['--cn-payload=200', /--cn-payload/],
+    ['--dtx-cn-params=128', /'128' for --dtx-cn-params: the noise level must be between 0 and 127/],
+    ['--dtx-cn-params=-1', /--dtx-cn-params/],
+    ['--dtx-cn-params=loud', /'loud' for --dtx-cn-params: not an integer/],
+    ['--amr-dtx=comfort', /--amr-dtx: must be one of native, CN/],
+    ['--dtx-buffer=many', /--dtx-buffer: not an integer/],
     ['--redis=127.0.0.1:6379', /--redis: expected/],
     ['--redis=127.0.0.1:6379/-1', /--redis: database number/],
     ['--graphite=2003', /--graphite: an address is needed/],
@@ -267,6 +272,17 @@ describe('validation', () => {
     const e = configError(() => load(['--config-file=none', '--interface=nosuch', '--listen-ng=2223']));
     assert.equal(e.code, 'ERR_INVALID_INTERFACE');
     assert.match(e.message, /'nosuch'/);
+  });
+
+  it('reads the DTX options: buffer limits, comfort noise parameters in C notation, AMR mode', () => {
+    const d = load(BASE);
+    assert.deepEqual([d.dtxDelay, d.dtxBuffer, d.dtxLag, d.dtxShift, d.maxDtx, d.amrDtx], [0, 10, 100, 5, 30, 'native']);
+    assert.deepEqual(d.dtxCnParams, []);
+    const c = load([...BASE, '--dtx-delay=50', '--dtx-buffer=4', '--dtx-lag=60', '--dtx-shift=0', '--dtx-cn-params=40',
+      '--dtx-cn-params=0x7f', '--cn-payload=60', '--cn-payload=254', '--amr-dtx=CN']);
+    assert.deepEqual([c.dtxDelay, c.dtxBuffer, c.dtxLag, c.dtxShift, c.amrDtx], [50, 4, 60, 0, 'CN']);
+    assert.deepEqual(c.dtxCnParams, [40, 127]);
+    assert.deepEqual(c.cnPayload, [60, 254]);
   });
 
   it('accepts case-insensitive choices where the reference does, normalised', () => {
