@@ -28,6 +28,7 @@
 
 #include "codec/route.h"
 #include "event.h"
+#include "recorder.h"
 #include "socket.h"
 #include "stream.h"
 
@@ -67,6 +68,10 @@ class Relay {
   explicit Relay(std::vector<Event>& events);
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
+
+  // The ring recorded packets go to (recorder.h); set before the engine
+  // thread starts. Without one, recording bits are ignored.
+  void setRecordRing(RecordRing* ring) { ring_ = ring; }
 
   // Starts a loop iteration: reads the clocks once for all its packets.
   void beginRound() {
@@ -135,6 +140,12 @@ class Relay {
   // Hands an RTP packet of a stream with a codec route to the route.
   void route(Stream& a, uint8_t* data, uint32_t len, Socket& out, const SockAddr& dst, const PacketTime& t);
   void account(Stream& a, const codec::RouteCounters& c);
+  // Applies block/silence media and block DTMF (Stream::hot.control) to an
+  // RTP packet: false if it is to be dropped; a silenced payload is
+  // overwritten in place.
+  static bool admit(const MediaControl& c, uint8_t* data, uint32_t len);
+  // Copies a packet to the recorder's ring.
+  void record(const MediaControl& c, const SockAddr& src, const SockAddr& dst, const uint8_t* data, uint32_t len);
   // Hook for what is neither RTP nor RTCP (STUN, DTLS): returns true if the
   // packet was consumed.
   bool handleNonRtp(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& src);
@@ -176,6 +187,7 @@ class Relay {
   PacketTime now_{};
   uint32_t round_ = 1000;  // loop iterations, for Socket::lastRound
   std::vector<Event>& events_;
+  RecordRing* ring_ = nullptr;
   TxSink tx_{*this};
   // Streams whose codec route transcodes (Stream::ticking), and when their
   // Transcoders are next due a tick (monotonic ms).

@@ -7,8 +7,11 @@ import { parseNgRequest, type NgRequest } from './ng-request';
 import type { NgContext } from './ng-server';
 import { getLogger } from '../log';
 import { LoadLimitError, type CallRegistry } from '../call/registry';
+import type { Call } from '../call/model';
 import { processSignal, LoopProtected, type SignalEnv } from '../call/offer-answer';
 import { queryReply } from '../call/query';
+import type { MediaControlCommands } from './media-control';
+import type { Recordings } from '../recording/recordings';
 import { statisticsReply, type ControlStats, type PortUsage } from '../stats/statistics';
 
 const log = getLogger('control');
@@ -20,6 +23,9 @@ export interface CommandEnv {
   portUsage: () => PortUsage;
   /** Seconds a deleted call stays queryable (--delete-delay). */
   deleteDelay: number;
+  /** block/silence media, block DTMF, forwarding and recording commands (media-control.ts). */
+  mediaControl?: MediaControlCommands;
+  recordings?: Recordings;
 }
 
 /**
@@ -82,7 +88,10 @@ export class Commands {
         return this.list(req);
       case 'statistics':
         return this.statistics();
-      default:
+      default: {
+        const reply = this.env.mediaControl?.handle(req);
+        if (reply) return reply;
+      }
         // A command of the reference that this daemon does not implement yet.
         throw new NgError(`Command '${req.command}' is not supported yet`);
     }
@@ -120,6 +129,7 @@ export class Commands {
       if (req.recordCall !== undefined) call.recordCall = req.recordCall === 'yes' || req.recordCall === 'on';
       if (req.flags.has('record-call')) call.recordCall = true;
       if (req.metadata !== undefined) call.metadata = req.metadata;
+      this.record(call, req, kind, sdp);
       return { sdp, result: 'ok' };
     } catch (e) {
       // An SDP that parsed but could not be rewritten leaves the call it created, as
@@ -132,6 +142,15 @@ export class Commands {
       else if (e instanceof NgError && e.code === 'ERR_NO_PORTS') registry.destroy(call, 'forced');
       throw e;
     }
+  }
+
+  /** `record call` yes/no and the `record-call` flag start and stop the recording; a recorded call keeps its SDPs. */
+  private record(call: Call, req: NgRequest, kind: 'offer' | 'answer', sdp: string): void {
+    const recordings = this.env.recordings;
+    if (!recordings) return;
+    if (call.recordCall) recordings.start(call);
+    else if (req.recordCall !== undefined) void recordings.finish(call, false);
+    recordings.onSignal(call, kind, sdp);
   }
 
   private delete(req: NgRequest): BDict {
