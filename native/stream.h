@@ -52,7 +52,8 @@ struct StreamCounters {
 
 // What the in-call control commands (block/silence media, block DTMF, start
 // recording) ask of a stream's received packets. Set from JavaScript at any
-// time; the packet path reads its hot copy.
+// time; the packet path reads its hot copy. A stream with any of these bits
+// needs the user-space relay: an in-kernel fast path must leave it alone.
 struct MediaControl {
   enum Bits : uint32_t {
     kBlockMedia = 1,     // drop RTP other than DTMF events

@@ -236,7 +236,7 @@ export const OPTIONS: readonly OptionSpec[] = [
 
   // Recording.
   { name: 'recording-dir', type: 'string', arg: 'FILE', default: null, help: 'Directory for recordings and their metadata (enables recording)', status: 'supported', group: 'recording' },
-  { name: 'recording-method', type: 'string', arg: 'pcap|proc|all', default: 'pcap', help: 'Record to pcap files, to the kernel /proc interface, or both', status: 'supported', group: 'recording', choices: ['pcap', 'proc', 'all'], caseSensitive: true },
+  { name: 'recording-method', type: 'string', arg: 'pcap|proc|all', default: 'pcap', help: 'Record to pcap files; proc and all (the kernel /proc interface) record to pcap only', status: 'supported', group: 'recording', choices: ['pcap', 'proc', 'all'], caseSensitive: true },
   { name: 'recording-format', type: 'string', arg: 'raw|eth', default: 'raw', help: 'Packet framing in pcap recordings', status: 'supported', group: 'recording', choices: ['raw', 'eth'], caseSensitive: true },
   { name: 'record-egress', type: 'bool', default: false, help: 'Record media as sent instead of as received', status: 'supported', group: 'recording', newerThan105: true },
 

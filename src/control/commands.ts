@@ -150,7 +150,8 @@ export class Commands {
     if (!recordings) return;
     if (call.recordCall) recordings.start(call);
     else if (req.recordCall !== undefined) void recordings.finish(call, false);
-    recordings.onSignal(call, kind, sdp);
+    const party = call.monologue((kind === 'offer' ? req.fromTag : req.toTag) ?? '');
+    recordings.onSignal(call, kind, sdp, party?.label ?? null);
   }
 
   private delete(req: NgRequest): BDict {

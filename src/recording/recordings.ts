@@ -9,7 +9,8 @@
 //   metadata/rtpengine-meta-<call-id>-<same hex>.txt   appears when the recording ends
 //
 // The metadata file: the pcap path and two empty lines; then for every offer and
-// answer signalled while recording, a block "Timestamp started ms: <ms.µs>",
+// answer signalled while recording, a block ("Label: <label>" when the party that
+// signalled it has one) "Timestamp started ms: <ms.µs>",
 // "SDP mode: offer|answer", "SDP before RTP packet: <n>", an empty line and the SDP
 // sent out, followed by an empty line; then "Timestamp terminated ms(first
 // monologue): <ms.µs>" (0.000 when the call was still up), an empty line, "call
@@ -119,12 +120,16 @@ export class Recordings {
     this.wiring.refreshControl(call);
   }
 
-  /** Notes an offer or answer SDP sent out while the call is recorded. */
-  onSignal(call: Call, kind: 'offer' | 'answer', sdp: string): void {
+  /**
+   * Notes an offer or answer SDP sent out while the call is recorded; `label` is
+   * the label of the party that signalled it, if it has one.
+   */
+  onSignal(call: Call, kind: 'offer' | 'answer', sdp: string, label: string | null): void {
     const rec = call.recording;
     if (!(rec instanceof PcapRecording)) return;
     const before = this.engine.recordedPackets(rec.id) + 1;
-    rec.sdps.push(`Timestamp started ms: ${nowMs()}\nSDP mode: ${kind}\nSDP before RTP packet: ${before}\n\n${sdp}\n`);
+    const head = label ? `Label: ${label}\n` : '';
+    rec.sdps.push(`${head}Timestamp started ms: ${nowMs()}\nSDP mode: ${kind}\nSDP before RTP packet: ${before}\n\n${sdp}\n`);
   }
 
   /**

@@ -7,8 +7,8 @@
 
 import { strict as assert } from 'assert';
 import { DaemonHandle, attachDaemonLogs, daemonKinds, startDaemon } from '../helpers/daemon';
-import { buildSdp, mediaEndpoint } from '../helpers/sdp';
-import { RtpPeer, type Endpoint } from '../helpers/rtp';
+import { RtpPeer } from '../helpers/rtp';
+import { closeLiveCalls, startLiveCall, type LiveCall } from '../helpers/live-call';
 
 const HOST = '127.0.0.1';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -21,36 +21,17 @@ const CODECS: Record<string, { pt: number; rtpmap: string }> = {
 };
 const DTMF_PT = 101;
 
-interface LiveCall {
-  callId: string;
-  caller: RtpPeer;
-  callee: RtpPeer;
-  /** Where each peer sends to. */
-  fromCaller: Endpoint;
-  fromCallee: Endpoint;
-  seq: number;
+interface ControlledCall extends LiveCall {
   codec: string;
 }
 
 /** What arrived at a peer during one step, as "pt:first payload bytes in hex". */
 type Seen = string[];
 
-let serial = 0;
-
-async function liveCall(d: DaemonHandle, codec = 'PCMA'): Promise<LiveCall> {
+async function liveCall(d: DaemonHandle, codec = 'PCMA'): Promise<ControlledCall> {
   const { pt, rtpmap } = CODECS[codec];
-  const caller = await RtpPeer.open(HOST);
-  const callee = await RtpPeer.open(HOST);
-  const callId = `media-control-${process.pid}-${++serial}`;
-  const sdp = (port: number): string => buildSdp({
-    address: HOST,
-    media: [{ port, formats: [pt, DTMF_PT], attributes: [`rtpmap:${pt} ${rtpmap}`, `rtpmap:${DTMF_PT} telephone-event/8000`], extraAttributes: ['sendrecv'] }],
-  });
-  const offer = await d.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'caller-tag', label: 'caller', sdp: sdp(caller.port) });
-  assert.equal(offer.result, 'ok', JSON.stringify(offer));
-  const answer = await d.ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'caller-tag', 'to-tag': 'callee-tag', label: 'callee', sdp: sdp(callee.port) });
-  assert.equal(answer.result, 'ok', JSON.stringify(answer));
-  return { callId, caller, callee, fromCaller: mediaEndpoint(String(answer.sdp)), fromCallee: mediaEndpoint(String(offer.sdp)), seq: 1, codec };
+  const c = await startLiveCall(d, { name: 'media-control', codecs: [[pt, rtpmap], [DTMF_PT, 'telephone-event/8000']] });
+  return { ...c, codec };
 }
 
 /**
@@ -58,7 +39,7 @@ async function liveCall(d: DaemonHandle, codec = 'PCMA'): Promise<LiveCall> {
  * event packets from the caller, three audio packets from the callee, and
  * returns what each side received.
  */
-async function exchange(c: LiveCall): Promise<{ atCallee: Seen; atCaller: Seen }> {
+async function exchange(c: ControlledCall): Promise<{ atCallee: Seen; atCaller: Seen }> {
   c.caller.clear();
   c.callee.clear();
   const pt = CODECS[c.codec].pt;
@@ -79,7 +60,7 @@ async function exchange(c: LiveCall): Promise<{ atCallee: Seen; atCaller: Seen }
   return { atCallee: seen(c.callee), atCaller: seen(c.caller) };
 }
 
-async function ng(d: DaemonHandle, c: LiveCall, command: string, extra: Record<string, unknown> = {}): Promise<void> {
+async function ng(d: DaemonHandle, c: ControlledCall, command: string, extra: Record<string, unknown> = {}): Promise<void> {
   const r = await d.ng.request({ command, 'call-id': c.callId, ...extra });
   assert.deepEqual(r, { result: 'ok' }, `${command} ${JSON.stringify(extra)}`);
 }
@@ -91,7 +72,7 @@ for (const kind of daemonKinds()) {
   describe(`in-call media control (${kind})`, function () {
     this.timeout(30000);
     let d: DaemonHandle;
-    const calls: LiveCall[] = [];
+    const calls: ControlledCall[] = [];
     attachDaemonLogs(() => d);
 
     before(async function () {
@@ -99,14 +80,11 @@ for (const kind of daemonKinds()) {
     });
 
     after(async function () {
-      for (const c of calls) {
-        await c.caller.close();
-        await c.callee.close();
-      }
+      await closeLiveCalls(calls);
       if (d) await d.stop();
     });
 
-    async function call(codec = 'PCMA'): Promise<LiveCall> {
+    async function call(codec = 'PCMA'): Promise<ControlledCall> {
       const c = await liveCall(d, codec);
       calls.push(c);
       return c;

@@ -12,43 +12,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { DaemonHandle, attachDaemonLogs, daemonKinds, startDaemon } from '../helpers/daemon';
-import { buildSdp, mediaEndpoint } from '../helpers/sdp';
 import { RtpPeer, buildRtp, buildRtcpSr, type Endpoint } from '../helpers/rtp';
+import { closeLiveCalls, startLiveCall, type LiveCall } from '../helpers/live-call';
 import { readPcap, tsharkAvailable, tsharkFrames, type PcapFile } from '../helpers/pcap';
 
-const HOST = '127.0.0.1';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface LiveCall {
-  callId: string;
-  caller: RtpPeer;
-  callee: RtpPeer;
-  fromCaller: Endpoint;
-  fromCallee: Endpoint;
-  offerSdp: string;
-  answerSdp: string;
-  seq: number;
-}
-
-let serial = 0;
-
-function sdp(port: number): string {
-  return buildSdp({ address: HOST, media: [{ port, formats: [8], attributes: ['rtpmap:8 PCMA/8000'], extraAttributes: ['sendrecv'] }] });
-}
-
-async function liveCall(d: DaemonHandle, offerExtra: Record<string, unknown> = {}, answerExtra: Record<string, unknown> = {}): Promise<LiveCall> {
-  const caller = await RtpPeer.open(HOST);
-  const callee = await RtpPeer.open(HOST);
-  const callId = `recording-${process.pid}-${++serial}`;
-  const offer = await d.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'caller-tag', sdp: sdp(caller.port), ...offerExtra });
-  assert.equal(offer.result, 'ok', JSON.stringify(offer));
-  const answer = await d.ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'caller-tag', 'to-tag': 'callee-tag', sdp: sdp(callee.port), ...answerExtra });
-  assert.equal(answer.result, 'ok', JSON.stringify(answer));
-  return {
-    callId, caller, callee, seq: 1,
-    fromCaller: mediaEndpoint(String(answer.sdp)), fromCallee: mediaEndpoint(String(offer.sdp)),
-    offerSdp: String(offer.sdp), answerSdp: String(answer.sdp),
-  };
+function liveCall(d: DaemonHandle, offer: Record<string, unknown> = {}, answer: Record<string, unknown> = {}): Promise<LiveCall> {
+  return startLiveCall(d, { name: 'recording', codecs: [[8, 'PCMA/8000']], offer, answer });
 }
 
 /** Sends n RTP packets each way, alternating, and returns the datagrams in sending order. */
@@ -121,10 +92,7 @@ for (const kind of daemonKinds()) {
     });
 
     after(async function () {
-      for (const c of calls) {
-        await c.caller.close();
-        await c.callee.close();
-      }
+      await closeLiveCalls(calls);
       if (d) await d.stop();
       if (dir) fs.rmSync(dir, { recursive: true, force: true });
     });
@@ -168,7 +136,7 @@ for (const kind of daemonKinds()) {
 
       const meta = metadataOf(dir, files.pcaps[0]);
       const block = (mode: string, body: string): string =>
-        `Timestamp started ms: \\d+\\.\\d{3}\nSDP mode: ${mode}\nSDP before RTP packet: 1\n\n${body.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`;
+        `Label: ${mode === 'offer' ? 'caller' : 'callee'}\nTimestamp started ms: \\d+\\.\\d{3}\nSDP mode: ${mode}\nSDP before RTP packet: 1\n\n${body.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`;
       const when = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d';
       const expected = new RegExp(
         `^${pcapPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n\n\n` +
