@@ -99,6 +99,8 @@ export async function startDaemon(config: Config): Promise<Daemon> {
       await server.close();
       load.stop();
       registry.destroyAll();
+      // Calls recorded until now leave complete metadata files.
+      await recordings.flush();
       engine.close();
     },
   };

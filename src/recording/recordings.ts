@@ -63,6 +63,8 @@ function fileSafe(callId: string): string {
 
 export class Recordings {
   private nextId = 1;
+  /** Metadata files being written. */
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(
     private readonly engine: MediaEngine,
@@ -150,11 +152,16 @@ export class Recordings {
     text += `call start time: ${localTime(call.created)}\ncall end time: ${localTime(now)}\n`;
     if (call.metadata) text += `\n\n${call.metadata}\n`;
     const tmp = path.join(this.opts.dir, 'tmp', rec.metaName);
-    try {
-      await fsp.writeFile(tmp, text);
-      await fsp.rename(tmp, path.join(this.opts.dir, 'metadata', rec.metaName));
-    } catch (e) {
-      log.child(call.callId).error(`Cannot write the recording's metadata file: ${(e as Error).message}`);
-    }
+    const done = fsp.writeFile(tmp, text)
+      .then(() => fsp.rename(tmp, path.join(this.opts.dir!, 'metadata', rec.metaName)))
+      .catch((e: Error) => log.child(call.callId).error(`Cannot write the recording's metadata file: ${e.message}`))
+      .finally(() => this.writing.delete(done));
+    this.writing.add(done);
+    await done;
+  }
+
+  /** Resolves when every metadata file being written is in place (daemon shutdown). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.writing]);
   }
 }

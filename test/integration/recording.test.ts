@@ -266,6 +266,18 @@ describe('call recording options (ours)', function () {
     });
   });
 
+  it('stopping the daemon (SIGTERM) during a recorded call completes the pcap and writes the metadata file', async function () {
+    d = await startDaemon({ bin: 'ours', args: [`--recording-dir=${dir}`] });
+    const c = await liveCall(d, { 'record call': 'yes' });
+    peers.push(c.caller, c.callee);
+    const sent = await talk(c, 3);
+    await d.stop();
+    const files = spool(dir);
+    assert.equal(files.metadata.length, 1, JSON.stringify(files));
+    assertHolds(readPcap(path.join(dir, 'pcaps', files.pcaps[0])), sent);
+    assert.match(metadataOf(dir, files.pcaps[0]), /Timestamp terminated ms\(first monologue\): [1-9]/);
+  });
+
   it('without --recording-dir, start recording is ok and nothing is written', async function () {
     d = await startDaemon({ bin: 'ours' });
     const c = await liveCall(d);
