@@ -256,6 +256,8 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
   else rtcp::onRtp(a, data, len, t.unixMs);
   constexpr uint32_t kGate = MediaControl::kBlockMedia | MediaControl::kSilenceMedia | MediaControl::kBlockDtmf;
   if (!rtcp && (a.hot.control.bits & kGate) && !admit(a.hot.control, data, len)) {
+    // Transcoded audio resumes without concealing what was blocked.
+    if (a.hot.codecs && !a.hot.control.isDtmf(data[1] & 0x7f)) a.hot.codecs->interrupt();
     bump(ac.dropped);
     return;
   }

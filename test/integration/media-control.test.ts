@@ -9,6 +9,7 @@ import { strict as assert } from 'assert';
 import { DaemonHandle, attachDaemonLogs, daemonKinds, startDaemon } from '../helpers/daemon';
 import { RtpPeer } from '../helpers/rtp';
 import { closeLiveCalls, startLiveCall, type LiveCall } from '../helpers/live-call';
+import { assertTone, decode, encodeTone, pcmRate, rebuild, requireCodec, spec } from '../helpers/codec-audio';
 
 const HOST = '127.0.0.1';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -159,6 +160,52 @@ for (const kind of daemonKinds()) {
       const c = await call('opus');
       await ng(d, c, 'silence media');
       assert.deepEqual(await exchange(c), { atCallee: [...AUDIO(96), ...EVENTS], atCaller: AUDIO(96) });
+    });
+
+    it('on a transcoded call (PCMA caller, opus callee) silence media makes the callee hear silence, block media stops its audio, and unblocking brings the tone back', async function () {
+      requireCodec('opus');
+      const c = await startLiveCall(d, { name: 'media-control-transcode', codecs: [[8, 'PCMA/8000']], answer: {} , offer: { codec: { transcode: ['opus'] } } });
+      calls.push({ ...c, codec: 'PCMA' });
+      // The callee answers opus only: redo the answer with it.
+      const answer = await d.ng.request({
+        command: 'answer', 'call-id': c.callId, 'from-tag': 'caller-tag', 'to-tag': 'callee-tag',
+        sdp: `v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${c.callee.port} RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\na=sendrecv\r\n`,
+      });
+      assert.equal(answer.result, 'ok', JSON.stringify(answer));
+      const pcma = spec('PCMA', 8);
+      const opus = spec('opus', 96);
+      let block = 0;
+      /** Sends one second of tone and returns the opus packets the callee got. */
+      const second = async (): Promise<Buffer[]> => {
+        c.callee.clear();
+        const packets = encodeTone(pcma, { count: 50, seq: 1000 + block * 50, ts: 50000 + block * 8000, first: block * 50 });
+        block++;
+        for (const p of packets) {
+          await c.caller.send(c.fromCaller, p);
+          await sleep(18);
+        }
+        await sleep(200);
+        return c.callee.packets((r) => r.rtp?.pt === 96).map((r) => rebuild(r.rtp!));
+      };
+      const level = (pcm: Int16Array): number => Math.sqrt(pcm.reduce((a, x) => a + x * x, 0) / Math.max(1, pcm.length));
+
+      await ng(d, c as ControlledCall, 'silence media', { 'from-tag': 'caller-tag' });
+      const silent = await second();
+      assert.ok(silent.length >= 40, `${silent.length} opus packets while silenced`);
+      assert.ok(level(decode(opus, silent, 2).subarray(48000 * 2 * 0.2)) < 100, 'the callee hears silence');
+
+      await ng(d, c as ControlledCall, 'unsilence media', { 'from-tag': 'caller-tag' });
+      await ng(d, c as ControlledCall, 'block media', { 'from-tag': 'caller-tag' });
+      const blocked = await second();
+      assert.ok(blocked.length <= 2, `${blocked.length} opus packets arrived while blocked`);
+
+      await ng(d, c as ControlledCall, 'unblock media', { 'from-tag': 'caller-tag' });
+      const back = await second();
+      assert.ok(back.length >= 40, `${back.length} opus packets after unblock`);
+      const pcm = decode(opus, back, 2);
+      const mono = new Int16Array(pcm.length / 2);
+      for (let i = 0; i < mono.length; i++) mono[i] = pcm[2 * i];
+      assertTone(mono, pcmRate(opus), { from: 0.3, seconds: 0.5 });
     });
 
     it('errors name the problem and change nothing: no call-id, unknown call, unknown from-tag, label or address', async function () {
