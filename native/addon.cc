@@ -1,7 +1,7 @@
 // Entry point of the native media engine addon: the N-API binding of Engine.
 //
 // Exports `version` and the class `Engine`:
-//   new Engine({ threads, learningDelayMs }, onEvents, io: Float64Array)
+//   new Engine({ threads, learningDelayMs, recordRingBytes }, onEvents, io: Float64Array)
 //   openStream(group, family, address, port, family, address, port, ...): number
 //   configure(id, endpointAddress, iceUfrag | null, icePwd | null, codecs | null): void
 //                                    (the numbers in io, see ConfigSlot; codecs:
@@ -397,6 +397,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     bool present;
     if (!readInt(env, opts, "threads", 1, 64, threads, present)) return;
     if (!readInt(env, opts, "learningDelayMs", 0, 3600000, delay, present)) return;
+    int64_t ringBytes = 16 << 20;
+    if (!readInt(env, opts, "recordRingBytes", 4096, int64_t(1) << 30, ringBytes, present)) return;
     Napi::Value mos = opts.Get("mos");
     bool mosLq = mos.IsString() && mos.As<Napi::String>().Utf8Value() == "LQ";
     Napi::Value software = opts.Get("softwareId");
@@ -413,6 +415,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Engine::Options eo;
     eo.threads = static_cast<unsigned>(threads);
     eo.learningDelayMs = delay;
+    eo.recordRingBytes = static_cast<size_t>(ringBytes);
     eo.mos = mosLq ? rtpe::MosType::LQ : rtpe::MosType::CQ;
     if (software.IsString()) eo.softwareId = software.As<Napi::String>().Utf8Value();
     engine_.reset(new Engine(eo, sink));

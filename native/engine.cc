@@ -28,8 +28,9 @@ Engine::~Engine() { stop(); }
 Status Engine::start() {
   if (started_) return Status{};
   started_ = true;
-  // Room for about a second of packets per engine thread at 2,000 calls.
-  recorder_.reset(new Recorder(opts_.threads, 16u << 20));
+  // The default holds about a second of packets per engine thread at 2,000
+  // recorded calls; the pages are touched only when used.
+  recorder_.reset(new Recorder(opts_.threads, opts_.recordRingBytes));
   for (unsigned i = 0; i < opts_.threads; i++) {
     workers_.emplace_back(new Worker(i, sink_));
     workers_.back()->setRecordRing(recorder_->ring(i));

@@ -59,6 +59,7 @@ class Engine {
     int64_t learningDelayMs = 3000;  // the reference's fixed 3 s; shorter in tests
     MosType mos = MosType::CQ;       // --mos
     std::string softwareId;          // SOFTWARE in STUN answers; empty keeps the default
+    size_t recordRingBytes = 16u << 20;  // per engine thread, for recorded packets (recorder.h)
   };
   // The most sockets (local addresses) one stream may have.
   static constexpr size_t kMaxSocketsPerStream = 16;

@@ -266,6 +266,8 @@ export interface MediaEngineOptions {
   mos?: 'CQ' | 'LQ';
   /** SOFTWARE attribute of STUN answers (--software-id); a default when absent. */
   softwareId?: string;
+  /** Bytes per engine thread queued for the call recorder (default 16 MiB). For tests. */
+  recordRingBytes?: number;
 }
 
 export interface OpenStreamOptions {
@@ -400,6 +402,7 @@ export class MediaEngine {
           learningDelayMs: opts.learningDelayMs ?? 3000,
           mos: opts.mos ?? 'CQ',
           ...(opts.softwareId !== undefined ? { softwareId: opts.softwareId } : {}),
+          ...(opts.recordRingBytes !== undefined ? { recordRingBytes: opts.recordRingBytes } : {}),
         },
         safe,
         this.io,
