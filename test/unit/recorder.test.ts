@@ -43,12 +43,43 @@ describe('call recorder (native)', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function udp(): Promise<dgram.Socket> {
-    const s = dgram.createSocket('udp4');
+  async function udp(host = HOST): Promise<dgram.Socket> {
+    const s = dgram.createSocket({ type: host === HOST ? 'udp4' : 'udp6', ipv6Only: host !== HOST });
     socks.push(s);
-    await new Promise<void>((r) => s.bind(0, HOST, () => r()));
+    await new Promise<void>((r) => s.bind(0, host, () => r()));
     return s;
   }
+
+  it('IPv6 packets are written with an IPv6 header (eth: ethertype 0x86dd), sender and local address and ports', async function () {
+    const a = await udp('::1');
+    const b = await udp('::1');
+    const target = await freePort('::1');
+    const sa = engine.openStream([{ family: 6, address: '::1', port: target }]);
+    const sb = engine.openStream([{ family: 6, address: '::1', port: await freePort('::1') }]);
+    const cfg6 = (port: number, sink: number): StreamConfig => ({ ...config(port, sink), endpoint: { family: 6, address: '::1', port } });
+    engine.configure(sa, cfg6(a.address().port, sb));
+    engine.configure(sb, cfg6(b.address().port, sa));
+    const file = path.join(dir, 'v6.pcap');
+    engine.openRecording(1, file, 'eth');
+    engine.setControl(sa, RECORD);
+    const sent: Buffer[] = [];
+    for (let i = 0; i < 5; i++) {
+      const pkt = buildRtp({ pt: 0, seq: i, ts: i * 160, ssrc: 0x66, payload: Buffer.alloc(160, 0xff) });
+      sent.push(pkt);
+      a.send(pkt, target, '::1');
+      await sleep(5);
+    }
+    await sleep(100);
+    engine.closeRecording(1);
+    const pcap = readPcap(file);
+    assert.equal(pcap.linkType, 1);
+    assert.equal(pcap.packets.length, 5);
+    pcap.packets.forEach((p, i) => {
+      assert.equal(p.frame.readUInt16BE(12), 0x86dd);
+      assert.deepEqual([p.ipVersion, p.src, p.srcPort, p.dst, p.dstPort], [6, '0:0:0:0:0:0:0:1', a.address().port, '0:0:0:0:0:0:0:1', target]);
+      assert.ok(p.payload.equals(sent[i]));
+    });
+  });
 
   it('a ring much smaller than the traffic wraps around, drops and counts what does not fit, and keeps the rest intact and in order', async function () {
     const a = await udp();
@@ -90,10 +121,10 @@ describe('call recorder (native)', function () {
   });
 });
 
-/** A UDP port on 127.0.0.1 that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, HOST, () => r()));
+/** A UDP port on 127.0.0.1 (or host) that was free a moment ago. */
+async function freePort(host = HOST): Promise<number> {
+  const s = dgram.createSocket(host === HOST ? 'udp4' : 'udp6');
+  await new Promise<void>((r) => s.bind(0, host, () => r()));
   const port = s.address().port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
