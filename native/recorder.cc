@@ -21,8 +21,11 @@ constexpr uint32_t kLinkEthernet = 1;
 constexpr uint32_t kLinkRaw = 101;  // packets start with the IP header
 constexpr uint32_t kSnapLen = 65535;
 constexpr size_t kFileBuffer = 64 * 1024;
-// How long the writer thread sleeps between drains while files are open.
-constexpr auto kPollInterval = std::chrono::milliseconds(2);
+// How long the writer thread sleeps between drains while files are open
+// (open() and close() wake it at once), and how often it flushes the files'
+// buffers so that a recording in progress can be read.
+constexpr auto kPollInterval = std::chrono::milliseconds(10);
+constexpr auto kFlushInterval = std::chrono::milliseconds(200);
 
 struct PcapGlobal {
   uint32_t magic;
@@ -150,6 +153,7 @@ void Recorder::stop() {
 
 void Recorder::run() {
   pthread_setname_np(pthread_self(), "rtpe-recorder");
+  auto lastFlush = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     // The rings are drained under the lock: open() and close() only wait for
@@ -182,9 +186,11 @@ void Recorder::run() {
       // Nothing can arrive for a recording that is not open: sleep until open().
       wake_.wait(lock, [&] { return stopping_ || !files_.empty() || !closing_.empty(); });
     } else {
-      // A quiet moment: what is buffered goes to the files, so that a
-      // recording in progress can be read.
-      for (auto& f : files_) std::fflush(f.second.fp);
+      auto now = std::chrono::steady_clock::now();
+      if (now - lastFlush >= kFlushInterval) {
+        lastFlush = now;
+        for (auto& f : files_) std::fflush(f.second.fp);
+      }
       wake_.wait_for(lock, kPollInterval);
     }
   }
