@@ -89,11 +89,12 @@ export class Commands {
       case 'statistics':
         return this.statistics();
       default: {
+        // The in-call control commands live in media-control.ts.
         const reply = this.env.mediaControl?.handle(req);
         if (reply) return reply;
-      }
         // A command of the reference that this daemon does not implement yet.
         throw new NgError(`Command '${req.command}' is not supported yet`);
+      }
     }
   }
 
