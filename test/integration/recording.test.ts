@@ -179,6 +179,24 @@ for (const kind of daemonKinds()) {
       assert.equal(readPcap(path.join(dir, 'pcaps', files.pcaps[0])).packets.length, 0);
     });
 
+    it('a re-offer after three packets is noted as "SDP before RTP packet: 4"', async function () {
+      const c = await call({ 'record call': 'yes' });
+      for (let k = 0; k < 3; k++) {
+        await c.caller.send(c.fromCaller, buildRtp({ pt: 8, seq: k, ts: k * 160, ssrc: 0xaaaa, payload: Buffer.alloc(160, 0x55) }));
+        await sleep(20);
+      }
+      await sleep(100);
+      const reoffer = await d.ng.request({
+        command: 'offer', 'call-id': c.callId, 'from-tag': 'caller-tag', label: 'caller',
+        sdp: `v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${c.caller.port} RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n`,
+      });
+      assert.equal(reoffer.result, 'ok');
+      await d.ng.request({ command: 'delete', 'call-id': c.callId });
+      await waitForMetadata(dir, 1);
+      const counts = [...metadataOf(dir, spool(dir).pcaps[0]).matchAll(/SDP mode: (\w+)\nSDP before RTP packet: (\d+)/g)].map((m) => `${m[1]} ${m[2]}`);
+      assert.deepEqual(counts, ['offer 1', 'answer 1', 'offer 4']);
+    });
+
     it('the record-call flag records the call too', async function () {
       const c = await call({ flags: ['record-call'] });
       const sent = await talk(c, 3);
