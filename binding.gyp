@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/engine.cc",
         "native/learning.cc",
+        "native/recorder.cc",
         "native/relay.cc",
         "native/rtcp.cc",
         "native/socket.cc",

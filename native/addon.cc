@@ -1,7 +1,7 @@
 // Entry point of the native media engine addon: the N-API binding of Engine.
 //
 // Exports `version` and the class `Engine`:
-//   new Engine({ threads, learningDelayMs }, onEvents, io: Float64Array)
+//   new Engine({ threads, learningDelayMs, recordRingBytes }, onEvents, io: Float64Array)
 //   openStream(group, family, address, port, family, address, port, ...): number
 //   configure(id, endpointAddress, iceUfrag | null, icePwd | null, codecs | null): void
 //                                    (the numbers in io, see ConfigSlot; codecs:
@@ -15,6 +15,11 @@
 //   lastPacket(id): number   (unix ms of the last accepted packet, 0 = none)
 //   ssrcStats(group): object[]   (the SSRC table of a call, see ssrc.h)
 //   totals(): { packets, bytes, errors }   (received by all streams ever)
+//   setControl(id, bits, recording, silence: number[], dtmf: number[]): void
+//                            (rtpe::MediaControl; silence holds pairs of payload
+//                             type and pattern byte, dtmf the event payload types)
+//   openRecording(recording, path, eth): void   closeRecording(recording): void
+//   recordedPackets(recording): number   recordingDrops(): number
 //   close(): void
 // The calls every offer, answer and delete makes (open, configure, stats) pass
 // their numbers through `io`, a Float64Array shared with JavaScript and read in
@@ -407,6 +412,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::Play>("play"),
                            InstanceMethod<&EngineWrap::SsrcStats>("ssrcStats"),
                            InstanceMethod<&EngineWrap::Totals>("totals"),
+                           InstanceMethod<&EngineWrap::SetControl>("setControl"),
+                           InstanceMethod<&EngineWrap::OpenRecording>("openRecording"),
+                           InstanceMethod<&EngineWrap::CloseRecording>("closeRecording"),
+                           InstanceMethod<&EngineWrap::RecordedPackets>("recordedPackets"),
+                           InstanceMethod<&EngineWrap::RecordingDrops>("recordingDrops"),
                            InstanceMethod<&EngineWrap::Close>("close"),
                        });
   }
@@ -429,6 +439,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     bool present;
     if (!readInt(env, opts, "threads", 1, 64, threads, present)) return;
     if (!readInt(env, opts, "learningDelayMs", 0, 3600000, delay, present)) return;
+    int64_t ringBytes = 16 << 20;
+    if (!readInt(env, opts, "recordRingBytes", 4096, int64_t(1) << 30, ringBytes, present)) return;
     Napi::Value mos = opts.Get("mos");
     bool mosLq = mos.IsString() && mos.As<Napi::String>().Utf8Value() == "LQ";
     Napi::Value software = opts.Get("softwareId");
@@ -445,6 +457,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Engine::Options eo;
     eo.threads = static_cast<unsigned>(threads);
     eo.learningDelayMs = delay;
+    eo.recordRingBytes = static_cast<size_t>(ringBytes);
     eo.mos = mosLq ? rtpe::MosType::LQ : rtpe::MosType::CQ;
     if (software.IsString()) eo.softwareId = software.As<Napi::String>().Utf8Value();
     engine_.reset(new Engine(eo, sink));
@@ -636,6 +649,79 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Napi::Array out = Napi::Array::New(env, snaps.size());
     for (size_t i = 0; i < snaps.size(); i++) out.Set(static_cast<uint32_t>(i), ssrcValue(env, snaps[i]));
     return out;
+  }
+
+  Napi::Value SetControl(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id;
+    if (info.Length() < 5 || !readId(env, info[0], id)) {
+      throwError(env, "EINVAL", "setControl expects an id, bits, a recording, silence pairs and DTMF types");
+      return env.Undefined();
+    }
+    if (!usable(env)) return env.Undefined();
+    if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsArray() || !info[4].IsArray()) {
+      throwError(env, "EINVAL", "setControl expects numbers and two arrays");
+      return env.Undefined();
+    }
+    rtpe::MediaControl c;
+    c.bits = info[1].As<Napi::Number>().Uint32Value();
+    c.recording = info[2].As<Napi::Number>().Uint32Value();
+    auto ptOf = [&](Napi::Value v, uint32_t& out) {
+      if (!v.IsNumber()) return false;
+      double d = v.As<Napi::Number>().DoubleValue();
+      if (!(d >= 0 && d <= 127)) return false;
+      out = static_cast<uint32_t>(d);
+      return true;
+    };
+    Napi::Array silence = info[3].As<Napi::Array>();
+    for (uint32_t i = 0; i + 1 < silence.Length(); i += 2) {
+      uint32_t pt, fill;
+      if (!ptOf(silence.Get(i), pt) || !silence.Get(i + 1).IsNumber()) {
+        throwError(env, "EINVAL", "setControl: silence pairs are a payload type 0-127 and a byte");
+        return env.Undefined();
+      }
+      fill = silence.Get(i + 1).As<Napi::Number>().Uint32Value();
+      c.silence[pt] = static_cast<uint8_t>(fill);
+    }
+    Napi::Array dtmf = info[4].As<Napi::Array>();
+    for (uint32_t i = 0; i < dtmf.Length(); i++) {
+      uint32_t pt;
+      if (!ptOf(dtmf.Get(i), pt)) {
+        throwError(env, "EINVAL", "setControl: DTMF payload types are 0-127");
+        return env.Undefined();
+      }
+      c.dtmf[pt >> 6] |= uint64_t(1) << (pt & 63);
+    }
+    throwIfFailed(env, engine_->setControl(id, c));
+    return env.Undefined();
+  }
+
+  Napi::Value OpenRecording(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!usable(env)) return env.Undefined();
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsString()) {
+      throwError(env, "EINVAL", "openRecording expects a recording number, a path and the eth flag");
+      return env.Undefined();
+    }
+    throwIfFailed(env, engine_->openRecording(info[0].As<Napi::Number>().Uint32Value(),
+                                              info[1].As<Napi::String>().Utf8Value(), info[2].ToBoolean()));
+    return env.Undefined();
+  }
+
+  Napi::Value CloseRecording(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (engine_ && info.Length() > 0 && info[0].IsNumber()) engine_->closeRecording(info[0].As<Napi::Number>().Uint32Value());
+    return env.Undefined();
+  }
+
+  Napi::Value RecordedPackets(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!engine_ || info.Length() < 1 || !info[0].IsNumber()) return Napi::Number::New(env, 0);
+    return Napi::Number::New(env, static_cast<double>(engine_->recordedPackets(info[0].As<Napi::Number>().Uint32Value())));
+  }
+
+  Napi::Value RecordingDrops(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), engine_ ? static_cast<double>(engine_->recordingDrops()) : 0);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

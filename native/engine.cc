@@ -28,8 +28,12 @@ Engine::~Engine() { stop(); }
 Status Engine::start() {
   if (started_) return Status{};
   started_ = true;
+  // The default holds about a second of packets per engine thread at 2,000
+  // recorded calls; the pages are touched only when used.
+  recorder_.reset(new Recorder(opts_.threads, opts_.recordRingBytes));
   for (unsigned i = 0; i < opts_.threads; i++) {
     workers_.emplace_back(new Worker(i, sink_));
+    workers_.back()->setRecordRing(recorder_->ring(i));
     int err = workers_.back()->start();
     if (err) {
       stop();
@@ -236,10 +240,35 @@ Status Engine::snapshot(uint32_t id, StreamSnapshot& out) {
   return Status{};
 }
 
+Status Engine::setControl(uint32_t id, const MediaControl& c) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
+  it->second->setControl(c);
+  return Status{};
+}
+
+Status Engine::openRecording(uint32_t recording, const std::string& path, bool eth) {
+  if (stopped_ || !recorder_) return Status::error("EENGINE", "media engine is closed");
+  if (recording == 0) return Status::error("EINVAL", "recording id 0 is reserved");
+  int err = recorder_->open(recording, path, eth);
+  if (err) return errnoStatus(err, "cannot create " + path);
+  return Status{};
+}
+
+void Engine::closeRecording(uint32_t recording) {
+  if (recorder_) recorder_->close(recording);
+}
+
+uint64_t Engine::recordedPackets(uint32_t recording) { return recorder_ ? recorder_->written(recording) : 0; }
+
+uint64_t Engine::recordingDrops() { return recorder_ ? recorder_->dropped() : 0; }
+
 void Engine::stop() {
   if (stopped_) return;
   stopped_ = true;
   for (auto& w : workers_) w->stop();
+  // Every packet the engine threads queued is written before the files close.
+  if (recorder_) recorder_->stop();
   // The threads are gone: nothing reads the sockets any more.
   for (auto& kv : streams_) kv.second->retire();
   streams_.clear();

@@ -14,6 +14,7 @@
 
 #include "event.h"
 #include "learning.h"
+#include "recorder.h"
 #include "ssrc.h"
 #include "stream.h"
 #include "worker.h"
@@ -58,6 +59,7 @@ class Engine {
     int64_t learningDelayMs = 3000;  // the reference's fixed 3 s; shorter in tests
     MosType mos = MosType::CQ;       // --mos
     std::string softwareId;          // SOFTWARE in STUN answers; empty keeps the default
+    size_t recordRingBytes = 16u << 20;  // per engine thread, for recorded packets (recorder.h)
   };
   // The most sockets (local addresses) one stream may have.
   static constexpr size_t kMaxSocketsPerStream = 16;
@@ -87,6 +89,17 @@ class Engine {
   void closeStreams(const uint32_t* ids, size_t n);
 
   Status snapshot(uint32_t id, StreamSnapshot& out);
+
+  // Sets what block/silence/DTMF blocking and recording do to a stream's
+  // packets, from its next packet on.
+  Status setControl(uint32_t id, const MediaControl& c);
+  // Call recording (recorder.h): opens the pcap file of recording id (non-zero),
+  // closes it once what was queued for it is written, and the packets it
+  // holds so far.
+  Status openRecording(uint32_t recording, const std::string& path, bool eth);
+  void closeRecording(uint32_t recording);
+  uint64_t recordedPackets(uint32_t recording);
+  uint64_t recordingDrops();
 
   // Unix ms of the stream's last accepted packet, 0 if none yet: the one
   // figure the once-a-second timeout check needs, without a snapshot.
@@ -122,6 +135,7 @@ class Engine {
   Options opts_;
   EventSink sink_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<Recorder> recorder_;
   std::unordered_map<uint32_t, std::shared_ptr<Stream>> streams_;
   // The SSRC table of each group (call), shared by its streams; entries whose
   // streams are all gone are swept now and then.

@@ -139,6 +139,30 @@ void Relay::enqueue(uint16_t s, uint32_t offset, uint32_t len, Socket& out, cons
     b.slots[out.sendTail].next = s;
   }
   out.sendTail = s;
+  if (from.hot.control.bits & MediaControl::kRecordEgress) record(from.hot.control, out.local, dst, slot.base + offset, len);
+}
+
+bool Relay::admit(const MediaControl& c, uint8_t* data, uint32_t len) {
+  unsigned pt = data[1] & 0x7f;
+  if (c.isDtmf(pt)) return !(c.bits & MediaControl::kBlockDtmf);
+  if (c.bits & MediaControl::kBlockMedia) return false;
+  uint8_t fill = c.silence[pt];
+  if (!(c.bits & MediaControl::kSilenceMedia) || !fill) return true;
+  // The payload: after the CSRC list and any header extension, before padding.
+  uint32_t off = 12 + 4u * (data[0] & 0x0f);
+  if ((data[0] & 0x10) && off + 4 <= len) off += 4 + 4u * ((uint32_t(data[off + 2]) << 8) | data[off + 3]);
+  uint32_t end = len;
+  if ((data[0] & 0x20) && len > 12) end = data[len - 1] <= len ? len - data[len - 1] : 0;
+  if (off < end) std::memset(data + off, fill, end - off);
+  return true;
+}
+
+void Relay::record(const MediaControl& c, const SockAddr& src, const SockAddr& dst, const uint8_t* data,
+                   uint32_t len) {
+  if (!ring_) return;
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ring_->push(c.recording, static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000, src, dst, data, len);
 }
 
 void Relay::flush() {
@@ -207,6 +231,9 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
   // Closed, its sockets not yet: as if they were.
   if (a.closed.load(std::memory_order_relaxed)) return;
   StreamCounters& ac = a.counters;
+  a.sync();
+  // A recorded stream keeps every datagram it receives, as a capture would.
+  if (a.hot.control.bits & MediaControl::kRecordIngress) record(a.hot.control, src, sock.local, data, len);
 
   // RTP and RTCP both carry version 2 in the top bits of the first byte. An
   // RTCP packet (RFC 5761: second byte 192..223) may be as short as 8 bytes
@@ -220,7 +247,6 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
   bump(ac.packets);
   bump(ac.bytes, len);
 
-  a.sync();
   Verdict v = a.hot.learn.onPacket(src, static_cast<int8_t>(sock.index), t.monoMs);
   if (v == Verdict::Drop) {
     // A strict-source refusal is also an error, as the reference counts it.
@@ -233,6 +259,13 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
   // Per-SSRC figures and RTCP reports (rtcp.h); never drops the packet.
   if (rtcp) rtcp::onRtcp(a, data, len);
   else rtcp::onRtp(a, data, len, t.unixMs);
+  constexpr uint32_t kGate = MediaControl::kBlockMedia | MediaControl::kSilenceMedia | MediaControl::kBlockDtmf;
+  if (!rtcp && (a.hot.control.bits & kGate) && !admit(a.hot.control, data, len)) {
+    // Transcoded audio resumes without concealing what was blocked.
+    if (a.hot.codecs && !a.hot.control.isDtmf(data[1] & 0x7f)) a.hot.codecs->interrupt();
+    bump(ac.dropped);
+    return;
+  }
 
   Stream* b = rtcp && a.hot.rtcpSink ? a.hot.rtcpSink.get() : a.hot.sink.get();
   if (!b || b->closed.load(std::memory_order_relaxed)) {

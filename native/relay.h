@@ -29,6 +29,7 @@
 
 #include "codec/route.h"
 #include "event.h"
+#include "recorder.h"
 #include "socket.h"
 #include "stream.h"
 
@@ -68,6 +69,10 @@ class Relay {
   explicit Relay(std::vector<Event>& events);
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
+
+  // The ring recorded packets go to (recorder.h); set before the engine
+  // thread starts. Without one, recording bits are ignored.
+  void setRecordRing(RecordRing* ring) { ring_ = ring; }
 
   // Starts a loop iteration: reads the clocks once for all its packets.
   void beginRound() {
@@ -152,6 +157,12 @@ class Relay {
                   uint32_t ts, uint32_t ssrc);
   // Ends a's playback and takes it off the playing list (at index i).
   void endPlayback(Stream& a, size_t i);
+  // Applies block/silence media and block DTMF (Stream::hot.control) to an
+  // RTP packet: false if it is to be dropped; a silenced payload is
+  // overwritten in place.
+  static bool admit(const MediaControl& c, uint8_t* data, uint32_t len);
+  // Copies a packet to the recorder's ring.
+  void record(const MediaControl& c, const SockAddr& src, const SockAddr& dst, const uint8_t* data, uint32_t len);
   // Hook for what is neither RTP nor RTCP (STUN, DTLS): returns true if the
   // packet was consumed.
   bool handleNonRtp(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& src);
@@ -193,6 +204,7 @@ class Relay {
   PacketTime now_{};
   uint32_t round_ = 1000;  // loop iterations, for Socket::lastRound
   std::vector<Event>& events_;
+  RecordRing* ring_ = nullptr;
   TxSink tx_{*this};
   // Streams whose codec route transcodes (Stream::ticking), and when their
   // Transcoders are next due a tick (monotonic ms).

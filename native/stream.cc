@@ -43,6 +43,12 @@ std::shared_ptr<codec::CodecRoute> Stream::codecRoute() {
   return cfg_.codecs;
 }
 
+void Stream::setControl(const MediaControl& c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  control_ = c;
+  version_.fetch_add(1, std::memory_order_release);
+}
+
 void Stream::snapshot(StreamSnapshot& out) {
   out.packets = counters.packets.load(std::memory_order_relaxed);
   out.bytes = counters.bytes.load(std::memory_order_relaxed);
@@ -77,6 +83,7 @@ bool Stream::syncLocked(std::shared_ptr<codec::CodecRoute>& retired) {
   hot.rtcpSink = cfg_.rtcpSink;
   if (hot.ice != cfg_.ice) hot.ice = cfg_.ice;
   hot.clockRates = cfg_.clockRates;
+  hot.control = control_;
   if (hot.codecs != cfg_.codecs) {
     // A new route (a repeated one is the same object and keeps its state)
     // continues the output stream of the previous one. Back to plain

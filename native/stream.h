@@ -51,6 +51,25 @@ struct StreamCounters {
   std::atomic<uint64_t> transcodeErrors{0};  // malformed or undecodable payloads
 };
 
+// What the in-call control commands (block/silence media, block DTMF, start
+// recording) ask of a stream's received packets. Set from JavaScript at any
+// time; the packet path reads its hot copy. A stream with any of these bits
+// needs the user-space relay: an in-kernel fast path must leave it alone.
+struct MediaControl {
+  enum Bits : uint32_t {
+    kBlockMedia = 1,     // drop RTP other than DTMF events
+    kSilenceMedia = 2,   // overwrite the payload of codecs with a silence pattern
+    kBlockDtmf = 4,      // drop RTP DTMF events (the payload types in dtmf)
+    kRecordIngress = 8,  // copy every received datagram to the recorder
+    kRecordEgress = 16,  // copy every packet sent for this stream to the recorder
+  };
+  uint32_t bits = 0;
+  uint32_t recording = 0;   // the recording the copies belong to (recorder.h)
+  uint8_t silence[128] = {};  // per payload type: the byte silence repeats, 0 = none
+  uint64_t dtmf[2] = {0, 0};  // bit set of the payload types carrying DTMF events
+  bool isDtmf(unsigned pt) const { return (dtmf[pt >> 6] >> (pt & 63)) & 1; }
+};
+
 // Adds n to a single-writer counter without a locked instruction.
 inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -119,6 +138,9 @@ class Stream {
   // The codec route of the configuration, to keep it when signalling repeats
   // it. Runs on the JavaScript thread; takes the stream lock briefly.
   std::shared_ptr<codec::CodecRoute> codecRoute();
+  // Replaces the media control; the packet path applies it from the next
+  // packet on. Runs on the JavaScript thread; takes the stream lock briefly.
+  void setControl(const MediaControl& c);
 
   // Runs on any thread; takes the stream lock briefly.
   void snapshot(StreamSnapshot& out);
@@ -154,6 +176,7 @@ class Stream {
     std::vector<PtClock> clockRates;
     std::shared_ptr<codec::CodecRoute> codecs;
     codec::RouteOutput out;  // the output stream of the codec routes, kept across route changes
+    MediaControl control;
   } hot;
   // In the engine thread's list of streams whose Transcoders it ticks (relay.h).
   bool ticking = false;
@@ -170,6 +193,7 @@ class Stream {
 
   std::mutex mu_;
   StreamConfig cfg_;
+  MediaControl control_;
   uint32_t resetEpoch_ = 0;
   int64_t windowEndMs_ = 0;
   SockAddr pubEndpoint_;

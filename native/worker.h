@@ -92,6 +92,9 @@ class Worker {
   // one loop iteration.
   bool settle();
 
+  // The recorder ring of this thread's relay; call before start().
+  void setRecordRing(RecordRing* ring) { relay_.setRecordRing(ring); }
+
   // Stops and joins the thread. Idempotent. Runs on the JavaScript thread.
   void stop();
 

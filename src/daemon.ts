@@ -14,6 +14,8 @@ import { DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './codec/graph';
 import { ControlStats } from './stats/statistics';
 import { LoadMonitor } from './stats/load';
 import { XmlrpcCallbacks } from './call/xmlrpc-callback';
+import { MediaControlCommands } from './control/media-control';
+import { Recordings } from './recording/recordings';
 
 const log = getLogger('daemon');
 
@@ -34,6 +36,17 @@ export async function startDaemon(config: Config): Promise<Daemon> {
   });
   const ports = new PortAllocator(engine, config.portMin, config.portMax);
   wiring = new MediaWiring(engine, ports, config.endpointLearning, graphOptions(config));
+  wiring.recordEgress = config.recordEgress;
+  if (config.recordingDir !== null && config.recordingMethod !== 'pcap') {
+    log.warn(`Recording method '${config.recordingMethod}': the kernel /proc interface is not available, recording to pcap files only`);
+  }
+  const recordings = new Recordings(engine, wiring, { dir: config.recordingDir, format: config.recordingFormat });
+  try {
+    recordings.init();
+  } catch (e) {
+    engine.close();
+    throw new Error(`cannot create the recording directories: ${(e as Error).message}`);
+  }
   const load = new LoadMonitor(
     { maxLoad: config.maxLoad, maxCpu: config.maxCpu, maxBandwidth: config.maxBandwidth },
     { receivedBytes: () => engine.totals().bytes },
@@ -47,6 +60,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
   }, config.maxSessions, {
     load,
     b2b: config.b2bUrl ? { url: config.b2bUrl, format: config.xmlrpcFormat, callbacks: new XmlrpcCallbacks(`rtpengine-ts/${config.version}`) } : undefined,
+    onDestroy: (call) => void recordings.finish(call, true),
   });
   const control = new ControlStats();
   const commands = new Commands({
@@ -54,6 +68,8 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     control,
     deleteDelay: config.deleteDelay,
     playerCache: config.playerCache,
+    mediaControl: new MediaControlCommands({ registry, wiring, recordings }),
+    recordings,
     portUsage: () => ({ min: config.portMin, max: config.portMax, used: ports.inUse() * 2, last: ports.last() }),
     signal: {
       interfaces: config.interfaces,
@@ -84,6 +100,8 @@ export async function startDaemon(config: Config): Promise<Daemon> {
       await server.close();
       load.stop();
       registry.destroyAll();
+      // Calls recorded until now leave complete metadata files.
+      await recordings.flush();
       engine.close();
     },
   };

@@ -153,6 +153,12 @@ class CodecRoute {
   // period). Runs on the engine thread; never blocks.
   int64_t tick(int64_t nowMs, RtpSink& sink, RouteCounters& changed);
 
+  // Tells the Transcoders that input packets are being dropped on purpose
+  // (see Transcoder::interrupt). Runs on the engine thread; never blocks.
+  void interrupt() {
+    for (auto& t : transcoders_) t->interrupt();
+  }
+
   // Called when this route replaces prev on the stream, before its first
   // packet: the output stream continues where prev left it. Runs on the
   // engine thread.

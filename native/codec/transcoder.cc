@@ -284,8 +284,10 @@ void Transcoder::decodePacket(const uint8_t* pkt, size_t len, int64_t nowMs, Rtp
 
   if (!started_) {
     start(ssrc, seq, ts);
-  } else if (ssrc != inSsrc_) {
-    // A new source: start over, keeping the output stream continuous.
+  } else if (ssrc != inSsrc_ || interrupted_) {
+    // A new source, or the same after a deliberate gap: start over, keeping
+    // the output stream continuous.
+    interrupted_ = false;
     inSsrc_ = ssrc;
     resync(0);
     expectedSeq_ = seq;

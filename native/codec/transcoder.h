@@ -173,6 +173,11 @@ class Transcoder {
   // state; keeps the codec contexts. Runs on the engine thread; never blocks.
   void continueOutput(uint32_t ssrc, uint16_t seq, uint32_t ts);
 
+  // Input packets were dropped on purpose (block media): the next one starts
+  // a new input timeline, its gap neither concealed nor skipped in the
+  // output, which continues where it stopped. Runs on the engine thread.
+  void interrupt() { interrupted_ = true; }
+
  private:
   // What fills missing input: concealment after audio, RFC 3389 noise after a
   // CN packet, the codec's comfort noise after its SID, and the generic DTX
@@ -256,6 +261,7 @@ class Transcoder {
 
   // Input state.
   bool started_ = false;
+  bool interrupted_ = false;  // see interrupt()
   uint32_t inSsrc_ = 0;
   uint16_t expectedSeq_ = 0;
   uint32_t nextTs_ = 0;  // input clock: where the next packet's audio should start

@@ -16,6 +16,30 @@ import type { Direction } from '../sdp/attributes';
 import { MediaCodecs } from '../codec/negotiation';
 export type { Direction };
 
+/**
+ * The switches of the in-call control commands (block/silence media, block DTMF,
+ * forwarding), held per monologue and for the whole call: a stream is blocked when
+ * either its monologue's or its call's switch is on.
+ */
+export interface MediaSwitches {
+  blockMedia: boolean;
+  silenceMedia: boolean;
+  blockDtmf: boolean;
+  forwarding: boolean;
+}
+
+export function noSwitches(): MediaSwitches {
+  return { blockMedia: false, silenceMedia: false, blockDtmf: false, forwarding: false };
+}
+
+/** A call's recording as the media plane sees it: which file, and whether packets go there now. */
+export interface RecordingState {
+  /** The engine's recording number. */
+  readonly id: number;
+  /** False while paused (`pause recording`). */
+  active: boolean;
+}
+
 export class PacketStream {
   /** Id of the native engine stream bound to the local port, or null when there is none. */
   engineId: number | null = null;
@@ -105,6 +129,8 @@ export class CallMedia {
   iceControlling = false;
   /** True once ports have been allocated for this side. */
   hasPorts = false;
+  /** The engine holds in-call switches or a recording for this side's streams (wiring). */
+  controlled = false;
   /** The payload types used with this side and what happens to what it sends (src/codec/negotiation.ts). */
   readonly codec = new MediaCodecs();
   private closed = false;
@@ -151,6 +177,7 @@ export class Monologue {
   asymmetric = false;
   portLatching = false;
   tos: number | null = null;
+  readonly switches = noSwitches();
   private closed = false;
 
   constructor(readonly call: Call, public tag: string) {
@@ -180,6 +207,9 @@ export class Call {
   answered = false;
   recordCall = false;
   metadata: string | null = null;
+  readonly switches = noSwitches();
+  /** Set while the call is being recorded (src/recording/). */
+  recording: RecordingState | null = null;
   /** Where the b2b callback of a timeout goes: the `xmlrpc-callback` address, else where the first offer came from. */
   callbackAddress: string | null = null;
   private closed = false;

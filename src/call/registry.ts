@@ -55,6 +55,8 @@ export interface RegistryOptions {
   load?: LoadMonitor;
   /** --b2b-url and --xmlrpc-format: the callback made for calls torn down by a media timeout. */
   b2b?: { url: string; format: number; callbacks: XmlrpcCallbacks };
+  /** Called once a call is torn down (its streams closed), e.g. to finish its recording. */
+  onDestroy?: (call: Call) => void;
 }
 
 export interface RegistryTotals {
@@ -231,6 +233,7 @@ export class CallRegistry {
       case 'forced': this.totals.forcedTerminatedSessions++; break;
     }
     if (log.isEnabled(LOG_INFO)) log.child(call.callId).info(`Call deleted (${reason})`);
+    this.opts.onDestroy?.(call);
     const b2b = this.opts.b2b;
     if (b2b && (reason === 'timeout' || reason === 'silent' || reason === 'offer')) {
       b2b.callbacks.send(teardownRequests(call, b2b.format, b2b.url, call.callbackAddress));

@@ -2,12 +2,12 @@
 // media on its logical interface and compiles each stream's route (endpoint, sink,
 // RTCP sink, learning) when signalling changes it. Runs on the control thread.
 
-import { EngineError, type CodecRoute, type Endpoint, type StreamConfig, type MediaEngine, type EngineEvent, type Learning, type PayloadClock, type StreamStats } from '../media/engine';
+import { EngineError, type StreamControl, type CodecRoute, type Endpoint, type StreamConfig, type MediaEngine, type EngineEvent, type Learning, type PayloadClock, type StreamStats } from '../media/engine';
 import { planRoute, DEFAULT_GRAPH_OPTIONS, type GraphOptions } from '../codec/graph';
 import { getLogger } from '../log';
 import { PortsExhaustedError, type PortAllocator, type PortPair } from '../media/ports';
 import { NgError } from '../control/errors';
-import type { CallMedia, PacketStream } from './model';
+import type { Call, CallMedia, PacketStream } from './model';
 
 const log = getLogger('call');
 
@@ -28,7 +28,41 @@ function clockRates(m: CallMedia): PayloadClock[] | undefined {
   return out;
 }
 
+/** The byte that fills a silent payload of the codecs the reference silences that way. */
+const SILENCE_FILL: Record<string, number> = { pcma: 0xd5, pcmu: 0xff, g722: 0xfa };
+
+/** What the in-call switches and the recording of its call ask of a side's streams. */
+function streamControl(m: CallMedia, record: 'ingress' | 'egress'): StreamControl {
+  const ml = m.monologue;
+  const call = ml.call;
+  const silence: StreamControl['silence'] = [];
+  const dtmfPts: number[] = [];
+  const desc = m.desc;
+  if (desc) {
+    for (let i = 0; i < desc.formats.length; i++) {
+      const pt = Number(desc.formats[i]);
+      if (!Number.isInteger(pt) || pt < 0 || pt > 127) continue;
+      const name = (desc.codecs[i] ?? '').split('/')[0].toLowerCase();
+      if (name === 'telephone-event') dtmfPts.push(pt);
+      else if (SILENCE_FILL[name] !== undefined) silence.push({ pt, fill: SILENCE_FILL[name] });
+    }
+  }
+  const rec = call.recording;
+  return {
+    blockMedia: call.switches.blockMedia || ml.switches.blockMedia,
+    silenceMedia: call.switches.silenceMedia || ml.switches.silenceMedia,
+    blockDtmf: call.switches.blockDtmf || ml.switches.blockDtmf,
+    silence,
+    dtmfPts,
+    recording: rec && rec.active ? rec.id : 0,
+    record,
+  };
+}
+
 export class MediaWiring {
+  /** --record-egress: recordings hold what is sent instead of what is received. */
+  recordEgress = false;
+
   /** Native stream id → the model's stream, for events coming back from the engine. */
   private readonly byEngineId = new Map<number, PacketStream>();
 
@@ -108,6 +142,22 @@ export class MediaWiring {
     // RTCP towards a multiplexing peer leaves through its RTP port.
     const rtcpEndpoint = from.rtcpMux ? null : from.rtcp.endpoint;
     this.engine.configure(from.rtcp.engineId, this.streamConfig(from, rtcpEndpoint, rtcpTarget, rtcpTarget, null));
+    this.applyControl(from);
+  }
+
+  /** Hands a side's in-call switches and recording to its streams. */
+  private applyControl(m: CallMedia): void {
+    const c = streamControl(m, this.recordEgress ? 'egress' : 'ingress');
+    const active = c.blockMedia || c.silenceMedia || c.blockDtmf || c.recording !== 0;
+    // Most calls never use these commands: nothing to tell the engine then.
+    if (!active && !m.controlled) return;
+    m.controlled = active;
+    for (const ps of [m.rtp, m.rtcp]) if (ps.engineId !== null) this.engine.setControl(ps.engineId, c);
+  }
+
+  /** Applies a change of a call's switches or recording to all its streams, from their next packet on. */
+  refreshControl(call: Call): void {
+    for (const ml of call.monologues.values()) for (const m of ml.medias) this.applyControl(m);
   }
 
   /**

@@ -235,10 +235,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'measure-rtp', type: 'bool', default: false, help: 'Measure RTP metrics for plain forwarded streams too', status: 'unsupported', group: 'monitoring', newerThan105: true },
 
   // Recording.
-  { name: 'recording-dir', type: 'string', arg: 'FILE', default: null, help: 'Directory for recordings and their metadata (enables recording)', status: 'unsupported', group: 'recording' },
-  { name: 'recording-method', type: 'string', arg: 'pcap|proc|all', default: 'pcap', help: 'Record to pcap files, to the kernel /proc interface, or both', status: 'unsupported', group: 'recording', choices: ['pcap', 'proc', 'all'], caseSensitive: true },
-  { name: 'recording-format', type: 'string', arg: 'raw|eth', default: 'raw', help: 'Packet framing in pcap recordings', status: 'unsupported', group: 'recording', choices: ['raw', 'eth'], caseSensitive: true },
-  { name: 'record-egress', type: 'bool', default: false, help: 'Record media as sent instead of as received', status: 'unsupported', group: 'recording', newerThan105: true },
+  { name: 'recording-dir', type: 'string', arg: 'FILE', default: null, help: 'Directory for recordings and their metadata (enables recording)', status: 'supported', group: 'recording' },
+  { name: 'recording-method', type: 'string', arg: 'pcap|proc|all', default: 'pcap', help: 'Record to pcap files; proc and all (the kernel /proc interface) record to pcap only', status: 'supported', group: 'recording', choices: ['pcap', 'proc', 'all'], caseSensitive: true },
+  { name: 'recording-format', type: 'string', arg: 'raw|eth', default: 'raw', help: 'Packet framing in pcap recordings', status: 'supported', group: 'recording', choices: ['raw', 'eth'], caseSensitive: true },
+  { name: 'record-egress', type: 'bool', default: false, help: 'Record media as sent instead of as received', status: 'supported', group: 'recording', newerThan105: true },
 
   // Media processing and transcoding.
   { name: 'jitter-buffer', type: 'int', arg: 'INT', default: 0, defaultText: '0 (off)', help: 'Packets held in the receive jitter buffer', status: 'unsupported', group: 'media', min: 0 },

@@ -7,9 +7,12 @@ import { parseNgRequest, type NgRequest } from './ng-request';
 import type { NgContext } from './ng-server';
 import { getLogger } from '../log';
 import { LoadLimitError, type CallRegistry } from '../call/registry';
+import type { Call } from '../call/model';
 import { processSignal, LoopProtected, type SignalEnv } from '../call/offer-answer';
 import { queryReply } from '../call/query';
 import { PlayerCommands } from './player-commands';
+import type { MediaControlCommands } from './media-control';
+import type { Recordings } from '../recording/recordings';
 import { statisticsReply, type ControlStats, type PortUsage } from '../stats/statistics';
 
 const log = getLogger('control');
@@ -23,6 +26,9 @@ export interface CommandEnv {
   deleteDelay: number;
   /** --player-cache. */
   playerCache?: boolean;
+  /** block/silence media, block DTMF, forwarding and recording commands (media-control.ts). */
+  mediaControl?: MediaControlCommands;
+  recordings?: Recordings;
 }
 
 /**
@@ -100,9 +106,13 @@ export class Commands {
         return this.player.stopMedia(req);
       case 'play dtmf':
         return this.player.playDtmf(req);
-      default:
+      default: {
+        // The in-call control commands live in media-control.ts.
+        const reply = this.env.mediaControl?.handle(req);
+        if (reply) return reply;
         // A command of the reference that this daemon does not implement yet.
         throw new NgError(`Command '${req.command}' is not supported yet`);
+      }
     }
   }
 
@@ -138,6 +148,7 @@ export class Commands {
       if (req.recordCall !== undefined) call.recordCall = req.recordCall === 'yes' || req.recordCall === 'on';
       if (req.flags.has('record-call')) call.recordCall = true;
       if (req.metadata !== undefined) call.metadata = req.metadata;
+      this.record(call, req, kind, sdp);
       return { sdp, result: 'ok' };
     } catch (e) {
       // An SDP that parsed but could not be rewritten leaves the call it created, as
@@ -150,6 +161,16 @@ export class Commands {
       else if (e instanceof NgError && e.code === 'ERR_NO_PORTS') registry.destroy(call, 'forced');
       throw e;
     }
+  }
+
+  /** `record call` yes/no and the `record-call` flag start and stop the recording; a recorded call keeps its SDPs. */
+  private record(call: Call, req: NgRequest, kind: 'offer' | 'answer', sdp: string): void {
+    const recordings = this.env.recordings;
+    if (!recordings) return;
+    if (call.recordCall) recordings.start(call);
+    else if (req.recordCall !== undefined) void recordings.finish(call, false);
+    const party = call.monologue((kind === 'offer' ? req.fromTag : req.toTag) ?? '');
+    recordings.onSignal(call, kind, sdp, party?.label ?? null);
   }
 
   private delete(req: NgRequest): BDict {

@@ -110,6 +110,26 @@ export interface DtxRouteOptions {
 }
 
 /**
+ * What the in-call control commands (block/silence media, block DTMF, recording)
+ * do to the packets a stream receives. RTCP is never blocked or silenced.
+ */
+export interface StreamControl {
+  /** Drop received RTP, except DTMF events (dtmfPts). */
+  blockMedia: boolean;
+  /** Overwrite the payload of received RTP whose payload type has a silence pattern. */
+  silenceMedia: boolean;
+  /** Drop received RTP DTMF events. */
+  blockDtmf: boolean;
+  /** Payload types of this side that carry a codec with a one-byte silence pattern. */
+  silence: Array<{ pt: number; fill: number }>;
+  /** Payload types of this side that carry RFC 4733 events. */
+  dtmfPts: number[];
+  /** The recording packets are copied to, 0 for none; what is copied: what arrives or what leaves. */
+  recording: number;
+  record: 'ingress' | 'egress';
+}
+
+/**
  * How packets received on a stream are transformed before going to its sink.
  *
  * Each RTP packet is dispatched by payload type: a `transcode` entry's type goes
@@ -287,6 +307,8 @@ export interface MediaEngineOptions {
   mos?: 'CQ' | 'LQ';
   /** SOFTWARE attribute of STUN answers (--software-id); a default when absent. */
   softwareId?: string;
+  /** Bytes per engine thread queued for the call recorder (default 16 MiB). For tests. */
+  recordRingBytes?: number;
 }
 
 export interface OpenStreamOptions {
@@ -317,6 +339,11 @@ interface NativeEngine {
   play(id: number, list: PlayList | null, repeat: number, queue: boolean): void;
   ssrcStats(group: number): SsrcStats[];
   totals(): EngineTotals;
+  setControl(id: number, bits: number, recording: number, silence: number[], dtmf: number[]): void;
+  openRecording(recording: number, path: string, eth: boolean): void;
+  closeRecording(recording: number): void;
+  recordedPackets(recording: number): number;
+  recordingDrops(): number;
   close(): void;
 }
 
@@ -456,6 +483,7 @@ export class MediaEngine {
           learningDelayMs: opts.learningDelayMs ?? 3000,
           mos: opts.mos ?? 'CQ',
           ...(opts.softwareId !== undefined ? { softwareId: opts.softwareId } : {}),
+          ...(opts.recordRingBytes !== undefined ? { recordRingBytes: opts.recordRingBytes } : {}),
         },
         safe,
         this.io,
@@ -603,6 +631,56 @@ export class MediaEngine {
     } catch (err) {
       rethrow(err);
     }
+  }
+
+  /**
+   * Sets what the in-call control commands ask of the packets a stream receives,
+   * from its next packet on (see StreamControl). Throws EngineError 'ENOENT' for an
+   * unknown stream.
+   */
+  setControl(id: number, c: StreamControl): void {
+    let bits = 0;
+    if (c.blockMedia) bits |= 1;
+    if (c.silenceMedia) bits |= 2;
+    if (c.blockDtmf) bits |= 4;
+    if (c.recording && c.record === 'ingress') bits |= 8;
+    if (c.recording && c.record === 'egress') bits |= 16;
+    const silence: number[] = [];
+    for (const s of c.silence) silence.push(s.pt, s.fill);
+    try {
+      this.engine.setControl(id, bits, c.recording, silence, c.dtmfPts);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /**
+   * Creates the pcap file of a recording (`recording` > 0, chosen by the caller):
+   * packets of streams whose control names it are written there by the engine's
+   * recorder thread. Throws EngineError (e.g. 'EACCES', 'EEXIST') when the file
+   * cannot be created.
+   */
+  openRecording(recording: number, path: string, format: 'raw' | 'eth'): void {
+    try {
+      this.engine.openRecording(recording, path, format === 'eth');
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /** Writes what is queued for a recording and closes its file; waits a few ms at most. */
+  closeRecording(recording: number): void {
+    if (!this.closed) this.engine.closeRecording(recording);
+  }
+
+  /** Packets written to a recording's file so far (lags the packet path by a few ms). */
+  recordedPackets(recording: number): number {
+    return this.closed ? 0 : this.engine.recordedPackets(recording);
+  }
+
+  /** Packets the recorder lost (a full queue, or a recording already closed). */
+  recordingDrops(): number {
+    return this.closed ? 0 : this.engine.recordingDrops();
   }
 
   /** Stops the engine threads and closes every stream. Idempotent. */
