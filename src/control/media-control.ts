@@ -47,6 +47,37 @@ function canonicalIp(a: string): string {
   return isIP(a) === 6 ? new URL(`http://[${a}]/`).hostname.slice(1, -1) : a;
 }
 
+/**
+ * The one party a request names by `label`, `address` (a monologue with a stream
+ * whose peer has that address) or `from-tag`, in that order as the reference
+ * looks; null when it names none. Errors are worded as the reference words them.
+ */
+export function matchParty(call: Call, req: NgRequest): Monologue | null {
+  if (req.label !== undefined) {
+    for (const ml of call.monologues.values()) if (ml.label === req.label) return ml;
+    throw new NgError('No monologue matching the given label');
+  }
+  if (req.address !== undefined) {
+    if (!isIP(req.address)) throw new NgError('Failed to parse network address');
+    const want = canonicalIp(req.address);
+    for (const ml of call.monologues.values()) {
+      for (const m of ml.medias) {
+        for (const ps of [m.rtp, m.rtcp]) {
+          const e = ps.endpoint ?? ps.advertised;
+          if (e && canonicalIp(e.address) === want) return ml;
+        }
+      }
+    }
+    throw new NgError('Failed to match address to any tag');
+  }
+  if (req.fromTag !== undefined && req.fromTag !== '') {
+    const ml = call.monologue(req.fromTag);
+    if (!ml) throw new NgError('From-tag given, but no such tag exists');
+    return ml;
+  }
+  return null;
+}
+
 export class MediaControlCommands {
   constructor(private readonly env: MediaControlEnv) {}
 
@@ -71,7 +102,7 @@ export class MediaControlCommands {
     const call = this.env.registry.get(req.callId);
     if (!call || call.deleteAt !== null) throw new NgError('Unknown call-ID');
     const all = req.all === 'all';
-    const ml = all ? null : this.party(call, req);
+    const ml = all ? null : matchParty(call, req);
     if (ml) {
       ml.switches[key] = on;
     } else {
@@ -81,33 +112,6 @@ export class MediaControlCommands {
     log.child(call.callId).info(`${req.command}: ${ml ? `tag '${ml.tag}'` : 'whole call'}`);
     this.env.wiring.refreshControl(call);
     return { result: 'ok' };
-  }
-
-  /** The monologue a switch command names, null for the whole call; errors as the reference words them. */
-  private party(call: Call, req: NgRequest): Monologue | null {
-    if (req.label !== undefined) {
-      for (const ml of call.monologues.values()) if (ml.label === req.label) return ml;
-      throw new NgError('No monologue matching the given label');
-    }
-    if (req.address !== undefined) {
-      if (!isIP(req.address)) throw new NgError('Failed to parse network address');
-      const want = canonicalIp(req.address);
-      for (const ml of call.monologues.values()) {
-        for (const m of ml.medias) {
-          for (const ps of [m.rtp, m.rtcp]) {
-            const e = ps.endpoint ?? ps.advertised;
-            if (e && canonicalIp(e.address) === want) return ml;
-          }
-        }
-      }
-      throw new NgError('Failed to match address to any tag');
-    }
-    if (req.fromTag !== undefined && req.fromTag !== '') {
-      const ml = call.monologue(req.fromTag);
-      if (!ml) throw new NgError('From-tag given, but no such tag exists');
-      return ml;
-    }
-    return null;
   }
 
   /** start/stop/pause recording: always the whole call (tags are ignored, as in the reference). */

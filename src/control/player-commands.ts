@@ -6,6 +6,7 @@
 
 import { createHash } from 'crypto';
 import { NgError } from './errors';
+import { matchParty } from './media-control';
 import type { BDict } from './bencode';
 import type { NgRequest } from './ng-request';
 import { getLogger } from '../log';
@@ -83,26 +84,12 @@ export function dtmfEvent(raw: BDict): number {
   return i;
 }
 
-/** The parties a request addresses, as the reference selects them (from-tag, label, media address, `all`). */
+/** The parties a request addresses, as the reference selects them (`all`, then label, media address, from-tag). */
 export function selectParties(call: Call, req: NgRequest): Monologue[] {
-  const all = [...call.monologues.values()].filter((ml) => ml.tag !== '' || ml.medias.length > 0);
-  if (req.fromTag) {
-    const ml = call.monologue(req.fromTag);
-    if (!ml) throw new NgError('From-tag given, but no such tag exists');
-    return [ml];
-  }
-  if (req.all === 'all') return all;
-  if (req.label) {
-    const ml = all.find((m) => m.label === req.label);
-    if (!ml) throw new NgError('No monologue matching the given label');
-    return [ml];
-  }
-  if (req.address) {
-    const ml = all.find((m) => m.medias.some((md) => md.rtp.advertised?.address === req.address || md.rtp.endpoint?.address === req.address));
-    if (!ml) throw new NgError('Failed to match address to any tag');
-    return [ml];
-  }
-  throw new NgError('No participant party specified');
+  if (req.all === 'all') return [...call.monologues.values()].filter((ml) => ml.tag !== '' || ml.medias.length > 0);
+  const ml = matchParty(call, req);
+  if (!ml) throw new NgError('No participant party specified');
+  return [ml];
 }
 
 /** One audio m= line of a party: the stream that sends to it and the codecs it negotiated. */
