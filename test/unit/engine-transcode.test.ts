@@ -351,9 +351,10 @@ describe('media engine: transcoding', function () {
     const noise = decode(spec('PCMA', 8), ps.slice(10).map(rebuild));
     const expected = 32767 * 10 ** (-40 / 20);
     assert.ok(Math.abs(db(rms(noise) / expected)) < 3, `noise RMS ${rms(noise).toFixed(1)}, expected ${expected.toFixed(1)}`);
-    // The noise arrived paced by the engine's clock, not in one burst.
+    // The noise arrived paced by the engine's clock (180 ms nominal), not in one
+    // burst; a loaded machine may delay a tick and catch up with the next.
     const arrivals = B.packets().slice(10).map((r) => r.at);
-    assert.ok(arrivals[9] - arrivals[0] >= 120, `noise spread over ${arrivals[9] - arrivals[0]} ms`);
+    assert.ok(arrivals[9] - arrivals[0] >= 90, `noise spread over ${arrivals[9] - arrivals[0]} ms`);
   });
 
   // ------------------------------------------------------------ DTMF
