@@ -691,9 +691,6 @@ export function handlersUpdate(receiver: MediaCodecs, sink: MediaCodecs, withFla
 function answerStore(dst: MediaCodecs, src: MediaCodecs, singleCodec: boolean): void {
   const orig = dst.codecs.take();
   const cs = dst.codecs;
-  // What flags touched on the offerer's side still counts for its answer.
-  cs.touched = new Set(orig.touched);
-  cs.allTouched = orig.allTouched;
   let count = 0;
   const suppQueue: PayloadType[] = [];
   const handler = (p: PayloadType): Handler | undefined => (src.sink === dst ? src.handlers.get(p.pt) : undefined);
