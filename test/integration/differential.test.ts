@@ -421,7 +421,7 @@ function offerMatrix(flags: FlagSet): Scenario[] {
 
 interface AnswerSpec {
   /** Which codecs of each offered m= line the callee takes (default 'same'). */
-  codecs?: 'same' | 'first' | 'first+dtmf' | 'reversed' | 'last' | 'last+dtmf' | 'foreign' | 'foreign+dtmf';
+  codecs?: 'same' | 'first' | 'first+dtmf' | 'reversed' | 'last' | 'last+dtmf' | 'foreign' | 'foreign+dtmf' | 'swapped+dtmf' | 'first+other-dtmf';
   /** Direction attribute written (default 'sendrecv'; null: none). */
   direction?: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive' | null;
   /** m= indexes answered with port 0. */
@@ -487,6 +487,15 @@ function buildAnswer(offerSdp: string, spec: AnswerSpec = {}): string {
         break;
       case 'last+dtmf':
         formats = [...real.slice(-1), ...dtmf.slice(-1)];
+        break;
+      // The first two real codecs in the other order, then every telephone-event.
+      case 'swapped+dtmf':
+        formats = [...real.slice(0, 2).reverse(), ...real.slice(2), ...dtmf];
+        break;
+      // The first codec with the last telephone-event (where a transcode flag added one,
+      // the one for another clock rate).
+      case 'first+other-dtmf':
+        formats = [...real.slice(0, 1), ...dtmf.slice(-1)];
         break;
       // A codec the offer did not contain (GSM, or PCMU where GSM was offered).
       case 'foreign':
@@ -804,6 +813,12 @@ const CODEC_FLAGS: FlagSet[] = [
   { name: 'ptime 30', req: { ptime: 30 } },
   { name: 'ptime 40, transcode opus', req: { ptime: 40, codec: { transcode: ['opus'] } } },
   { name: 'ptime-reverse 30', req: { 'ptime-reverse': 30 } },
+  { name: 'ptime 30, transcode PCMA', req: { ptime: 30, codec: { transcode: ['PCMA'] } } },
+  { name: 'codec offer PCMA (nothing stripped)', req: { codec: { offer: ['PCMA'] } } },
+  { name: 'OpenSIPS: codec-offer-G722 codec-strip-PCMA', req: { flags: ['codec-offer-G722', 'codec-strip-PCMA'] } },
+  { name: 'OpenSIPS: codec-transcode-AMR-WB/16000/1/23850', req: { flags: ['codec-transcode-AMR-WB/16000/1/23850'] } },
+  { name: 'codec transcode opus with format parameters', req: { codec: { transcode: ['opus/48000/2/24000//useinbandfec=1'] } } },
+  { name: 'codec set opus/48000/2/24000, transcode opus', req: { codec: { set: ['opus/48000/2/24000'], transcode: ['opus'] } } },
 ];
 
 /** Audio offers whose codecs the matrix negotiates. */
@@ -825,6 +840,8 @@ const CODEC_ANSWERS: Array<{ name: string; spec: AnswerSpec }> = [
   { name: 'the last codec and telephone-event', spec: { codecs: 'last+dtmf' } },
   { name: 'a codec not offered', spec: { codecs: 'foreign' } },
   { name: 'a codec not offered and telephone-event', spec: { codecs: 'foreign+dtmf' } },
+  { name: 'the first two codecs swapped', spec: { codecs: 'swapped+dtmf' } },
+  { name: 'the first codec and the last telephone-event', spec: { codecs: 'first+other-dtmf' } },
 ];
 
 /** Typical offers answered in every way of CODEC_ANSWERS under every codec flag set. */
@@ -836,6 +853,39 @@ function codecAnswerScenarios(): Scenario[] {
     for (const o of offers) {
       for (const a of CODEC_ANSWERS) {
         out.push(offerAnswer(`offer ${o} with ${flags.name}, answer with ${a.name}`, fixture(o), a.spec, flags.req));
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Codec flags across a re-INVITE: the caller offers with flags, the callee answers,
+ * then the caller re-offers the same SDP with the same flags and the callee answers
+ * again in the same way (each daemon keeps its negotiated codec state in between).
+ */
+function codecReofferScenarios(): Scenario[] {
+  const offers = ['asterisk-g711-offer.sdp', 'opus-fmtp.sdp', 'wideband-g722-amr.sdp', 'telephone-event-and-cn.sdp'];
+  const flagNames = ['codec strip PCMU', 'codec transcode opus', 'codec transcode G722', 'codec mask PCMA, transcode G729',
+    'codec consume PCMU', 'always-transcode', 'ptime 40, transcode opus', 'codec strip all, transcode PCMU'];
+  const answers = [CODEC_ANSWERS[0], CODEC_ANSWERS[2], CODEC_ANSWERS[6]];
+  const out: Scenario[] = [];
+  for (const fname of flagNames) {
+    const flags = CODEC_FLAGS.find((f) => f.name === fname);
+    if (!flags) throw new Error(`no codec flag set named '${fname}'`);
+    for (const o of offers) {
+      const sdp = fixture(o);
+      for (const a of answers) {
+        out.push({
+          name: `offer ${o} with ${fname}, answer with ${a.name}, then the caller re-offers`,
+          steps: [
+            offer(sdp, flags.req),
+            (r) => answer(buildAnswer(sdpOf(r, 0), a.spec), flags.req),
+            offer(changedSdp(sdp), flags.req),
+            (r) => answer(buildAnswer(sdpOf(r, 2), { ...a.spec, version: 2 }), flags.req),
+            QUERY,
+          ],
+        });
       }
     }
   }
@@ -1133,6 +1183,11 @@ describe('differential: rtpengine-ts against rtpengine 10.5', function () {
       it('answers typical offers like the reference for every codec flag set and kind of answer', async function () {
         skipUnlessReference(this);
         await compareAll(pair(), codecAnswerScenarios(), knownGaps('codec-answers.txt'));
+      });
+
+      it('keeps codec flags across a re-offer from the caller like the reference', async function () {
+        skipUnlessReference(this);
+        await compareAll(pair(), codecReofferScenarios(), knownGaps('codec-answers.txt'));
       });
     });
 
