@@ -204,7 +204,9 @@ function render(req: Req, reply: BDict, norm: Normalizer): string[] {
         ? `${calls.length} of this scenario's calls: ${calls.every((c) => c.startsWith('<call-id#'))}`
         : calls;
   }
-  const lines = flatten(value);
+  // `egress codec` is rtpengine-ts's own query key (README), checked in
+  // test/integration/query-codecs.test.ts; the reference has none.
+  const lines = flatten(value).filter((l) => !/\.egress codec = /.test(l));
   if (sdp !== undefined) {
     lines.push('sdp:');
     lines.push(...norm.sdp(Buffer.isBuffer(sdp) ? sdp.toString('utf8') : String(sdp)));
