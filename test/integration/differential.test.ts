@@ -894,6 +894,43 @@ function codecReofferScenarios(): Scenario[] {
   return out;
 }
 
+/** Codec flags on the answer (and the callee re-offering) after codec flags on the offer. */
+function codecAnswerFlagScenarios(): Scenario[] {
+  const offers = ['asterisk-g711-offer.sdp', 'opus-fmtp.sdp', 'wideband-g722-amr.sdp', 'telephone-event-and-cn.sdp'];
+  const offerFlagNames = ['codec strip PCMU', 'codec transcode opus', 'codec transcode G722', 'codec mask all, transcode PCMA and telephone-event'];
+  const answerFlags: FlagSet[] = [
+    { name: 'single-codec', req: { flags: ['single-codec'] } },
+    { name: 'codec strip telephone-event', req: { codec: { strip: ['telephone-event'] } } },
+    { name: 'codec strip PCMA', req: { codec: { strip: ['PCMA'] } } },
+    { name: 'codec offer PCMU', req: { codec: { offer: ['PCMU'] } } },
+  ];
+  const answers = [CODEC_ANSWERS[0], CODEC_ANSWERS[2]];
+  const out: Scenario[] = [];
+  for (const fname of offerFlagNames) {
+    const flags = CODEC_FLAGS.find((f) => f.name === fname);
+    if (!flags) throw new Error(`no codec flag set named '${fname}'`);
+    for (const o of offers) {
+      const sdp = fixture(o);
+      for (const af of answerFlags) {
+        for (const a of answers) {
+          out.push(offerAnswer(`offer ${o} with ${fname}, answer with ${a.name} and ${af.name}`, sdp, a.spec, flags.req, af.req));
+        }
+      }
+      out.push({
+        name: `offer ${o} with ${fname}, answer with the same codecs, then the callee re-offers`,
+        steps: [
+          offer(sdp, flags.req),
+          (r) => answer(buildAnswer(sdpOf(r, 0)), {}),
+          (r) => offer(changedSdp(buildAnswer(sdpOf(r, 0))), {}, 'callee'),
+          answer(changedSdp(sdp), {}, 'callee', 'caller'),
+          QUERY,
+        ],
+      });
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- re-INVITE scenarios
 
 /** The same SDP with its o= version raised and, optionally, its media moved. */
@@ -1185,6 +1222,11 @@ describe('differential: rtpengine-ts against rtpengine 10.5', function () {
       it('answers typical offers like the reference for every codec flag set and kind of answer', async function () {
         skipUnlessReference(this);
         await compareAll(pair(), codecAnswerScenarios(), knownGaps('codec-answers.txt'));
+      });
+
+      it('answers with codec flags on the answer, and handles the callee re-offering, like the reference', async function () {
+        skipUnlessReference(this);
+        await compareAll(pair(), codecAnswerFlagScenarios(), knownGaps('codec-answers.txt'));
       });
 
       it('keeps codec flags across a re-offer from the caller like the reference', async function () {
