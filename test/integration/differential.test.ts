@@ -861,21 +861,28 @@ function codecAnswerScenarios(): Scenario[] {
   return out;
 }
 
+/** The offers the smaller codec matrices below use, and a CODEC_FLAGS entry by name. */
+const TYPICAL_CODEC_OFFERS = ['asterisk-g711-offer.sdp', 'opus-fmtp.sdp', 'wideband-g722-amr.sdp', 'telephone-event-and-cn.sdp'];
+
+function codecFlags(name: string): FlagSet {
+  const flags = CODEC_FLAGS.find((f) => f.name === name);
+  if (!flags) throw new Error(`no codec flag set named '${name}'`);
+  return flags;
+}
+
 /**
  * Codec flags across a re-INVITE: the caller offers with flags, the callee answers,
  * then the caller re-offers the same SDP with the same flags and the callee answers
  * again in the same way (each daemon keeps its negotiated codec state in between).
  */
 function codecReofferScenarios(): Scenario[] {
-  const offers = ['asterisk-g711-offer.sdp', 'opus-fmtp.sdp', 'wideband-g722-amr.sdp', 'telephone-event-and-cn.sdp'];
   const flagNames = ['codec strip PCMU', 'codec transcode opus', 'codec transcode G722', 'codec mask PCMA, transcode G729',
     'codec consume PCMU', 'always-transcode', 'ptime 40, transcode opus', 'codec strip all, transcode PCMU'];
   const answers = [CODEC_ANSWERS[0], CODEC_ANSWERS[2], CODEC_ANSWERS[6]];
   const out: Scenario[] = [];
   for (const fname of flagNames) {
-    const flags = CODEC_FLAGS.find((f) => f.name === fname);
-    if (!flags) throw new Error(`no codec flag set named '${fname}'`);
-    for (const o of offers) {
+    const flags = codecFlags(fname);
+    for (const o of TYPICAL_CODEC_OFFERS) {
       const sdp = fixture(o);
       for (const a of answers) {
         out.push({
@@ -896,7 +903,6 @@ function codecReofferScenarios(): Scenario[] {
 
 /** Codec flags on the answer (and the callee re-offering) after codec flags on the offer. */
 function codecAnswerFlagScenarios(): Scenario[] {
-  const offers = ['asterisk-g711-offer.sdp', 'opus-fmtp.sdp', 'wideband-g722-amr.sdp', 'telephone-event-and-cn.sdp'];
   const offerFlagNames = ['codec strip PCMU', 'codec transcode opus', 'codec transcode G722', 'codec mask all, transcode PCMA and telephone-event'];
   const answerFlags: FlagSet[] = [
     { name: 'single-codec', req: { flags: ['single-codec'] } },
@@ -907,9 +913,8 @@ function codecAnswerFlagScenarios(): Scenario[] {
   const answers = [CODEC_ANSWERS[0], CODEC_ANSWERS[2]];
   const out: Scenario[] = [];
   for (const fname of offerFlagNames) {
-    const flags = CODEC_FLAGS.find((f) => f.name === fname);
-    if (!flags) throw new Error(`no codec flag set named '${fname}'`);
-    for (const o of offers) {
+    const flags = codecFlags(fname);
+    for (const o of TYPICAL_CODEC_OFFERS) {
       const sdp = fixture(o);
       for (const af of answerFlags) {
         for (const a of answers) {
