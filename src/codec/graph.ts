@@ -50,6 +50,9 @@ function isCn(p: PayloadType): boolean {
 export function planRoute(side: MediaCodecs, opts: GraphOptions = DEFAULT_GRAPH_OPTIONS): CodecRoute | null {
   if (!side.transcoding) return null;
   const handlers = [...side.handlers.values()];
+  // Only telephone-event or CN to be turned into audio (which the engine does not
+  // do yet): the side stays a plain relay, as before `transcoding` counted them.
+  if (!handlers.some((h) => !h.passthrough && h.src.def?.supplemental !== true)) return null;
   const first = handlers.find((h) => !h.passthrough && !h.src.def?.supplemental && spec(h.dest, true) !== null);
   const out = first ? spec(first.dest, true) : null;
   const route: CodecRoute = {
