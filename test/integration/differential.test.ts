@@ -11,7 +11,10 @@
 // milliseconds: a port of the scenario still bound after a short grace is
 // reported as a difference).
 // Cases that differ the same way are reported once, naming the others;
-// RTPE_DIFF_SHOW=<part of a case name> prints both daemons' normalised output.
+// RTPE_DIFF_SHOW=<part of a case name> prints both daemons' normalised output,
+// RTPE_DIFF_ONLY=<part of a case name> runs only the matching cases, and
+// RTPE_DIFF_GAPS=1 reports the listed known gaps (fixtures/known-gaps/) as
+// differences too.
 //
 // Deliberate gaps, excluded and counted (the counts are printed at the end):
 //  - SRTP/DTLS termination is a later issue: fixtures whose protocol is
@@ -301,8 +304,7 @@ async function compareAll(pair: Pair, scenarios: Scenario[], known: ReadonlySet<
   const groups = new Map<string, Difference[]>();
   let failed = 0;
   let knownDiffering = 0;
-  // For debugging: RTPE_DIFF_ONLY=<part of a case name> runs only the matching cases;
-  // RTPE_DIFF_GAPS=1 reports listed known gaps as differences too.
+  // For debugging (see the top of the file).
   const only = process.env.RTPE_DIFF_ONLY;
   const gapsFail = process.env.RTPE_DIFF_GAPS === '1';
   for (const sc of scenarios) {
