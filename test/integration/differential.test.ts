@@ -823,6 +823,9 @@ const CODEC_FLAGS: FlagSet[] = [
   { name: 'OpenSIPS: codec-transcode-AMR-WB/16000/1/23850', req: { flags: ['codec-transcode-AMR-WB/16000/1/23850'] } },
   { name: 'codec transcode opus with format parameters', req: { codec: { transcode: ['opus/48000/2/24000//useinbandfec=1'] } } },
   { name: 'codec set opus/48000/2/24000, transcode opus', req: { codec: { set: ['opus/48000/2/24000'], transcode: ['opus'] } } },
+  { name: 'codec strip all except PCMA, transcode opus', req: { codec: { strip: ['all'], except: ['PCMA'], transcode: ['opus'] } } },
+  { name: 'ptime-reverse 30, transcode G722', req: { 'ptime-reverse': 30, codec: { transcode: ['G722'] } } },
+  { name: 'codec accept all, transcode PCMU', req: { codec: { accept: ['all'], transcode: ['PCMU'] } } },
 ];
 
 /** Audio offers whose codecs the matrix negotiates. */
@@ -846,6 +849,7 @@ const CODEC_ANSWERS: Array<{ name: string; spec: AnswerSpec }> = [
   { name: 'a codec not offered and telephone-event', spec: { codecs: 'foreign+dtmf' } },
   { name: 'the first two codecs swapped', spec: { codecs: 'swapped+dtmf' } },
   { name: 'the first codec and the last telephone-event', spec: { codecs: 'first+other-dtmf' } },
+  { name: 'the codecs in reverse order', spec: { codecs: 'reversed' } },
 ];
 
 /** Typical offers answered in every way of CODEC_ANSWERS under every codec flag set. */
