@@ -391,6 +391,7 @@ function negotiateCodecs(sm: CallMedia, rm: CallMedia, pm: ParsedMedia, req: NgR
     ops: req.codec,
     reuse: req.flags.has('reuse-codecs'),
     singleCodec: req.flags.has('single-codec'),
+    answerOnly: kind !== 'offer' && pm.section.port !== 0,
   };
   if (kind === 'offer') negotiateOffer(sm.codec, rm.codec, offered, flags);
   else negotiateAnswer(sm.codec, rm.codec, offered, flags);

@@ -5,6 +5,7 @@ import type { BDict, BValue } from '../control/bencode';
 import type { Endpoint, MosSample, SsrcStats, StreamStats } from '../media/engine';
 import type { Call, CallMedia, Monologue, PacketStream } from './model';
 import type { MediaWiring } from './wiring';
+import { withParams } from '../codec/negotiation';
 
 interface Counters {
   packets: number;
@@ -67,12 +68,37 @@ function streamDict(ps: PacketStream, st: StreamStats | null, call: Call, totals
   return d;
 }
 
-/** The codec of the payload type the media's RTP port received most, as the media signalled it. */
+/**
+ * The codec of the payload type the media's RTP port received most, as this side's
+ * negotiated payload type names it ("opus/48000/2"); null before any packet or for a
+ * payload type this side did not negotiate (the reference then has no `codec` either).
+ */
 function codecName(m: CallMedia, st: StreamStats | null): string | null {
-  if (!st || st.payloadType === null || !m.desc) return null;
-  const i = m.desc.formats.indexOf(String(st.payloadType));
-  const codec = i >= 0 ? m.desc.codecs[i] : '';
-  return codec ? codec : null;
+  if (!st || st.payloadType === null || st.packets === 0) return null;
+  const p = m.codec.codecs.byPt(st.payloadType);
+  return p && p.encoding ? withParams(p) : null;
+}
+
+/**
+ * Our extension to the reference's layout: the codec this daemon sends towards the
+ * side of `m`. What the other side sends (the payload type its RTP stream received
+ * most, or before any packet its first negotiated codec) is followed through that
+ * side's handler: passed through as it is, or transcoded into the handler's output.
+ * Null while the media has no negotiated peer.
+ */
+function egressCodec(m: CallMedia, wiring: MediaWiring): string | null {
+  const peer = m.monologue.peer?.medias[m.index];
+  if (!peer || peer.codec.sink !== m.codec) return null;
+  const st = wiring.stats(peer.rtp);
+  let pt = st && st.packets > 0 ? st.payloadType : null;
+  if (pt === null) {
+    const first = peer.codec.codecs.list.find((p) => p.def === null || !p.def.supplemental);
+    if (!first) return null;
+    pt = first.pt;
+  }
+  const h = peer.codec.handlers.get(pt);
+  if (!h) return null;
+  return withParams(h.passthrough ? h.src : h.dest);
 }
 
 function mediaDict(m: CallMedia, wiring: MediaWiring, call: Call, totals: { rtp: Counters; rtcp: Counters }): BDict {
@@ -93,6 +119,8 @@ function mediaDict(m: CallMedia, wiring: MediaWiring, call: Call, totals: { rtp:
   const d: BDict = { index: m.index + 1, type: m.type, protocol: m.protocol };
   const codec = codecName(m, stats[0]);
   if (codec !== null) d['codec'] = codec;
+  const egress = egressCodec(m, wiring);
+  if (egress !== null) d['egress codec'] = egress;
   d['streams'] = streams;
   d['flags'] = flags;
   return d;

@@ -142,5 +142,11 @@ export function planRoute(side: MediaCodecs, opts: GraphOptions = DEFAULT_GRAPH_
     route.outEventPt = sinkEvent.pt;
     route.outEventClock = sinkEvent.clockRate;
   }
+  // Nothing to decode, no events to convert, every payload type kept: a plain
+  // relay does the same (e.g. only a telephone-event of a clock rate the other
+  // side lacks counts as transcoding) and the stream stays eligible for the
+  // kernel path.
+  if (route.transcode.length === 0 && events.length === 0 && (route.outEventPt ?? -1) < 0 &&
+      route.passthrough.every((p) => p.pt === p.outPt)) return null;
   return route;
 }

@@ -412,16 +412,27 @@ function addPayloadType(name: string, media: MediaCodecs, extra: CodecStore | nu
 
 // ---------------------------------------------------------------- store operations
 
-function populate(dst: CodecStore, src: CodecStore, set: CodecSet | null): void {
+/**
+ * Fills `dst` from `src`, keeping what `dst` knew of each payload type (ptime,
+ * transcoding marks, bitrate). With `answerOnly` (an answer to an offer this
+ * daemon made) a payload type the offer did not contain is left out, as the
+ * reference does ("stray answer codec").
+ */
+function populate(dst: CodecStore, src: CodecStore, set: CodecSet | null, answerOnly = false): void {
   const orig = dst.take();
   for (const p of src.list) {
     const o = orig.byPt(p.pt);
+    if (!o && answerOnly) continue;
     const copy = copyPt(p);
     if (o) {
       copy.ptime = o.ptime;
       copy.forTranscoding = o.forTranscoding;
       copy.accepted = o.accepted;
       copy.bitrate = o.bitrate;
+      // A codec this daemon added for transcoding that the other side takes up
+      // counts as touched: its clock rate (all of them for telephone-event or CN)
+      // gets its supplemental codecs revised (observed of rtpengine 10.5).
+      if (o.forTranscoding) dst.touch(copy);
     }
     applyCodecSet(copy, set);
     dst.add(copy);
@@ -660,8 +671,9 @@ export function handlersUpdate(receiver: MediaCodecs, sink: MediaCodecs, withFla
     // Options given with the codec at the offer (bitrate) live on the sink's own entry.
     const reverse = sink.codecs.byPt(sinkPt.pt);
     if (reverse && !sinkPt.bitrate) sinkPt.bitrate = reverse.bitrate;
-    // An event or comfort noise turned into audio does not count as transcoding the media.
-    if (!p.def.supplemental) receiver.transcoding = true;
+    // Any payload type that is not passed through, telephone-event and CN included,
+    // marks the side as transcoding (what `query` reports as "transcoding").
+    receiver.transcoding = true;
     receiver.handlers.set(p.pt, { src: p, dest: sinkPt, passthrough: false, dtmfPt: sinkDtmf?.pt ?? -1, cnPt: sinkCn?.pt ?? -1 });
   }
   if (!receiver.transcoding) return;
@@ -679,9 +691,6 @@ export function handlersUpdate(receiver: MediaCodecs, sink: MediaCodecs, withFla
 function answerStore(dst: MediaCodecs, src: MediaCodecs, singleCodec: boolean): void {
   const orig = dst.codecs.take();
   const cs = dst.codecs;
-  // What flags touched on the offerer's side still counts for its answer.
-  cs.touched = new Set(orig.touched);
-  cs.allTouched = orig.allTouched;
   let count = 0;
   const suppQueue: PayloadType[] = [];
   const handler = (p: PayloadType): Handler | undefined => (src.sink === dst ? src.handlers.get(p.pt) : undefined);
@@ -728,13 +737,15 @@ export interface NegotiationFlags {
   reuse: boolean;
   /** `single-codec` (answer). */
   singleCodec: boolean;
+  /** An answer that accepts the media (port not 0): codecs the offer lacked are ignored. */
+  answerOnly?: boolean;
 }
 
 /** The sender's store becomes what its SDP signalled, after `codec-set`, strip and offer. */
 function takeSignalled(sender: MediaCodecs, signalled: CodecStore, f: NegotiationFlags): void {
   const set = codecSet(f.ops.set);
   if (f.reuse) populateReuse(sender.codecs, signalled, set);
-  else populate(sender.codecs, signalled, set);
+  else populate(sender.codecs, signalled, set, f.answerOnly === true);
   strip(sender.codecs, f.ops.strip, f.ops.except);
   offerCodecs(sender.codecs, f.ops.offer, signalled);
 }
@@ -777,6 +788,7 @@ export function negotiateOffer(sender: MediaCodecs, receiver: MediaCodecs, offer
  */
 export function negotiateAnswer(sender: MediaCodecs, receiver: MediaCodecs, answered: CodecStore, f: NegotiationFlags): void {
   takeSignalled(sender, answered, f);
+  checkEmpty(sender.codecs, answered);
   handlersUpdate(sender, receiver, false);
   answerStore(receiver, sender, f.singleCodec);
   handlersUpdate(receiver, sender, true);

@@ -429,3 +429,32 @@ export function randomU32(): number {
 export function fmtEndpoint(e: Endpoint): string {
   return net.isIPv6(e.address) ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
+
+/**
+ * The simplest peer: keeps every RTP packet it receives and sends prepared packets
+ * a little faster than real time (a transcoder follows RTP timestamps, not arrival).
+ */
+export class PacketPeer {
+  readonly sock = dgram.createSocket('udp4');
+  readonly got: RtpPacket[] = [];
+
+  async open(host = '127.0.0.1'): Promise<number> {
+    this.sock.on('message', (m) => {
+      const p = parseRtp(m);
+      if (p) this.got.push(p);
+    });
+    await new Promise<void>((r) => this.sock.bind(0, host, () => r()));
+    return this.sock.address().port;
+  }
+
+  async send(packets: Buffer[], to: { address: string; port: number }, gapMs = 4): Promise<void> {
+    for (const p of packets) {
+      await new Promise<void>((r) => this.sock.send(p, to.port, to.address, () => r()));
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+  }
+
+  close(): void {
+    this.sock.close();
+  }
+}

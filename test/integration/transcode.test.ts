@@ -5,42 +5,14 @@
 // ours (the reference transcodes too, but the point here is our media path).
 
 import { strict as assert } from 'assert';
-import * as dgram from 'dgram';
 import { DaemonHandle, startDaemon } from '../helpers/daemon';
 import { buildSdp, mediaEndpoint } from '../helpers/sdp';
-import { parseRtp, RtpPacket } from '../helpers/rtp';
+import { PacketPeer as Peer, parseRtp, RtpPacket } from '../helpers/rtp';
 import { assertStream, assertTone, decode, encodeTone, pcmRate, rebuild, requireCodec, spec } from '../helpers/codec-audio';
 import type { NativeCodecSpec } from '../../src/codec/table';
 
 const HOST = '127.0.0.1';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** A UDP peer that keeps every RTP packet it receives. */
-class Peer {
-  readonly sock = dgram.createSocket('udp4');
-  readonly got: RtpPacket[] = [];
-
-  async open(): Promise<number> {
-    this.sock.on('message', (m) => {
-      const p = parseRtp(m);
-      if (p) this.got.push(p);
-    });
-    await new Promise<void>((r) => this.sock.bind(0, HOST, () => r()));
-    return this.sock.address().port;
-  }
-
-  /** Sends packets a little faster than real time (the transcoder follows RTP timestamps). */
-  async send(packets: Buffer[], to: { address: string; port: number }): Promise<void> {
-    for (const p of packets) {
-      await new Promise<void>((r) => this.sock.send(p, to.port, to.address, () => r()));
-      await sleep(4);
-    }
-  }
-
-  close(): void {
-    this.sock.close();
-  }
-}
 
 let seq = 0;
 

@@ -146,6 +146,40 @@ describe('codec negotiation', function () {
   });
 });
 
+describe('codec answers (rtpengine 10.5 rules)', function () {
+  const answer = (a: MediaCodecs, b: MediaCodecs, m: string): void =>
+    negotiateAnswer(b, a, section(m), { ops: ops(), reuse: false, singleCodec: false, answerOnly: true });
+
+  const cases = [
+    { name: 'ignores an answered payload type the offer did not contain',
+      answer: 'm=audio 5000 RTP/AVP 3 8 101\r\na=rtpmap:3 GSM/8000\r\na=rtpmap:101 telephone-event/8000\r\n',
+      callee: '8 PCMA/8000, 101 telephone-event/8000', caller: '8 PCMA/8000, 101 telephone-event/8000', transcoding: false },
+    { name: "falls back to the answer's own list when none of its payload types was offered",
+      answer: 'm=audio 5000 RTP/AVP 3\r\na=rtpmap:3 GSM/8000\r\n',
+      callee: '3 GSM/8000', caller: '8 PCMA/8000', transcoding: true },
+  ];
+  for (const c of cases) {
+    it(c.name, function () {
+      const { a, b } = offer(G711_DTMF);
+      answer(a, b, c.answer);
+      assert.strictEqual(list(b), c.callee);
+      assert.strictEqual(list(a), c.caller);
+      assert.strictEqual(b.transcoding, c.transcoding);
+    });
+  }
+
+  it('telephone-event answered at another clock rate marks the side transcoding, its route stays a plain relay', function () {
+    const { a, b } = offer(G711_DTMF);
+    answer(a, b, 'm=audio 5000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/16000\r\n');
+    assert.strictEqual(b.handlers.get(8)?.passthrough, true);
+    assert.strictEqual(b.handlers.get(101)?.passthrough, false);
+    assert.strictEqual(b.transcoding, true);
+    assert.strictEqual(list(a), '8 PCMA/8000');
+    // No audio codec to play the events into: PCMA stays relayed as it is.
+    assert.strictEqual(planRoute(b), null);
+  });
+});
+
 describe('graph planning', function () {
   it('builds one route per transcoding direction: decoders into the one output codec, events passed', function () {
     const { a, b } = offer(G711_DTMF, { transcode: ['opus'] });
