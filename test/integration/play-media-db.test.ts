@@ -119,6 +119,9 @@ describe('play media from a database (db-id, --mysql-*)', function () {
   });
 
   it('reconnects when the database server was restarted since the last query', async () => {
+    // A query that is not cached (no such row) opens the connection of the one preparation thread.
+    const c0 = await call();
+    assert.deepEqual(await d.ng.request({ command: 'play media', 'call-id': c0.callId, 'from-tag': 'caller-tag', 'db-id': 99 }), err(FROM_DB));
     await db.stopServer();
     await db.startServer();
     await db.sql(`INSERT INTO voip.files VALUES (6, ${hex(wavTone(8000, 1000, 400))});`);
