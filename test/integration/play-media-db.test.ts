@@ -9,6 +9,7 @@
 // thread answering while a slow query runs, and --media-num-threads=0.
 
 import { strict as assert } from 'assert';
+import * as os from 'os';
 import { DaemonHandle, skipUnlessReference, startDaemon } from '../helpers/daemon';
 import { closeLiveCalls, startLiveCall, type LiveCall } from '../helpers/live-call';
 import { assertTone, decode, rebuild, sleep, spec } from '../helpers/codec-audio';
@@ -162,6 +163,20 @@ describe('play media from a database (db-id, --mysql-*)', function () {
     } finally {
       await closeLiveCalls(calls);
       await slow.stop();
+    }
+  });
+
+  it('with only --mysql-host=localhost and --mysql-query, connects over the Unix socket as the login user (the library\'s defaults)', async () => {
+    // The client library reads the default socket path from MYSQL_UNIX_PORT; the login name is the default user.
+    const login = os.userInfo().username;
+    await db.sql(`CREATE USER IF NOT EXISTS '${login}'@'localhost'; GRANT SELECT ON voip.* TO '${login}'@'localhost';`);
+    const local = await startDaemon({ args: ['--mysql-host=localhost', `--mysql-query=${QUERY}`], env: { ...process.env, MYSQL_UNIX_PORT: db.socket } });
+    try {
+      const c = await call(local);
+      assert.deepEqual(await local.ng.request({ command: 'play media', 'call-id': c.callId, 'from-tag': 'caller-tag', 'db-id': 6 }), { duration: 400, result: 'ok' });
+    } finally {
+      await closeLiveCalls(calls);
+      await local.stop();
     }
   });
 
