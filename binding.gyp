@@ -28,15 +28,17 @@
         "native/codec/route.cc",
         "native/codec/transcoder.cc",
         "native/player/binding.cc",
+        "native/player/media-db.cc",
         "native/player/player.cc",
-        "native/player/playlist.cc"
+        "native/player/playlist.cc",
+        "native/player/prep-pool.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
-      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "<!@(pkg-config --cflags libavcodec libavformat libavutil libswresample)"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "<!@(pkg-config --cflags libavcodec libavformat libavutil libswresample libmariadb)"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++14"],
       "ldflags": ["-pthread"],
-      "libraries": ["<!@(pkg-config --libs libavcodec libavformat libavutil libswresample opus libbcg729 spandsp)", "-lcrypto"]
+      "libraries": ["<!@(pkg-config --libs libavcodec libavformat libavutil libswresample opus libbcg729 spandsp libmariadb)", "-lcrypto"]
     }
   ]
 }

@@ -28,3 +28,18 @@ export function parseArg(a: string): Arg {
     },
   };
 }
+
+/**
+ * Reads a bench's arguments: `handle` takes the ones it knows (returning true);
+ * `--help` prints `usage` and exits; anything else is an error.
+ */
+export function readArgs(argv: string[], usage: string, handle: (a: Arg) => boolean): void {
+  for (const a of argv) {
+    const arg = parseArg(a);
+    if (arg.key === '--help' || arg.key === '-h') {
+      console.log(usage);
+      process.exit(0);
+    }
+    if (!handle(arg)) throw new Error(`unknown argument '${a}' (try --help)`);
+  }
+}

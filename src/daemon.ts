@@ -4,7 +4,7 @@
 import { randomBytes } from 'crypto';
 import type { Config } from './cli/config';
 import { getLogger } from './log';
-import { MediaEngine } from './media/engine';
+import { configurePlayer, MediaEngine } from './media/engine';
 import { PortAllocator } from './media/ports';
 import { NgServer } from './control/ng-server';
 import { Commands } from './control/commands';
@@ -27,6 +27,9 @@ export async function startDaemon(config: Config): Promise<Daemon> {
   if (config.table >= 0) {
     log.warn('In-kernel forwarding is not available yet: continuing in userspace');
   }
+  // The threads that read, fetch and encode media for `play media`; 0: no playback.
+  configurePlayer({ threads: config.mediaNumThreads });
+  if (config.mediaNumThreads === 0) log.info('Media playback is disabled (--media-num-threads=0)');
   let wiring: MediaWiring | null = null;
   const engine = new MediaEngine({
     threads: config.numThreads,
@@ -68,6 +71,9 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     control,
     deleteDelay: config.deleteDelay,
     playerCache: config.playerCache,
+    mysql: config.mysqlHost !== null && config.mysqlQuery !== null
+      ? { host: config.mysqlHost, port: config.mysqlPort, user: config.mysqlUser, pass: config.mysqlPass, query: config.mysqlQuery }
+      : null,
     mediaControl: new MediaControlCommands({ registry, wiring, recordings }),
     recordings,
     portUsage: () => ({ min: config.portMin, max: config.portMax, used: ports.inUse() * 2, last: ports.last() }),

@@ -1,22 +1,28 @@
 // JavaScript bindings of the player (see binding.h).
 //
-//   preparePlayback({ file?: string, blob?: Buffer, startMs: number,
-//                     codec: NativeCodecSpec })  -> Promise<{ list, durationMs }>
+//   preparePlayback({ file?: string, blob?: Buffer, db?: { host, port?, user?,
+//                     pass?, query }, startMs: number, codec: NativeCodecSpec })
+//                     -> Promise<{ list, durationMs }>
+//   configurePlayer({ threads })  (--media-num-threads)
 //   prepareDtmf({ event, durationMs, volume, pauseMs, eventPt, clockRate,
 //                 ptime, codec?: NativeCodecSpec }) -> { list, durationMs }
 //
 // Both prepare everything a playback sends (decoding, encoding): media on a
-// libuv worker thread, DTMF (at most a few seconds of tone) on the calling
+// media preparation thread (prep-pool.h), DTMF (at most a few seconds of tone) on the calling
 // JavaScript thread. `list` is an opaque handle for
 // Engine.play() and may be kept for reuse (--player-cache). Failures throw (or
 // reject with) an Error whose code is EMEDIA (the media cannot be read or
-// decoded) or EINVAL.
+// decoded), EDB (the database gave no media), EDISABLED (no preparation
+// threads) or EINVAL.
 #include "binding.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "../codec/binding.h"
+#include "media-db.h"
+#include "prep-pool.h"
 
 namespace rtpe {
 namespace player {
@@ -44,74 +50,112 @@ Napi::Value result(Napi::Env env, Handle list) {
   return out;
 }
 
-// Decodes and encodes a media file or blob on a libuv worker thread, so that
-// a long file does not hold up the JavaScript thread (a minute of opus takes
-// about two seconds to encode), and settles a promise with the play list.
-class PrepareWorker : public Napi::AsyncWorker {
- public:
-  PrepareWorker(Napi::Env env, codec::CodecSpec spec, std::string path, std::vector<uint8_t> blob, bool isBlob,
-                int startMs)
-      : Napi::AsyncWorker(env, "rtpengine-player-prepare"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        spec_(std::move(spec)),
-        path_(std::move(path)),
-        blob_(std::move(blob)),
-        isBlob_(isBlob),
-        startMs_(startMs) {}
+// One `play media` preparation, handed from the JavaScript thread to a media
+// preparation thread (prep-pool.h) and back: it fetches the media from the
+// database when asked to, decodes it, encodes it into the output codec, and
+// settles a promise with the play list. A minute of opus takes about two
+// seconds to encode, and a database may be slow: neither holds up the
+// JavaScript thread.
+struct PrepJob {
+  PrepJob(Napi::Env env, codec::CodecSpec spec, int startMs)
+      : deferred(Napi::Promise::Deferred::New(env)), spec(std::move(spec)), startMs(startMs) {}
 
-  Napi::Promise promise() { return deferred_.Promise(); }
+  Napi::Promise::Deferred deferred;
+  Napi::ThreadSafeFunction done;
+  codec::CodecSpec spec;
+  int startMs;
+  // The media: a file name, bytes, or the query that returns them.
+  std::string path;
+  std::vector<uint8_t> blob;
+  bool isBlob = false;
+  bool fromDb = false;
+  DbConfig db;
+  std::string query;
+  // What came out.
+  std::shared_ptr<PlayList> list;
+  std::string code, message;
 
-  // Runs on a libuv worker thread; blocks (file I/O, encoding).
-  void Execute() override {
-    const int rate = pcmRateFor(spec_);
+  // Runs on a media preparation thread; blocks (database, file I/O, encoding).
+  void execute() {
+    if (fromDb) {
+      if (!fetchMediaBlob(db, query, blob, message)) {
+        code = "EDB";
+        message = "used query '" + query + "': " + message;
+        return;
+      }
+      isBlob = true;
+    }
+    const int rate = pcmRateFor(spec);
     std::vector<int16_t> pcm;
     int64_t duration = 0;
-    std::string err;
-    if (!decodeMedia(path_, isBlob_ ? blob_.data() : nullptr, blob_.size(), rate, pcm, duration, err)) {
-      code_ = "EMEDIA";
-      message_ = err;
+    if (!decodeMedia(path, isBlob ? blob.data() : nullptr, blob.size(), rate, pcm, duration, message)) {
+      code = "EMEDIA";
       return;
     }
     // start-pos: playback begins that far into the media.
-    size_t skip = startMs_ > 0 ? static_cast<size_t>(startMs_) * static_cast<size_t>(rate) / 1000 : 0;
+    size_t skip = startMs > 0 ? static_cast<size_t>(startMs) * static_cast<size_t>(rate) / 1000 : 0;
     if (skip >= pcm.size()) {
-      code_ = "EMEDIA";
-      message_ = "start position " + std::to_string(startMs_) + " ms is past the end of the media (" +
-                 std::to_string(duration) + " ms)";
+      code = "EMEDIA";
+      message = "start position " + std::to_string(startMs) + " ms is past the end of the media (" +
+                std::to_string(duration) + " ms)";
       return;
     }
-    list_ = encodePcm(pcm.data() + skip, pcm.size() - skip, rate, spec_, err);
-    if (!list_) {
-      code_ = "EINVAL";
-      message_ = err;
+    list = encodePcm(pcm.data() + skip, pcm.size() - skip, rate, spec, message);
+    if (!list) {
+      code = "EINVAL";
       return;
     }
-    list_->durationMs = duration;
+    list->durationMs = duration;
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!list_) {
-      Napi::Error e = Napi::Error::New(env, message_);
-      e.Set("code", Napi::String::New(env, code_));
-      deferred_.Reject(e.Value());
+  // Runs on the JavaScript thread.
+  void settle(Napi::Env env) {
+    Napi::HandleScope scope(env);
+    if (!list) {
+      Napi::Error e = Napi::Error::New(env, message);
+      e.Set("code", Napi::String::New(env, code));
+      deferred.Reject(e.Value());
       return;
     }
-    deferred_.Resolve(result(env, std::move(list_)));
+    deferred.Resolve(result(env, std::move(list)));
   }
-
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  codec::CodecSpec spec_;
-  std::string path_;
-  std::vector<uint8_t> blob_;
-  bool isBlob_;
-  int startMs_;
-  std::shared_ptr<PlayList> list_;
-  std::string code_, message_;
 };
+
+// Queues a job on the preparation threads and returns its promise.
+Napi::Value queuePrep(Napi::Env env, PrepJob* job) {
+  Napi::Promise promise = job->deferred.Promise();
+  job->done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                            "rtpengine-player-prepare", 0, 1);
+  bool queued = submitPrep([job] {
+    job->execute();
+    Napi::ThreadSafeFunction t = job->done;
+    if (t.BlockingCall(job, [](Napi::Env env, Napi::Function, PrepJob* j) {
+          j->settle(env);
+          delete j;
+        }) != napi_ok)
+      delete job;  // the environment is going away: nobody waits for the promise
+    t.Release();
+  });
+  if (!queued) {
+    job->done.Release();
+    job->code = "EDISABLED";
+    job->message = "media playback is disabled (--media-num-threads=0)";
+    job->settle(env);
+    delete job;
+  }
+  return promise;
+}
+
+bool stringField(Napi::Env env, Napi::Object o, const char* key, bool& has, std::string& out) {
+  Napi::Value v = o.Get(key);
+  has = v.IsString();
+  if (has) out = v.As<Napi::String>().Utf8Value();
+  else if (!v.IsUndefined() && !v.IsNull()) {
+    fail(env, "EINVAL", std::string("db.") + key + " must be a string");
+    return false;
+  }
+  return true;
+}
 
 Napi::Value PreparePlayback(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -122,29 +166,49 @@ Napi::Value PreparePlayback(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
   codec::CodecSpec spec;
   if (!codec::readCodecSpec(env, o.Get("codec"), spec)) return env.Undefined();
-  std::string path;
-  std::vector<uint8_t> blob;
-  bool isBlob = false;
+  auto job = std::make_unique<PrepJob>(env, std::move(spec), intField(o, "startMs", 0));
   Napi::Value b = o.Get("blob");
   if (b.IsBuffer()) {
-    // Copied: the worker thread must not read a buffer the JavaScript side owns.
+    // Copied: the preparation thread must not read a buffer the JavaScript side owns.
     auto buf = b.As<Napi::Buffer<uint8_t>>();
     if (buf.Length() == 0) {
       fail(env, "EMEDIA", "the media is empty");
       return env.Undefined();
     }
-    blob.assign(buf.Data(), buf.Data() + buf.Length());
-    isBlob = true;
+    job->blob.assign(buf.Data(), buf.Data() + buf.Length());
+    job->isBlob = true;
   } else if (o.Get("file").IsString()) {
-    path = o.Get("file").As<Napi::String>().Utf8Value();
+    job->path = o.Get("file").As<Napi::String>().Utf8Value();
+  } else if (o.Get("db").IsObject()) {
+    // { host, port?, user?, pass?, query }: the query already names the media's id.
+    Napi::Object d = o.Get("db").As<Napi::Object>();
+    bool hasHost = false, hasQuery = false;
+    if (!stringField(env, d, "host", hasHost, job->db.host) || !stringField(env, d, "user", job->db.hasUser, job->db.user) ||
+        !stringField(env, d, "pass", job->db.hasPass, job->db.pass) || !stringField(env, d, "query", hasQuery, job->query))
+      return env.Undefined();
+    if (!hasHost || !hasQuery) {
+      fail(env, "EINVAL", "db needs a host and a query");
+      return env.Undefined();
+    }
+    job->db.port = intField(d, "port", 0);
+    job->fromDb = true;
   } else {
-    fail(env, "EINVAL", "preparePlayback needs a file or a blob");
+    fail(env, "EINVAL", "preparePlayback needs a file, a blob or a db query");
     return env.Undefined();
   }
-  auto* w = new PrepareWorker(env, std::move(spec), std::move(path), std::move(blob), isBlob, intField(o, "startMs", 0));
-  Napi::Promise p = w->promise();
-  w->Queue();
-  return p;
+  return queuePrep(env, job.release());
+}
+
+// configurePlayer({ threads }): the number of media preparation threads
+// (--media-num-threads); only before the first preparation.
+Napi::Value ConfigurePlayer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    fail(env, "EINVAL", "configurePlayer expects an options object");
+    return env.Undefined();
+  }
+  setPrepThreads(intField(info[0].As<Napi::Object>(), "threads", prepThreads()));
+  return env.Undefined();
 }
 
 Napi::Value PrepareDtmf(const Napi::CallbackInfo& info) {
@@ -211,6 +275,7 @@ bool readPlayList(Napi::Env env, Napi::Value v, std::shared_ptr<const PlayList>&
 void registerPlayerExports(Napi::Env env, Napi::Object exports) {
   exports.Set("preparePlayback", Napi::Function::New(env, PreparePlayback, "preparePlayback"));
   exports.Set("prepareDtmf", Napi::Function::New(env, PrepareDtmf, "prepareDtmf"));
+  exports.Set("configurePlayer", Napi::Function::New(env, ConfigurePlayer, "configurePlayer"));
 }
 
 }  // namespace player

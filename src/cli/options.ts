@@ -184,7 +184,7 @@ export const OPTIONS: readonly OptionSpec[] = [
 
   // Threads and scheduling.
   { name: 'num-threads', type: 'int', arg: 'INT', default: 0, defaultText: 'number of CPU cores, at least 4', help: 'Media worker threads', status: 'supported', group: 'threads' },
-  { name: 'media-num-threads', type: 'int', arg: 'INT', default: -1, defaultText: 'same as num-threads', help: 'Threads for media playback (0 disables playback)', status: 'unsupported', group: 'threads' },
+  { name: 'media-num-threads', type: 'int', arg: 'INT', default: -1, defaultText: 'same as num-threads', help: 'Threads that read, fetch and encode media for play media (0 disables playback)', status: 'supported', group: 'threads' },
   { name: 'thread-stack', type: 'int', arg: 'INT', default: 2048, help: 'Thread stack size in kB (-1: system default)', status: 'unsupported', group: 'threads' },
   { name: 'poller-per-thread', type: 'bool', default: false, help: 'Give each worker thread its own poller so one socket is read by one thread (always so here: each media thread polls only its own sockets)', status: 'supported', group: 'threads' },
   { name: 'scheduling', type: 'string', arg: SCHEDULING.join('|'), default: null, defaultText: 'system default', help: 'Scheduling policy of worker threads', status: 'unsupported', group: 'threads', choices: SCHEDULING },
@@ -260,11 +260,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     aliases: { 'on demand': 'on-demand', off: 'on-demand', no: 'on-demand', never: 'on-demand', 'play media': 'play-media', 'media player': 'play-media', 'media-player': 'play-media', transcode: 'transcoding', everything: 'always', force: 'always', forced: 'always' } },
 
   // Media playback from a database.
-  { name: 'mysql-host', type: 'string', arg: 'HOST|IP', default: null, help: 'MySQL/MariaDB server holding media files', status: 'unsupported', group: 'database' },
-  { name: 'mysql-port', type: 'int', arg: 'INT', default: null, defaultText: 'client library default', help: 'Port of the MySQL server', status: 'unsupported', group: 'database' },
-  { name: 'mysql-user', type: 'string', arg: 'USERNAME', default: null, help: 'User name for the MySQL server', status: 'unsupported', group: 'database' },
-  { name: 'mysql-pass', type: 'string', arg: 'PASSWORD', default: null, help: 'Password for the MySQL server', status: 'unsupported', group: 'database' },
-  { name: 'mysql-query', type: 'string', arg: 'STRING', default: null, help: 'Query returning a media file, with one %llu placeholder for its ID', status: 'unsupported', group: 'database' },
+  { name: 'mysql-host', type: 'string', arg: 'HOST|IP', default: null, help: 'MySQL/MariaDB server holding media files (localhost: its Unix socket)', status: 'supported', group: 'database' },
+  { name: 'mysql-port', type: 'int', arg: 'INT', default: null, defaultText: 'client library default', help: 'Port of the MySQL server', status: 'supported', group: 'database' },
+  { name: 'mysql-user', type: 'string', arg: 'USERNAME', default: null, help: 'User name for the MySQL server', status: 'supported', group: 'database' },
+  { name: 'mysql-pass', type: 'string', arg: 'PASSWORD', default: null, help: 'Password for the MySQL server', status: 'supported', group: 'database' },
+  { name: 'mysql-query', type: 'string', arg: 'STRING', default: null, help: 'Query returning a media file, with one %llu placeholder for its ID', status: 'supported', group: 'database' },
 
   // DTLS.
   { name: 'dtls-passive', type: 'bool', default: false, help: 'Prefer the passive DTLS role in every call', status: 'unsupported', group: 'dtls' },

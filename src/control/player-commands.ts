@@ -1,8 +1,9 @@
 // The in-call media commands `play media`, `stop media` and `play DTMF`: which party
 // they address, what it is sent (in the codec it negotiated) and the reference's
-// replies. Runs on the control thread. Decoding and encoding happen here, before the
-// reply (native/player/playlist.h); the engine thread that owns the stream only paces
-// the prepared packets (native/player/player.h).
+// replies. Runs on the control thread. Decoding and encoding happen before the reply,
+// on a media preparation thread (native/player/prep-pool.h), and so does the query
+// for media kept in a database (`db-id`, native/player/media-db.h); the engine
+// thread that owns the stream only paces the prepared packets (native/player/player.h).
 
 import { createHash } from 'crypto';
 import { NgError } from './errors';
@@ -13,7 +14,7 @@ import { getLogger } from '../log';
 import type { CallRegistry } from '../call/registry';
 import type { Call, CallMedia, Monologue } from '../call/model';
 import type { MediaWiring } from '../call/wiring';
-import { EngineError, prepareDtmf, preparePlayback, type PreparedPlayback } from '../media/engine';
+import { EngineError, prepareDtmf, preparePlayback, type PlaybackSource, type PreparedPlayback } from '../media/engine';
 import type { NativeCodecSpec } from '../codec/table';
 import { payloadTypeSpec } from '../codec/graph';
 import type { PayloadType } from '../codec/negotiation';
@@ -25,6 +26,26 @@ export interface PlayerEnv {
   wiring: MediaWiring;
   /** --player-cache: keep the encoded packets per media file and output codec. */
   playerCache: boolean;
+  /** --mysql-*: where `db-id` media come from; null without --mysql-host or --mysql-query. */
+  mysql?: MysqlOptions | null;
+}
+
+/** The --mysql-* options. `query` holds one `%llu`, the place of the id. */
+export interface MysqlOptions {
+  host: string;
+  port: number | null;
+  user: string | null;
+  pass: string | null;
+  query: string;
+}
+
+/** What a `play media` request plays: the source, its key in the player cache, how failures are worded. */
+interface MediaSource {
+  source: PlaybackSource;
+  key: string;
+  /** For the log: 'file', 'blob', 'database media #7'. */
+  what: string;
+  failure: string;
 }
 
 /** DTMF characters by event number (RFC 4733: 0-9, *, #, A-D). */
@@ -145,20 +166,16 @@ export class PlayerCommands {
     const call = this.call(req);
     const parties = selectParties(call, req);
     const raw = req.raw;
-    const file = pathOf(strKey(raw, 'file'));
-    const blobValue = raw['blob'];
-    const blob = Buffer.isBuffer(blobValue) ? blobValue : typeof blobValue === 'string' ? Buffer.from(blobValue, 'latin1') : undefined;
-    if (intKey(raw, 'db-id') !== undefined && !file && !blob) throw new NgError('Playback from a database (db-id) is not supported');
-    if (!file && !blob) throw new NgError('No media file specified');
+    const media = this.mediaSource(raw);
     const repeat = Math.max(1, intKey(raw, 'repeat-times') ?? 1);
     const startMs = Math.max(0, intKey(raw, 'start-pos') ?? 0);
-    const failure = file ? 'Failed to start media playback from file' : 'Failed to start media playback from blob';
+    const failure = media.failure;
     // Everything is prepared before any party is touched: a failure changes nothing.
     const plays: Array<{ ml: Monologue; t: Target; prepared: Promise<PreparedPlayback> }> = [];
     for (const ml of parties) {
       for (const t of audioTargets(ml)) {
         const out = outputCodec(t.media);
-        if (out) plays.push({ ml, t, prepared: this.prepare(file, blob, startMs, out, failure) });
+        if (out) plays.push({ ml, t, prepared: this.prepare(media, startMs, out) });
       }
     }
     if (plays.length === 0) throw new NgError(failure);
@@ -173,25 +190,54 @@ export class PlayerCommands {
       throw new NgError(failure);
     }
     for (const p of plays) this.played.add(p.ml);
-    log.info(`Playing ${file ? `'${file}'` : `a ${blob!.length}-byte blob`} to '${parties.map((m) => m.tag).join("', '")}' (${repeat}x)`);
+    log.info(`Playing ${media.what} to '${parties.map((m) => m.tag).join("', '")}' (${repeat}x)`);
     // The length of the media, as the reference reports it (-1 when unknown).
     const duration = prepared[0].durationMs;
     return { duration: duration > 0 ? duration : -1, result: 'ok' };
   }
 
+  /**
+   * The media a request names, looked for as the reference does: `file`, else `blob`,
+   * else a positive `db-id` (the row the --mysql-query returns for it).
+   */
+  private mediaSource(raw: BDict): MediaSource {
+    const file = pathOf(strKey(raw, 'file'));
+    if (file) return { source: { file }, key: `file:${file}`, what: `'${file}'`, failure: 'Failed to start media playback from file' };
+    const blobValue = raw['blob'];
+    const blob = Buffer.isBuffer(blobValue) ? blobValue : typeof blobValue === 'string' ? Buffer.from(blobValue, 'latin1') : undefined;
+    if (blob && blob.length > 0) {
+      return { source: { blob }, key: `blob:${hashOf(blob)}`, what: `a ${blob.length}-byte blob`, failure: 'Failed to start media playback from blob' };
+    }
+    const id = intKey(raw, 'db-id');
+    if (id === undefined || id <= 0) throw new NgError('No media file specified');
+    const failure = 'Failed to start media playback from database';
+    const db = this.env.mysql;
+    if (!db) {
+      log.warn(`${failure}: missing configuration (--mysql-host and --mysql-query)`);
+      throw new NgError(failure);
+    }
+    const query = db.query.replace('%llu', String(id));
+    return {
+      source: { db: { host: db.host, port: db.port ?? undefined, user: db.user ?? undefined, pass: db.pass ?? undefined, query } },
+      key: `db:${id}`,
+      what: `database media #${id}`,
+      failure,
+    };
+  }
+
   /** The packets of a media for one codec: from the cache (--player-cache) or prepared now. */
-  private prepare(file: string | undefined, blob: Buffer | undefined, startMs: number, codec: NativeCodecSpec, failure: string): Promise<PreparedPlayback> {
-    const key = this.env.playerCache ? `${file !== undefined ? `file:${file}` : `blob:${hashOf(blob!)}`}|${startMs}|${codecKey(codec)}` : null;
+  private prepare(media: MediaSource, startMs: number, codec: NativeCodecSpec): Promise<PreparedPlayback> {
+    const key = this.env.playerCache ? `${media.key}|${startMs}|${codecKey(codec)}` : null;
     const hit = key !== null ? this.cache.get(key) : undefined;
     if (hit) {
-      log.info(`Playback of ${file !== undefined ? `'${file}'` : 'a blob'} in ${codec.name} from the player cache`);
+      log.info(`Playback of ${media.what} in ${codec.name} from the player cache`);
       return hit;
     }
-    const prepared = preparePlayback({ file, blob, startMs, codec }).catch((err: unknown) => {
+    const prepared = preparePlayback({ ...media.source, startMs, codec }).catch((err: unknown) => {
       if (key !== null) this.cache.delete(key);
       if (!(err instanceof EngineError)) throw err;
-      log.warn(`${failure}: ${err.message}`);
-      throw new NgError(failure);
+      log.warn(`${media.failure}: ${err.message}`);
+      throw new NgError(media.failure);
     });
     if (key !== null) this.cache.set(key, prepared);
     return prepared;

@@ -384,7 +384,8 @@ const LEARNING_CODES: ReadonlyMap<string, number> = new Map([['off', 0], ['immed
 
 interface NativeModule {
   version: string;
-  preparePlayback(opts: { file?: string; blob?: Buffer; startMs: number; codec: NativeCodecSpec }): Promise<PreparedPlayback>;
+  preparePlayback(opts: PlaybackSource & { startMs: number; codec: NativeCodecSpec }): Promise<PreparedPlayback>;
+  configurePlayer(opts: { threads: number }): void;
   prepareDtmf(opts: { event: number; durationMs: number; volume: number; pauseMs: number; eventPt: number; clockRate: number;
     ptime: number; codec?: NativeCodecSpec }): PreparedPlayback;
   Engine: new (
@@ -403,15 +404,45 @@ export interface PreparedPlayback {
   durationMs: number;
 }
 
+/** A MySQL/MariaDB server and the query (id filled in) whose first column of the first row is the media. */
+export interface MediaQuery {
+  host: string;
+  /** Unset: the client library's defaults (port 3306, the login name, no password). */
+  port?: number;
+  user?: string;
+  pass?: string;
+  query: string;
+}
+
+/** Where the media of a playback comes from: exactly one of these. */
+export interface PlaybackSource {
+  file?: string;
+  blob?: Buffer;
+  db?: MediaQuery;
+}
+
 /**
- * Decodes a media file or in-memory media (anything libavformat reads) and encodes
- * it into the packets of `codec`, skipping the first `startMs`, on a libuv worker
- * thread. Rejects with EngineError 'EMEDIA' when the media cannot be read, 'EINVAL'
- * when the codec cannot be built.
+ * Fetches the media from the database when asked to, decodes it (anything
+ * libavformat reads) and encodes it into the packets of `codec`, skipping the first
+ * `startMs`, on a media preparation thread (--media-num-threads). Rejects with
+ * EngineError 'EMEDIA' when the media cannot be read, 'EDB' when the database gives
+ * none, 'EDISABLED' without preparation threads, 'EINVAL' when the codec cannot be built.
  */
-export async function preparePlayback(opts: { file?: string; blob?: Buffer; startMs: number; codec: NativeCodecSpec }): Promise<PreparedPlayback> {
+export async function preparePlayback(opts: PlaybackSource & { startMs: number; codec: NativeCodecSpec }): Promise<PreparedPlayback> {
   try {
     return await loadNative().preparePlayback(opts);
+  } catch (err) {
+    rethrow(err);
+  }
+}
+
+/**
+ * Sets the number of media preparation threads (--media-num-threads; 0: none, every
+ * preparation fails with EDISABLED). Effective only before the first preparation.
+ */
+export function configurePlayer(opts: { threads: number }): void {
+  try {
+    loadNative().configurePlayer(opts);
   } catch (err) {
     rethrow(err);
   }
