@@ -10,7 +10,7 @@ import { LoadLimitError, type CallRegistry } from '../call/registry';
 import type { Call } from '../call/model';
 import { processSignal, LoopProtected, type SignalEnv } from '../call/offer-answer';
 import { queryReply } from '../call/query';
-import { PlayerCommands } from './player-commands';
+import { PlayerCommands, type PlayerEnv } from './player-commands';
 import type { MediaControlCommands } from './media-control';
 import type { Recordings } from '../recording/recordings';
 import { statisticsReply, type ControlStats, type PortUsage } from '../stats/statistics';
@@ -26,6 +26,8 @@ export interface CommandEnv {
   deleteDelay: number;
   /** --player-cache. */
   playerCache?: boolean;
+  /** Receives the digits `play DTMF` injects (DTMF event reports). */
+  onInjectedDtmf?: PlayerEnv['onInjected'];
   /** block/silence media, block DTMF, forwarding and recording commands (media-control.ts). */
   mediaControl?: MediaControlCommands;
   recordings?: Recordings;
@@ -52,7 +54,8 @@ export class Commands {
   private readonly player: PlayerCommands;
 
   constructor(private readonly env: CommandEnv) {
-    this.player = new PlayerCommands({ registry: env.registry, wiring: env.signal.wiring, playerCache: env.playerCache ?? false });
+    this.player = new PlayerCommands({ registry: env.registry, wiring: env.signal.wiring, playerCache: env.playerCache ?? false,
+      onInjected: env.onInjectedDtmf });
   }
 
   /**
