@@ -236,6 +236,23 @@ describe('DTMF event reports', function () {
     assert.equal(sink.reports[0].duration, 140);
   });
 
+  it('a key press without end packets followed at once by another is reported when the next one starts; the next at its end', async function () {
+    const { d, sink } = await daemon('ours');
+    const c = await track(await call(d, PCMU_TE, PCMU_TE));
+    const first = keyPress({ audio: pcmuSilence, tsStep: 160, evPt: 101, evStep: 160, event: 2, steps: 6, before: 3, after: 0 });
+    const second = keyPress({ audio: pcmuSilence, tsStep: 160, evPt: 101, evStep: 160, event: 4, steps: 4, before: 0, after: 3 });
+    // The second press 200 ms after the first started, numbered after it.
+    const shifted = second.packets.map((p) => {
+      const q = Buffer.from(p);
+      q.writeUInt16BE((q.readUInt16BE(2) + 50) & 0xffff, 2);
+      q.writeUInt32BE((q.readUInt32BE(4) + 10 * 160) >>> 0, 4);
+      return q;
+    });
+    await sendAll(c.a, c.aTo, [...first.packets.slice(0, -3), ...shifted]);
+    await settle(sink.reports, 2);
+    assert.deepEqual(sink.reports.map((r) => [r.event, r.duration]), [[2, 100], [4, 80]]);
+  });
+
   it('the callee\'s key presses carry its own tag and address; a call without any reporting option reports nothing', async function () {
     const { d, sink } = await daemon('ours');
     const c = await track(await call(d, PCMU_TE, PCMU_TE));
