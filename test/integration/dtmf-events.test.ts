@@ -253,6 +253,22 @@ describe('DTMF event reports', function () {
     assert.deepEqual(sink.reports.map((r) => [r.event, r.duration]), [[2, 100], [4, 80]]);
   });
 
+  it('telephone-event packets too short for an event report nothing and break nothing: the next press is reported', async function () {
+    const { d, sink } = await daemon('ours');
+    const c = await track(await call(d, PCMU_TE, PCMU_TE));
+    const bad = [
+      buildRtp({ pt: 101, seq: 10, ts: 800, ssrc: SSRC, payload: Buffer.from([5, 0x8a]) }),
+      buildRtp({ pt: 101, seq: 11, ts: 800, ssrc: SSRC, payload: Buffer.alloc(0) }),
+      // A header extension that claims more than the packet holds.
+      Buffer.concat([buildRtp({ pt: 101, seq: 12, ts: 800, ssrc: SSRC }), Buffer.from([0xbe, 0xde, 0x00, 0x40, 5, 0x8a, 0, 160])]),
+    ];
+    bad[2][0] |= 0x10;
+    const press = keyPress({ audio: pcmuSilence, tsStep: 160, evPt: 101, evStep: 160, event: 6, steps: 5, before: 3, after: 3 });
+    await sendAll(c.a, c.aTo, [...bad, ...press.packets]);
+    await settle(sink.reports, 1);
+    assert.deepEqual(sink.reports.map((r) => [r.event, r.duration]), [[6, 100]]);
+  });
+
   it('the callee\'s key presses carry its own tag and address; a call without any reporting option reports nothing', async function () {
     const { d, sink } = await daemon('ours');
     const c = await track(await call(d, PCMU_TE, PCMU_TE));
