@@ -219,6 +219,20 @@ describe('DTMF event reports', function () {
     });
   }
 
+  for (const kind of daemonKinds()) {
+    it(`${kind}: a key press under block DTMF is reported, though the callee gets none of its events`, async function () {
+      const { d, sink } = await daemon(kind);
+      const c = await track(await call(d, PCMU_TE, PCMU_TE));
+      const r = await d.ng.request({ command: 'block DTMF', 'call-id': c.callId, 'from-tag': 'caller' });
+      assert.equal(r.result, 'ok', JSON.stringify(r));
+      const press = keyPress({ audio: pcmuSilence, tsStep: 160, evPt: 101, evStep: 160, event: 8, steps: 5, before: 3, after: 3 });
+      await sendAll(c.a, c.aTo, press.packets);
+      await settle(sink.reports, 1);
+      assert.deepEqual(sink.reports.map((x) => [x.event, x.duration]), [[8, 100]]);
+      assert.equal(events(rtp(c.b), 101).length, 0, 'no event reaches the callee');
+    });
+  }
+
   it('a key press whose end packets were lost is reported once, when audio goes on without it', async function () {
     const { d, sink } = await daemon('ours');
     const c = await track(await call(d, PCMU_TE, PCMU_TE));
