@@ -4,6 +4,7 @@
       "target_name": "rtpengine_native",
       "sources": [
         "native/addon.cc",
+        "native/dtmf_events.cc",
         "native/engine.cc",
         "native/learning.cc",
         "native/recorder.cc",

@@ -125,6 +125,15 @@ Napi::Object eventValue(Napi::Env env, const Event& e) {
       o.Set("code", Napi::String::New(env, e.code));
       o.Set("message", Napi::String::New(env, e.message));
       break;
+    case Event::Type::Dtmf:
+      o.Set("type", "dtmf");
+      o.Set("id", Napi::Number::New(env, e.id));
+      o.Set("source", endpointValue(env, e.endpoint));
+      o.Set("event", Napi::Number::New(env, e.digit.event));
+      o.Set("volume", Napi::Number::New(env, e.digit.volume));
+      o.Set("durationMs", Napi::Number::New(env, e.digit.durationMs));
+      o.Set("inband", Napi::Boolean::New(env, e.digit.inband));
+      break;
   }
   return o;
 }
@@ -232,9 +241,10 @@ bool readConfig(Napi::Env env, const double* io, const Napi::CallbackInfo& info,
   spec.clockRates.reserve(static_cast<size_t>(rates));
   for (int64_t i = 0; i < rates; i++) {
     int64_t pt = 0, rate = 0;
-    if (!checkInt(env, io[kCfgRates + 2 * i], "pt", 0, 127, pt)) return false;
+    // A telephone-event payload type comes as pt + 128.
+    if (!checkInt(env, io[kCfgRates + 2 * i], "pt", 0, 255, pt)) return false;
     if (!checkInt(env, io[kCfgRates + 2 * i + 1], "clockRate", 0, 10000000, rate)) return false;
-    spec.clockRates.push_back(rtpe::PtClock{static_cast<uint8_t>(pt), static_cast<uint32_t>(rate)});
+    spec.clockRates.push_back(rtpe::PtClock{static_cast<uint8_t>(pt & 127), static_cast<uint32_t>(rate), pt >= 128});
   }
   return true;
 }

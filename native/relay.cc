@@ -142,19 +142,51 @@ void Relay::enqueue(uint16_t s, uint32_t offset, uint32_t len, Socket& out, cons
   if (from.hot.control.bits & MediaControl::kRecordEgress) record(from.hot.control, out.local, dst, slot.base + offset, len);
 }
 
+// Where the payload of an RTP packet lies: after the CSRC list and any header
+// extension, before padding. Empty (off >= end) when the header runs past it.
+static void rtpPayload(const uint8_t* data, uint32_t len, uint32_t& off, uint32_t& end) {
+  off = 12 + 4u * (data[0] & 0x0f);
+  if ((data[0] & 0x10) && off + 4 <= len) off += 4 + 4u * ((uint32_t(data[off + 2]) << 8) | data[off + 3]);
+  end = len;
+  if ((data[0] & 0x20) && len > 12) end = data[len - 1] <= len ? len - data[len - 1] : 0;
+}
+
 bool Relay::admit(const MediaControl& c, uint8_t* data, uint32_t len) {
   unsigned pt = data[1] & 0x7f;
   if (c.isDtmf(pt)) return !(c.bits & MediaControl::kBlockDtmf);
   if (c.bits & MediaControl::kBlockMedia) return false;
   uint8_t fill = c.silence[pt];
   if (!(c.bits & MediaControl::kSilenceMedia) || !fill) return true;
-  // The payload: after the CSRC list and any header extension, before padding.
-  uint32_t off = 12 + 4u * (data[0] & 0x0f);
-  if ((data[0] & 0x10) && off + 4 <= len) off += 4 + 4u * ((uint32_t(data[off + 2]) << 8) | data[off + 3]);
-  uint32_t end = len;
-  if ((data[0] & 0x20) && len > 12) end = data[len - 1] <= len ? len - data[len - 1] : 0;
+  uint32_t off, end;
+  rtpPayload(data, len, off, end);
   if (off < end) std::memset(data + off, fill, end - off);
   return true;
+}
+
+void Relay::trackDtmf(Stream& a, const uint8_t* data, uint32_t len, const SockAddr& src, int64_t nowMs) {
+  const unsigned pt = data[1] & 0x7f;
+  DigitEnd d;
+  bool ended;
+  if (a.hot.isEvent(pt)) {
+    uint32_t off, end;
+    rtpPayload(data, len, off, end);
+    if (off + 4 > end) return;  // not an RFC 4733 payload (counted where it is routed)
+    uint32_t clock = 8000;
+    for (const PtClock& c : a.hot.clockRates)
+      if (c.pt == pt && c.clockRate) clock = c.clockRate;
+    ended = a.dtmf.onEvent(data + off, end - off, be32(data + 4), clock, nowMs, d);
+  } else {
+    ended = a.dtmf.onOther(nowMs, d);
+  }
+  if (ended) reportDigit(a, d, src);
+}
+
+void Relay::reportDigit(Stream& a, const DigitEnd& d, const SockAddr& from) {
+  Event& e = events_.emplace_back();
+  e.type = Event::Type::Dtmf;
+  e.id = a.id;
+  e.endpoint = from;
+  e.digit = d;
 }
 
 void Relay::record(const MediaControl& c, const SockAddr& src, const SockAddr& dst, const uint8_t* data,
@@ -259,6 +291,8 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
   // Per-SSRC figures and RTCP reports (rtcp.h); never drops the packet.
   if (rtcp) rtcp::onRtcp(a, data, len);
   else rtcp::onRtp(a, data, len, t.unixMs);
+  // Key presses are reported as received, whether or not they are blocked.
+  if (!rtcp && (a.hot.eventPts[0] | a.hot.eventPts[1])) trackDtmf(a, data, len, src, t.monoMs);
   constexpr uint32_t kGate = MediaControl::kBlockMedia | MediaControl::kSilenceMedia | MediaControl::kBlockDtmf;
   if (!rtcp && (a.hot.control.bits & kGate) && !admit(a.hot.control, data, len)) {
     // Transcoded audio resumes without concealing what was blocked.
@@ -302,6 +336,7 @@ void Relay::route(Stream& a, uint8_t* data, uint32_t len, Socket& out, const Soc
     ticking_.push_back(&a);
   }
   tx_.aim(out, dst, a);
+  r.blockDtmf(a.hot.control.bits & MediaControl::kBlockDtmf);
   codec::RouteCounters changed;
   codec::CodecRoute::Verdict v = r.input(data, len, t.monoMs, a.hot.out, tx_, changed);
   account(a, changed);
@@ -319,6 +354,7 @@ void Relay::account(Stream& a, const codec::RouteCounters& c) {
   if (c.framesEncoded) bump(k.framesEncoded, c.framesEncoded);
   if (c.errors) bump(k.transcodeErrors, c.errors);
   if (c.dropped) bump(k.dropped, c.dropped);
+  if (c.digitEnded) reportDigit(a, c.digit, a.hot.learn.current);
 }
 
 int Relay::msToTick() const {
@@ -349,6 +385,7 @@ void Relay::tickIfDue() {
     if (!bl.current.valid() || bl.currentSocket < 0) continue;
     tx_.aim(b->sockets[bl.currentSocket], bl.current, a);
     codec::RouteCounters changed;
+    a.hot.codecs->blockDtmf(a.hot.control.bits & MediaControl::kBlockDtmf);
     const int64_t due = a.hot.codecs->tick(now_.monoMs, tx_, changed);
     if (due < nextTickMs_) nextTickMs_ = due;  // a DTX buffer's next step
     account(a, changed);

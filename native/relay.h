@@ -150,7 +150,13 @@ class Relay {
   void queueCopy(const uint8_t* data, size_t len, Socket& out, const SockAddr& dst, Stream& from);
   // Hands an RTP packet of a stream with a codec route to the route.
   void route(Stream& a, uint8_t* data, uint32_t len, Socket& out, const SockAddr& dst, const PacketTime& t);
+  // Adds the route's counters to the stream's; reports a key press heard in
+  // its audio.
   void account(Stream& a, const codec::RouteCounters& c);
+  // Follows the key presses a stream receives as RFC 4733 events
+  // (dtmf_events.h) and reports each one that ends.
+  void trackDtmf(Stream& a, const uint8_t* data, uint32_t len, const SockAddr& src, int64_t nowMs);
+  void reportDigit(Stream& a, const DigitEnd& d, const SockAddr& from);
   // Queues one packet of a's playback: the header written into a free slot,
   // the payload copied behind it.
   void sendPlayed(Stream& a, const player::PlayPacket& pk, const uint8_t* payload, bool marker, uint16_t seq,

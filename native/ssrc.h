@@ -96,6 +96,7 @@ struct StatsSums {
 struct PtClock {
   uint8_t pt;
   uint32_t clockRate;
+  bool event = false;  // telephone-event (RFC 4733): its packets are DTMF events
 };
 
 struct SsrcEntry {

@@ -83,6 +83,9 @@ bool Stream::syncLocked(std::shared_ptr<codec::CodecRoute>& retired) {
   hot.rtcpSink = cfg_.rtcpSink;
   if (hot.ice != cfg_.ice) hot.ice = cfg_.ice;
   hot.clockRates = cfg_.clockRates;
+  hot.eventPts[0] = hot.eventPts[1] = 0;
+  for (const PtClock& c : hot.clockRates)
+    if (c.event && c.pt < 128) hot.eventPts[c.pt >> 6] |= uint64_t(1) << (c.pt & 63);
   hot.control = control_;
   if (hot.codecs != cfg_.codecs) {
     // A new route (a repeated one is the same object and keeps its state)

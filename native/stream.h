@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "codec/route.h"
+#include "dtmf_events.h"
 #include "learning.h"
 #include "player/player.h"
 #include "rtcp.h"
@@ -177,7 +178,11 @@ class Stream {
     std::shared_ptr<codec::CodecRoute> codecs;
     codec::RouteOutput out;  // the output stream of the codec routes, kept across route changes
     MediaControl control;
+    uint64_t eventPts[2] = {0, 0};  // bit set of the telephone-event payload types (clockRates)
+    bool isEvent(unsigned pt) const { return (eventPts[pt >> 6] >> (pt & 63)) & 1; }
   } hot;
+  // Key presses received as RFC 4733 events (dtmf_events.h). Engine thread only.
+  DtmfTracker dtmf;
   // In the engine thread's list of streams whose Transcoders it ticks (relay.h).
   bool ticking = false;
   // The playback replacing what this stream forwards, and the RTP stream its

@@ -16,6 +16,7 @@ import { LoadMonitor } from './stats/load';
 import { XmlrpcCallbacks } from './call/xmlrpc-callback';
 import { MediaControlCommands } from './control/media-control';
 import { Recordings } from './recording/recordings';
+import { DtmfReporter } from './dtmf/reporter';
 
 const log = getLogger('daemon');
 
@@ -40,6 +41,22 @@ export async function startDaemon(config: Config): Promise<Daemon> {
   const ports = new PortAllocator(engine, config.portMin, config.portMax);
   wiring = new MediaWiring(engine, ports, config.endpointLearning, graphOptions(config));
   wiring.recordEgress = config.recordEgress;
+  let server: NgServer | null = null;
+  const dtmf = new DtmfReporter({
+    dest: config.dtmfLogDest,
+    facility: config.logFacilityDtmf,
+    notify: config.dtmfLogNgTcp && config.listenTcpNg.length > 0 ? (dict) => server?.notify(dict) ?? 0 : null,
+    noLogInjects: config.dtmfNoLogInjects,
+  });
+  if (dtmf.enabled) {
+    wiring.onDtmf = (ps, ev) => dtmf.report({
+      from: ps.media.monologue,
+      sourceIp: ev.source?.address ?? ps.endpoint?.address ?? '',
+      event: ev.event,
+      durationMs: ev.durationMs,
+      volume: ev.volume,
+    });
+  }
   if (config.recordingDir !== null && config.recordingMethod !== 'pcap') {
     log.warn(`Recording method '${config.recordingMethod}': the kernel /proc interface is not available, recording to pcap files only`);
   }
@@ -74,6 +91,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     mysql: config.mysqlHost !== null && config.mysqlQuery !== null
       ? { host: config.mysqlHost, port: config.mysqlPort, user: config.mysqlUser, pass: config.mysqlPass, query: config.mysqlQuery }
       : null,
+    onInjectedDtmf: dtmf.enabled ? (k) => dtmf.report(k) : undefined,
     mediaControl: new MediaControlCommands({ registry, wiring, recordings }),
     recordings,
     portUsage: () => ({ min: config.portMin, max: config.portMax, used: ports.inUse() * 2, last: ports.last() }),
@@ -84,7 +102,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
       wiring,
     },
   });
-  const server = new NgServer({
+  server = new NgServer({
     udp: config.listenNg,
     tcp: config.listenTcpNg,
     handler: commands.handle,
@@ -103,7 +121,8 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     async stop(): Promise<void> {
       if (stopped) return;
       stopped = true;
-      await server.close();
+      await server?.close();
+      dtmf.close();
       load.stop();
       registry.destroyAll();
       // Calls recorded until now leave complete metadata files.

@@ -145,6 +145,19 @@ export function configureLogging(opts: LogOutputOptions): { target: 'stderr' | '
   return { target: 'syslog' };
 }
 
+/**
+ * Writes one line at info level under another syslog facility (--log-facility-dtmf):
+ * to syslog with that facility when logging goes to syslog, otherwise where the
+ * other lines go, tagged with `module`. Unknown facility names fall back to the
+ * main one.
+ */
+export function logToFacility(facility: string, module: string, line: string): void {
+  const lvl = LOG_INFO;
+  if (lvl > level) return;
+  if (syslog) syslog.write(lvl, line, SYSLOG_FACILITIES[facility]);
+  else emit(lvl, `[${module}] `, line);
+}
+
 /** Drops all further output (a detached daemon that was told to log to stderr, as the reference does). */
 export function discardLogs(): void {
   closeSyslog();
@@ -196,12 +209,12 @@ class SyslogWriter {
     return w;
   }
 
-  write(lvl: number, text: string): void {
+  write(lvl: number, text: string, facility = this.facility): void {
     if (this.failed) {
       stderrSink(`${LOG_LEVELS[lvl].toUpperCase()}: ${text}`, lvl);
       return;
     }
-    this.child.stdin?.write(`<${this.facility * 8 + lvl}>${text.replace(/\n/g, ' ')}\n`);
+    this.child.stdin?.write(`<${facility * 8 + lvl}>${text.replace(/\n/g, ' ')}\n`);
   }
 
   /** Syslog went away: later lines go to stderr. */

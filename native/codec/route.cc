@@ -117,6 +117,7 @@ void CodecRoute::publish(size_t i, RouteCounters& changed) {
   p.framesEncoded = s.framesEncoded;
   p.errors = s.errors;
   p.dropped = s.dropped;
+  if (transcoders_[i]->takeDigit(changed.digit)) changed.digitEnded = true;
 }
 
 uint32_t CodecRoute::continuation(uint32_t ts, RouteOutput& out) {

@@ -54,6 +54,7 @@
 #include <vector>
 
 #include "../bytes.h"
+#include "../dtmf_events.h"
 #include "transcoder.h"
 
 namespace rtpe {
@@ -119,6 +120,8 @@ struct RouteCounters {
   uint64_t framesEncoded = 0;
   uint64_t errors = 0;   // malformed RTP or undecodable payloads
   uint64_t dropped = 0;  // late or duplicate packets
+  bool digitEnded = false;  // a key press heard in the decoded audio ended (digit)
+  DigitEnd digit;
 };
 
 class CodecRoute {
@@ -158,6 +161,13 @@ class CodecRoute {
   void interrupt() {
     for (auto& t : transcoders_) t->interrupt();
   }
+  // Removes DTMF digits from the transcoded audio (block DTMF, see
+  // Transcoder::blockDtmf). Runs on the engine thread; never blocks.
+  void blockDtmf(bool on) {
+    if (on == blockDtmf_) return;
+    blockDtmf_ = on;
+    for (auto& t : transcoders_) t->blockDtmf(on);
+  }
 
   // Called when this route replaces prev on the stream, before its first
   // packet: the output stream continues where prev left it. Runs on the
@@ -196,6 +206,7 @@ class CodecRoute {
   int lastPassPt_ = -1;            // the last passthrough packet, so that repeated
   uint32_t lastPassInTs_ = 0;      // timestamps (the packets of one RFC 4733 event)
   uint32_t lastPassOutTs_ = 0;     // map to one output timestamp
+  bool blockDtmf_ = false;
   bool evOn_ = false;              // an input event is in progress
   bool evTone_ = false;            // ... and it is played as a tone
   uint32_t evTs_ = 0;

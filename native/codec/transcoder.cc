@@ -138,10 +138,9 @@ bool Transcoder::build(std::string& err) {
     err = "invalid telephone-event output";
     return false;
   }
-  if (spec_.outEventPt >= 0) {
-    detector_.reset(new DtmfDetector());
-    if (!detector_->init(decRate_, decChannels_, decBufSamples_, err)) return false;
-  }
+  // Always ready: block DTMF may ask for it at any time.
+  detector_.reset(new DtmfDetector());
+  if (!detector_->init(decRate_, decChannels_, decBufSamples_, err)) return false;
   if (spec_.tones) {
     generator_.reset(new DtmfGenerator());
     if (!generator_->init(decRate_, decBufSamples_, err)) return false;
@@ -496,16 +495,36 @@ void Transcoder::inputEvent(uint32_t ssrc, uint16_t seq, uint32_t ts, int event,
 }
 
 void Transcoder::push(const int16_t* pcm, int n, RtpSink& out) {
-  if (detector_) heard_ = detector_->detect(pcm, n);
+  heard_ = spec_.outEventPt >= 0 || blockDtmf_ ? detector_->detect(pcm, n) : -1;
+  followDigit(n);
   const int m = resampler_.convert(pcm, n, rsBuf_.get(), rsBufSamples_);
-  if (m > 0) reframer_.push(rsBuf_.get(), m);
+  if (m > 0) {
+    if (blockDtmf_ && heard_ >= 0) std::memset(rsBuf_.get(), 0, sizeof(int16_t) * static_cast<size_t>(m) * encChannels_);
+    reframer_.push(rsBuf_.get(), m);
+  }
   emitPackets(out);
+}
+
+void Transcoder::followDigit(int n) {
+  if (heard_ != digit_) {
+    if (digit_ >= 0) {
+      ended_.event = static_cast<uint8_t>(digit_);
+      ended_.volume = static_cast<uint8_t>(digitVolume_ & 0x3f);
+      ended_.durationMs = static_cast<uint32_t>(digitSamples_ * 1000 / static_cast<uint64_t>(decRate_));
+      ended_.inband = true;
+      digitEnded_ = true;
+    }
+    digit_ = heard_;
+    digitSamples_ = 0;
+    if (digit_ >= 0) digitVolume_ = detector_->volume();
+  }
+  if (digit_ >= 0) digitSamples_ += static_cast<uint64_t>(n);
 }
 
 void Transcoder::emitPackets(RtpSink& out) {
   const int frame = enc_->frameSamples();
   while (reframer_.size() >= packetSamples_) {
-    if (detector_ && dtmfStep(out)) {
+    if (spec_.outEventPt >= 0 && dtmfStep(out)) {
       reframer_.pop(packetSamples_);
       outTs_ += tsStep_;
       continue;
@@ -573,13 +592,15 @@ void Transcoder::send(size_t len, uint8_t pt, bool marker, uint32_t ts, RtpSink&
 }
 
 bool Transcoder::dtmfStep(RtpSink& out) {
-  if (sending_ >= 0 && heard_ != sending_) {
+  // A blocked digit is not sent (one in progress ends now).
+  const int heard = blockDtmf_ ? -1 : heard_;
+  if (sending_ >= 0 && heard != sending_) {
     emitEvent(outTs_, true, out);
     sending_ = -1;
     markerPending_ = true;  // the audio after it starts a talkspurt
   }
-  if (sending_ < 0 && heard_ >= 0) {
-    sending_ = heard_;
+  if (sending_ < 0 && heard >= 0) {
+    sending_ = heard;
     sendingVolume_ = detector_->volume();
     sendingTs_ = outTs_;
     sendingMarker_ = true;

@@ -28,7 +28,11 @@
 // DTMF (dtmf.h): with spec.tones the route hands it the telephone-event
 // packets the sink's peer cannot take (inputEvent), played as tones in place
 // of the audio; with spec.outEventPt it listens to the decoded audio and sends
-// the digits it hears as RFC 4733 events in the output stream.
+// the digits it hears as RFC 4733 events in the output stream. While DTMF is
+// blocked (blockDtmf) it listens too, but replaces the audio of a digit it
+// hears with silence and sends no events for it. Either way each digit heard
+// is reported once, when it ends (takeDigit). The detector needs about 40 ms
+// of a tone: that much of its start passes before the silence begins.
 //
 // Threads: one engine thread at a time calls input(), tick() and stats().
 // Neither input() nor tick() blocks or allocates (see codec.h about
@@ -43,6 +47,7 @@
 #include "cn.h"
 #include "codec.h"
 #include "dtmf.h"
+#include "../dtmf_events.h"
 #include "dtx.h"
 #include "packetizer.h"
 #include "reframer.h"
@@ -178,6 +183,18 @@ class Transcoder {
   // output, which continues where it stopped. Runs on the engine thread.
   void interrupt() { interrupted_ = true; }
 
+  // Removes the DTMF digits heard in the decoded audio from the output (see
+  // above), from the next input on. Runs on the engine thread.
+  void blockDtmf(bool on) { blockDtmf_ = on; }
+  // A digit heard in the input audio that ended since the last call: returns
+  // true and fills out once per digit. Runs on the engine thread.
+  bool takeDigit(DigitEnd& out) {
+    if (!digitEnded_) return false;
+    digitEnded_ = false;
+    out = ended_;
+    return true;
+  }
+
  private:
   // What fills missing input: concealment after audio, RFC 3389 noise after a
   // CN packet, the codec's comfort noise after its SID, and the generic DTX
@@ -276,8 +293,16 @@ class Transcoder {
   bool markerPending_ = true;
 
   // In-band DTMF.
-  std::unique_ptr<DtmfDetector> detector_;  // with outEventPt
+  // Follows the digit heard over n more samples: its start, its length, its end.
+  void followDigit(int n);
+  std::unique_ptr<DtmfDetector> detector_;  // listens with outEventPt or blockDtmf_
+  bool blockDtmf_ = false;
   int heard_ = -1;       // the digit the detector hears now
+  int digit_ = -1;       // the digit followed for its report
+  int digitVolume_ = 0;
+  uint64_t digitSamples_ = 0;  // decoded samples it lasted so far
+  bool digitEnded_ = false;
+  DigitEnd ended_;
   int sending_ = -1;     // the digit sent as events now (-1 none)
   int sendingVolume_ = 10;
   uint32_t sendingTs_ = 0;  // output timestamp where it started

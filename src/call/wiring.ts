@@ -9,9 +9,14 @@ import { PortsExhaustedError, type PortAllocator, type PortPair } from '../media
 import { NgError } from '../control/errors';
 import type { Call, CallMedia, PacketStream } from './model';
 
+type DtmfEngineEvent = Extract<EngineEvent, { type: 'dtmf' }>;
+
 const log = getLogger('call');
 
-/** The payload types this side signalled with their clock rates ("PCMA/8000"), for RTCP jitter. */
+/**
+ * The payload types this side signalled with their clock rates ("PCMA/8000"), for
+ * RTCP jitter; telephone-event types marked, for the key presses they carry.
+ */
 function clockRates(m: CallMedia): PayloadClock[] | undefined {
   const desc = m.desc;
   if (!desc) return undefined;
@@ -23,7 +28,9 @@ function clockRates(m: CallMedia): PayloadClock[] | undefined {
     const codec = desc.codecs[i] ?? '';
     const slash = codec.indexOf('/');
     const rate = slash < 0 ? NaN : parseInt(codec.slice(slash + 1), 10);
-    if (pt >= 0 && pt <= 127 && rate > 0) out.push({ pt, clockRate: rate });
+    if (pt >= 0 && pt <= 127 && rate > 0) {
+      out.push({ pt, clockRate: rate, event: codec.slice(0, slash).toLowerCase() === 'telephone-event' });
+    }
   }
   return out;
 }
@@ -183,12 +190,19 @@ export class MediaWiring {
     };
   }
 
-  /** Applies what the engine reports: learned endpoints. */
+  /** Receives the key presses the engine reports, with the stream they arrived on. */
+  onDtmf: ((ps: PacketStream, ev: DtmfEngineEvent) => void) | null = null;
+
+  /** Applies what the engine reports: learned endpoints, key presses. */
   onEvents(events: EngineEvent[]): void {
     for (const ev of events) {
-      if (ev.type !== 'learned') continue;
+      if (ev.type === 'error') continue;
       const ps = this.byEngineId.get(ev.id);
       if (!ps) continue;
+      if (ev.type === 'dtmf') {
+        this.onDtmf?.(ps, ev);
+        continue;
+      }
       ps.endpoint = ev.endpoint;
       ps.confirmed = true;
     }

@@ -164,7 +164,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'log-facility', type: 'string', arg: FACILITY_ARG, default: 'daemon', help: 'Syslog facility for log lines', status: 'supported', group: 'logging', choices: SYSLOG_FACILITY_NAMES, caseSensitive: true },
   { name: 'log-facility-cdr', type: 'string', arg: FACILITY_ARG, default: null, help: 'Syslog facility for call detail records', status: 'unsupported', group: 'logging', choices: SYSLOG_FACILITY_NAMES, caseSensitive: true },
   { name: 'log-facility-rtcp', type: 'string', arg: FACILITY_ARG, default: null, help: 'Syslog facility for decoded RTCP reports', status: 'unsupported', group: 'logging', choices: SYSLOG_FACILITY_NAMES, caseSensitive: true },
-  { name: 'log-facility-dtmf', type: 'string', arg: FACILITY_ARG, default: null, help: 'Syslog facility for DTMF events (JSON)', status: 'unsupported', group: 'logging', choices: SYSLOG_FACILITY_NAMES, caseSensitive: true },
+  { name: 'log-facility-dtmf', type: 'string', arg: FACILITY_ARG, default: null, help: 'Syslog facility for DTMF events (JSON)', status: 'supported', group: 'logging', choices: SYSLOG_FACILITY_NAMES, caseSensitive: true },
   { name: 'log-format', type: 'string', arg: 'default|parsable', default: 'default', help: 'Prefix style of call-related log lines', status: 'unsupported', group: 'logging', choices: ['default', 'parsable'], caseSensitive: true },
   { name: 'log-name', type: 'string', arg: 'STRING', default: 'rtpengine', help: 'Program name used in syslog', status: 'supported', group: 'logging', newerThan105: true },
   { name: 'log-mark-prefix', type: 'string', arg: 'STRING', default: '', help: 'Text put before sensitive values in log lines', status: 'unsupported', group: 'logging' },
@@ -176,9 +176,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'debug-srtp', type: 'bool', default: false, help: 'Log per-packet SRTP details (sequence, ROC, payloads) for debugging', status: 'unsupported', group: 'logging' },
 
   // DTMF events.
-  { name: 'dtmf-log-dest', type: 'string', arg: ENDPOINT_ARG, default: null, help: 'Send detected DTMF events as JSON over UDP to this address', status: 'unsupported', group: 'dtmf' },
-  { name: 'dtmf-log-ng-tcp', type: 'bool', default: false, help: 'Send DTMF events to connected TCP ng clients', status: 'unsupported', group: 'dtmf' },
-  { name: 'dtmf-no-log-injects', type: 'bool', default: false, help: 'Do not report DTMF events produced by inject-DTMF', status: 'unsupported', group: 'dtmf', newerThan105: true },
+  { name: 'dtmf-log-dest', type: 'string', arg: ENDPOINT_ARG, default: null, help: 'Send detected DTMF events as JSON over UDP to this address', status: 'supported', group: 'dtmf' },
+  { name: 'dtmf-log-ng-tcp', type: 'bool', default: false, help: 'Send DTMF events to connected TCP ng clients', status: 'supported', group: 'dtmf' },
+  { name: 'dtmf-no-log-injects', type: 'bool', default: false, help: 'Do not report DTMF events produced by inject-DTMF', status: 'supported', group: 'dtmf', newerThan105: true },
   { name: 'dtmf-no-suppress', type: 'bool', default: false, help: 'Keep forwarding audio during DTMF events when transcoding', status: 'supported', group: 'dtmf' },
   { name: 'dtmf-digit-delay', type: 'int', arg: 'INT', default: 2500, help: 'Milliseconds between DTMF digits that still count as one trigger sequence', status: 'unsupported', group: 'dtmf' },
 

@@ -10,7 +10,7 @@ import { LoadLimitError, type CallRegistry } from '../call/registry';
 import type { Call } from '../call/model';
 import { processSignal, LoopProtected, type SignalEnv } from '../call/offer-answer';
 import { queryReply } from '../call/query';
-import { PlayerCommands, type MysqlOptions } from './player-commands';
+import { PlayerCommands, type MysqlOptions, type PlayerEnv } from './player-commands';
 import type { MediaControlCommands } from './media-control';
 import type { Recordings } from '../recording/recordings';
 import { statisticsReply, type ControlStats, type PortUsage } from '../stats/statistics';
@@ -28,6 +28,8 @@ export interface CommandEnv {
   playerCache?: boolean;
   /** --mysql-*: the database of `play media` with `db-id`. */
   mysql?: MysqlOptions | null;
+  /** Receives the digits `play DTMF` injects (DTMF event reports). */
+  onInjectedDtmf?: PlayerEnv['onInjected'];
   /** block/silence media, block DTMF, forwarding and recording commands (media-control.ts). */
   mediaControl?: MediaControlCommands;
   recordings?: Recordings;
@@ -54,7 +56,8 @@ export class Commands {
   private readonly player: PlayerCommands;
 
   constructor(private readonly env: CommandEnv) {
-    this.player = new PlayerCommands({ registry: env.registry, wiring: env.signal.wiring, playerCache: env.playerCache ?? false, mysql: env.mysql ?? null });
+    this.player = new PlayerCommands({ registry: env.registry, wiring: env.signal.wiring, playerCache: env.playerCache ?? false,
+      mysql: env.mysql ?? null, onInjected: env.onInjectedDtmf });
   }
 
   /**

@@ -14,6 +14,7 @@ import { getLogger } from '../log';
 import type { CallRegistry } from '../call/registry';
 import type { Call, CallMedia, Monologue } from '../call/model';
 import type { MediaWiring } from '../call/wiring';
+import type { KeyPress } from '../dtmf/reporter';
 import { EngineError, prepareDtmf, preparePlayback, type PlaybackSource, type PreparedPlayback } from '../media/engine';
 import type { NativeCodecSpec } from '../codec/table';
 import { payloadTypeSpec } from '../codec/graph';
@@ -28,6 +29,8 @@ export interface PlayerEnv {
   playerCache: boolean;
   /** --mysql-*: where `db-id` media come from; null without --mysql-host or --mysql-query. */
   mysql?: MysqlOptions | null;
+  /** Reports a digit `play DTMF` injected, once it has played (src/dtmf/reporter.ts). */
+  onInjected?: (k: KeyPress) => void;
 }
 
 /** The --mysql-* options. `query` holds one `%llu`, the place of the id. */
@@ -283,6 +286,15 @@ export class PlayerCommands {
     // A digit sent while another one is still playing follows it, as the reference queues them.
     for (const p of plays) this.env.wiring.engine.play(p.t.sourceId, p.prepared.list, 1, true);
     log.info(`Playing DTMF '${DTMF_CHARS[event]}' (${durationMs} ms) to '${parties.map((m) => m.tag).join("', '")}'`);
+    const report = this.env.onInjected;
+    if (report) {
+      // Reported as a key press of the party it was played for, when it is over.
+      for (const p of plays) {
+        const ml = p.t.media.monologue;
+        const sourceIp = p.t.media.rtp.endpoint?.address ?? '';
+        setTimeout(() => report({ from: ml, sourceIp, event, durationMs, volume, injected: true }), durationMs).unref();
+      }
+    }
     return { result: 'ok' };
   }
 }

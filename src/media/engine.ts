@@ -190,6 +190,8 @@ export interface IceCredentials {
 export interface PayloadClock {
   pt: number;
   clockRate: number;
+  /** telephone-event (RFC 4733): the engine reports the key presses received in it (a 'dtmf' event). */
+  event?: boolean;
 }
 
 export interface StreamStats {
@@ -284,7 +286,14 @@ export type EngineEvent =
   /** A stream's endpoint changed because of a received packet, or became fixed. */
   | { type: 'learned'; id: number; endpoint: Endpoint; confirmed: boolean }
   /** Something failed on an engine thread; id is null when it concerns the engine itself. */
-  | { type: 'error'; id: number | null; code: string; message: string };
+  | { type: 'error'; id: number | null; code: string; message: string }
+  /**
+   * A key press received on a stream ended (native/dtmf_events.h): an RFC 4733
+   * event of a telephone-event payload type (PayloadClock.event), or, with
+   * `inband`, a tone heard by a Transcoder. `source` is where it came from (the
+   * packet's source; for a tone, the stream's endpoint).
+   */
+  | { type: 'dtmf'; id: number; source: Endpoint | null; event: number; volume: number; durationMs: number; inband: boolean };
 
 /** A failed engine request; `code` is an errno name ('EADDRINUSE', 'EACCES', ...), 'ENOENT' for an unknown stream, 'EINVAL' for a bad argument, or 'EENGINE' when the engine is closed or failed. */
 export class EngineError extends Error {
@@ -557,7 +566,8 @@ export class MediaEngine {
     io[CFG_TOS] = cfg.tos ?? -1;
     io[CFG_RATE_COUNT] = rates.length;
     for (let i = 0; i < rates.length; i++) {
-      io[CFG_RATES + 2 * i] = rates[i].pt;
+      // A telephone-event payload type goes as pt + 128 (native/addon.cc).
+      io[CFG_RATES + 2 * i] = rates[i].pt + (rates[i].event ? 128 : 0);
       io[CFG_RATES + 2 * i + 1] = rates[i].clockRate;
     }
     try {
