@@ -27,6 +27,7 @@
         "native/codec/resampler.cc",
         "native/codec/route.cc",
         "native/codec/transcoder.cc",
+        "native/player/audio_player.cc",
         "native/player/binding.cc",
         "native/player/player.cc",
         "native/player/playlist.cc"

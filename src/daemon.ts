@@ -37,6 +37,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
   const ports = new PortAllocator(engine, config.portMin, config.portMax);
   wiring = new MediaWiring(engine, ports, config.endpointLearning, graphOptions(config));
   wiring.recordEgress = config.recordEgress;
+  wiring.audioPlayer = { mode: config.audioPlayer, bufferMs: config.audioBufferLength, delayMs: config.audioBufferDelay };
   if (config.recordingDir !== null && config.recordingMethod !== 'pcap') {
     log.warn(`Recording method '${config.recordingMethod}': the kernel /proc interface is not available, recording to pcap files only`);
   }

@@ -1,7 +1,10 @@
 // JavaScript bindings of the player (see binding.h).
 //
 //   preparePlayback({ file?: string, blob?: Buffer, startMs: number,
-//                     codec: NativeCodecSpec })  -> Promise<{ list, durationMs }>
+//                     codec: NativeCodecSpec, pcm?: boolean })
+//                                              -> Promise<{ list, durationMs }>
+//     pcm: the list holds the media as PCM at the rate the codec's encoder
+//     takes, for an audio player's mix (PlayList::pcm), not RTP for the party.
 //   prepareDtmf({ event, durationMs, volume, pauseMs, eventPt, clockRate,
 //                 ptime, codec?: NativeCodecSpec }) -> { list, durationMs }
 //
@@ -50,14 +53,15 @@ Napi::Value result(Napi::Env env, Handle list) {
 class PrepareWorker : public Napi::AsyncWorker {
  public:
   PrepareWorker(Napi::Env env, codec::CodecSpec spec, std::string path, std::vector<uint8_t> blob, bool isBlob,
-                int startMs)
+                int startMs, bool pcm)
       : Napi::AsyncWorker(env, "rtpengine-player-prepare"),
         deferred_(Napi::Promise::Deferred::New(env)),
         spec_(std::move(spec)),
         path_(std::move(path)),
         blob_(std::move(blob)),
         isBlob_(isBlob),
-        startMs_(startMs) {}
+        startMs_(startMs),
+        pcm_(pcm) {}
 
   Napi::Promise promise() { return deferred_.Promise(); }
 
@@ -80,8 +84,11 @@ class PrepareWorker : public Napi::AsyncWorker {
                  std::to_string(duration) + " ms)";
       return;
     }
-    list_ = encodePcm(pcm.data() + skip, pcm.size() - skip, rate, spec_, err);
-    if (!list_) {
+    list_ = pcm_ ? pcmList(pcm.data() + skip, pcm.size() - skip, rate)
+                 : encodePcm(pcm.data() + skip, pcm.size() - skip, rate, spec_, err);
+    if (!list_ || list_->packets.empty()) {
+      if (list_) err = "no audio was decoded";
+      list_.reset();
       code_ = "EINVAL";
       message_ = err;
       return;
@@ -109,6 +116,7 @@ class PrepareWorker : public Napi::AsyncWorker {
   std::vector<uint8_t> blob_;
   bool isBlob_;
   int startMs_;
+  bool pcm_;
   std::shared_ptr<PlayList> list_;
   std::string code_, message_;
 };
@@ -141,7 +149,8 @@ Napi::Value PreparePlayback(const Napi::CallbackInfo& info) {
     fail(env, "EINVAL", "preparePlayback needs a file or a blob");
     return env.Undefined();
   }
-  auto* w = new PrepareWorker(env, std::move(spec), std::move(path), std::move(blob), isBlob, intField(o, "startMs", 0));
+  auto* w = new PrepareWorker(env, std::move(spec), std::move(path), std::move(blob), isBlob, intField(o, "startMs", 0),
+                             o.Get("pcm").ToBoolean().Value());
   Napi::Promise p = w->promise();
   w->Queue();
   return p;
@@ -193,6 +202,40 @@ Napi::Value PrepareDtmf(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+bool readAudioPlayer(Napi::Env env, Napi::Value v, std::shared_ptr<AudioPlayer>& out) {
+  if (!v.IsObject()) {
+    fail(env, "EINVAL", "an audio player spec must be an object");
+    return false;
+  }
+  Napi::Object o = v.As<Napi::Object>();
+  AudioPlayerSpec spec;
+  if (!codec::readCodecSpec(env, o.Get("out"), spec.out)) return false;
+  Napi::Value ins = o.Get("inputs");
+  if (!ins.IsArray()) {
+    fail(env, "EINVAL", "an audio player's inputs must be an array of codecs");
+    return false;
+  }
+  Napi::Array arr = ins.As<Napi::Array>();
+  spec.inputs.resize(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    if (!codec::readCodecSpec(env, arr.Get(i), spec.inputs[i])) return false;
+  }
+  spec.bufferMs = intField(o, "bufferMs", -1);
+  spec.delayMs = intField(o, "delayMs", -1);
+  if (spec.bufferMs < 1 || spec.bufferMs > 60000 || spec.delayMs < 0 || spec.delayMs > 60000) {
+    fail(env, "EINVAL", "audio buffer length must be 1..60000 ms and its delay 0..60000 ms");
+    return false;
+  }
+  spec.transient = o.Get("transient").ToBoolean().Value();
+  std::string err;
+  out = AudioPlayer::create(spec, err);
+  if (!out) {
+    fail(env, "EINVAL", err);
+    return false;
+  }
+  return true;
+}
 
 bool readPlayList(Napi::Env env, Napi::Value v, std::shared_ptr<const PlayList>& out) {
   if (!v.IsExternal()) {

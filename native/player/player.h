@@ -32,6 +32,9 @@ class Player {
   Player(std::shared_ptr<const PlayList> list, int repeat)
       : list_(std::move(list)), repeat_(repeat < 1 ? 1 : repeat) {}
   const PlayList& list() const { return *list_; }
+  // Mixed into the stream's audio player (PlayList::pcm) instead of replacing
+  // the forwarded packets.
+  bool mixes() const { return list_->pcm; }
 
   // Engine-thread state.
   bool started = false;

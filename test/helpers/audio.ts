@@ -1,5 +1,8 @@
 // Audio for codec tests: tones generated in the test, linear PCM in and out of
-// RTP (L16, big-endian), and measurements (Goertzel tone level, RMS, DC).
+// RTP (L16, big-endian), and measurements (Goertzel tone level, RMS, DC); WAV
+// files of a tone.
+
+import * as fs from 'fs';
 
 /** n samples of a sine at freq Hz, starting at sample index start. */
 export function sine(rate: number, freq: number, start: number, n: number, amplitude: number, channels = 1): Int16Array {
@@ -72,4 +75,33 @@ export function concat(parts: Int16Array[]): Int16Array {
     off += p.length;
   }
   return out;
+}
+
+/** A WAV file of a sine tone: 16-bit integer samples, or 32-bit float (format 3); the same tone on every channel. */
+export function writeWav(file: string, rate: number, freq: number, ms: number, o: { channels?: number; float?: boolean } = {}): void {
+  const channels = o.channels ?? 1;
+  const bytes = o.float ? 4 : 2;
+  const pcm = sine(rate, freq, 0, (rate * ms) / 1000, 8000);
+  const data = Buffer.alloc(pcm.length * bytes * channels);
+  pcm.forEach((s, i) => {
+    for (let c = 0; c < channels; c++) {
+      const at = (i * channels + c) * bytes;
+      if (o.float) data.writeFloatLE(s / 32768, at);
+      else data.writeInt16LE(s, at);
+    }
+  });
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(36 + data.length, 4);
+  h.write('WAVEfmt ', 8);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(o.float ? 3 : 1, 20);
+  h.writeUInt16LE(channels, 22);
+  h.writeUInt32LE(rate, 24);
+  h.writeUInt32LE(rate * bytes * channels, 28);
+  h.writeUInt16LE(bytes * channels, 32);
+  h.writeUInt16LE(bytes * 8, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(data.length, 40);
+  fs.writeFileSync(file, Buffer.concat([h, data]));
 }

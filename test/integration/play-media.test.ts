@@ -16,41 +16,12 @@ import { DaemonHandle, skipUnlessReference, startDaemon } from '../helpers/daemo
 import { buildSdp, mediaEndpoint } from '../helpers/sdp';
 import { buildRtp, parseRtp, RtpPacket } from '../helpers/rtp';
 import { assertTone, decode, rebuild, spec } from '../helpers/codec-audio';
-import { sine, toneAmplitude, rms } from '../helpers/audio';
+import { sine, toneAmplitude, rms, writeWav } from '../helpers/audio';
 
 const HOST = '127.0.0.1';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const B_SSRC = 0x2222aaaa;
 const SILENCE = Buffer.alloc(160, 0xd5); // A-law silence: what the callee sends
-
-/** A WAV file of a sine tone: 16-bit integer samples, or 32-bit float (format 3); the same tone on every channel. */
-function writeWav(file: string, rate: number, freq: number, ms: number, o: { channels?: number; float?: boolean } = {}): void {
-  const channels = o.channels ?? 1;
-  const bytes = o.float ? 4 : 2;
-  const pcm = sine(rate, freq, 0, (rate * ms) / 1000, 8000);
-  const data = Buffer.alloc(pcm.length * bytes * channels);
-  pcm.forEach((s, i) => {
-    for (let c = 0; c < channels; c++) {
-      const at = (i * channels + c) * bytes;
-      if (o.float) data.writeFloatLE(s / 32768, at);
-      else data.writeInt16LE(s, at);
-    }
-  });
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(o.float ? 3 : 1, 20);
-  h.writeUInt16LE(channels, 22);
-  h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * bytes * channels, 28);
-  h.writeUInt16LE(bytes * channels, 32);
-  h.writeUInt16LE(bytes * 8, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(data.length, 40);
-  fs.writeFileSync(file, Buffer.concat([h, data]));
-}
 
 class Peer {
   readonly sock = dgram.createSocket('udp4');
