@@ -486,6 +486,9 @@ void Relay::detachAudio(Stream& a, size_t i) {
   const player::AudioPlayer* m = a.audio.get();
   // Forwarded packets continue where its output is now.
   if (m && m->started()) a.timeline.playbackEnded(m->outClock(), m->tsAt(now_.monoMs), now_.monoMs);
+  // The route's Transcoders saw nothing meanwhile: no gap to conceal.
+  a.sync();
+  if (a.hot.codecs) a.hot.codecs->interrupt();
   a.audio.reset();
   mixers_[i] = mixers_.back();
   mixers_.pop_back();
@@ -512,6 +515,16 @@ void Relay::mixIfDue() {
         tx_.aim(b->sockets[bl.currentSocket], bl.current, a, true);
         aimed = true;
       }
+    }
+    // A replacing playback (RFC 4733 DTMF) holds the output; after it the
+    // output continues the stream the playback left.
+    if (replaced(a)) {
+      m.hold();
+    } else if (m.held()) {
+      uint32_t ssrc, ts;
+      uint16_t seq;
+      a.timeline.continueAt(now, m.outClock(), ssrc, seq, ts);
+      m.resume(ssrc, seq, ts);
     }
     if (aimed) m.tick(now, tx_);
     else m.tick(now, null_);

@@ -152,7 +152,7 @@ void AudioPlayer::tick(int64_t nowMs, codec::RtpSink& out) {
     putBe32(h + 4, static_cast<uint32_t>(buf_.readPos()));
     putBe32(h + 8, 1);
     buf_.read(h + 12, chunk_);
-    enc_->input(h, 12 + 2 * chunk_, nextDueMs_, out);
+    if (!held_) enc_->input(h, 12 + 2 * chunk_, nextDueMs_, out);
     chunks_++;
     nextDueMs_ = startMs_ + static_cast<int64_t>(chunks_) * ptime;
   }

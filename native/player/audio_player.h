@@ -107,6 +107,15 @@ class AudioPlayer {
   void play(const uint8_t* be, size_t len) { buf_.write(play_, be, len / 2); }
   // Sends every output packet due by nowMs to out. Engine thread; never blocks.
   void tick(int64_t nowMs, codec::RtpSink& out);
+  // While a playback replaces the stream's output (RFC 4733 DTMF), the mix
+  // keeps its pace but nothing is encoded; resume() continues the RTP stream
+  // the party saw meanwhile (ssrc, seq and ts of the next packet).
+  void hold() { held_ = true; }
+  bool held() const { return held_; }
+  void resume(uint32_t ssrc, uint16_t seq, uint32_t ts) {
+    held_ = false;
+    enc_->continueOutput(ssrc, seq, ts);
+  }
   // When the next output packet is due (monotonic ms).
   int64_t nextDueMs() const { return nextDueMs_; }
   // A playback was attached to its stream (Relay::setPlayer). A transient
@@ -145,6 +154,7 @@ class AudioPlayer {
   Collect collect_{*this};
   bool started_ = false;
   bool hadPlayback_ = false;
+  bool held_ = false;
   int64_t startMs_ = 0;
   int64_t nextDueMs_ = 0;
   uint64_t chunks_ = 0;  // output packets made

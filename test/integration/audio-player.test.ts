@@ -44,22 +44,32 @@ function tonesIn(rs: Received[], from: number, to: number, codec = PCMA): Tones 
 }
 
 /**
- * One RTP stream: one SSRC, sequence numbers +1 each, timestamps +160 each except
- * at up to `handovers` points where the audio player took over or let go: there
- * they advance by the time that passed (less than 100 ms), never backwards.
+ * One RTP stream: one SSRC and sequence numbers +1 each; audio timestamps +160
+ * each except at up to `handovers` points (the audio player taking over or letting
+ * go, an RFC 4733 event in between), where they advance as much as the time that
+ * passed (within 60 ms). Event packets (`untimed`) keep their event's start.
  */
-function assertOneStream(rs: Received[], handovers = 0): void {
-  const ps = rs.map((r) => r.rtp!).filter((p) => p);
-  assert.ok(ps.length > 10, `${ps.length} packets`);
+function assertOneStream(rs: Received[], handovers = 0, untimed: (pt: number) => boolean = () => false): void {
+  assert.ok(rs.length > 10, `${rs.length} packets`);
   let other = 0;
-  for (let i = 1; i < ps.length; i++) {
-    assert.equal(ps[i].ssrc, ps[0].ssrc, `packet ${i} keeps the SSRC`);
-    assert.equal(ps[i].seq, (ps[i - 1].seq + 1) & 0xffff, `packet ${i} follows (seq ${ps[i - 1].seq} -> ${ps[i].seq})`);
-    const step = (ps[i].ts - ps[i - 1].ts) >>> 0;
-    if (step === 160) continue;
-    other++;
-    assert.ok(step > 0 && step < 800, `timestamp step ${step} at packet ${i} (seq ${ps[i].seq})`);
-  }
+  let prev: Received | null = null;
+  rs.forEach((r, i) => {
+    const p = r.rtp!;
+    if (i > 0) {
+      assert.equal(p.ssrc, rs[0].rtp!.ssrc, `packet ${i} keeps the SSRC`);
+      assert.equal(p.seq, (rs[i - 1].rtp!.seq + 1) & 0xffff, `packet ${i} follows (seq ${rs[i - 1].rtp!.seq} -> ${p.seq})`);
+    }
+    if (untimed(p.pt)) return;
+    if (prev) {
+      const step = (p.ts - prev.rtp!.ts) >>> 0;
+      if (step !== 160) {
+        other++;
+        const ms = step / 8;
+        assert.ok(Math.abs(ms - (r.at - prev.at)) <= 60, `timestamp step ${step} at packet ${i} (seq ${p.seq}) after ${r.at - prev.at} ms`);
+      }
+    }
+    prev = r;
+  });
   assert.ok(other <= handovers, `${other} timestamp steps other than 160 (${handovers} handovers)`);
 }
 
@@ -106,13 +116,13 @@ describe('audio player (--audio-player, --audio-buffer-length, --audio-buffer-de
    * A PCMA call in which the caller sends its tone every 20 ms; with `pcmuCallee` the
    * callee answers PCMU only (the caller's audio is transcoded).
    */
-  async function call(d: DaemonHandle, o: { offer?: Record<string, unknown>; pcmuCallee?: boolean } = {}): Promise<LiveCall> {
+  async function call(d: DaemonHandle, o: { offer?: Record<string, unknown>; pcmuCallee?: boolean; events?: boolean; payload?: (i: number) => Buffer } = {}): Promise<LiveCall> {
     const c = await startLiveCall(d, {
-      name: 'mix', codecs: [[8, 'PCMA/8000']], answerCodecs: o.pcmuCallee ? [[0, 'PCMU/8000']] : undefined,
+      name: 'mix', codecs: o.events ? [[8, 'PCMA/8000'], [101, 'telephone-event/8000']] : [[8, 'PCMA/8000']], answerCodecs: o.pcmuCallee ? [[0, 'PCMU/8000']] : undefined,
       offer: o.pcmuCallee ? { ...o.offer, codec: { transcode: ['PCMU'] } } : o.offer,
     });
     calls.push(c);
-    streams.push(c.caller.startStream(c.fromCaller, { pt: 8, payload: CALLER_PAYLOAD }));
+    streams.push(c.caller.startStream(c.fromCaller, { pt: 8, payload: o.payload ?? CALLER_PAYLOAD }));
     // The callee sends too (silence), so that both directions are live.
     const calleePt = o.pcmuCallee ? 0 : 8;
     streams.push(c.callee.startStream(c.fromCallee, { pt: calleePt, payload: Buffer.alloc(160, calleePt === 0 ? 0xff : 0xd5) }));
@@ -209,6 +219,49 @@ describe('audio player (--audio-player, --audio-buffer-length, --audio-buffer-de
     const [a, b] = await Promise.all([playToCallee(dAlways, off), playToCallee(dDefault, on)]);
     assert.ok(a.during.caller < ABSENT && a.during.played > PRESENT, `audio-player=off replaces: ${JSON.stringify(a.during)}`);
     assert.ok(b.during.caller > PRESENT && b.during.played > PRESENT, `audio-player=always mixes: ${JSON.stringify(b.during)}`);
+  });
+
+  it('play DTMF to a party whose audio player is engaged: the events go out in its RTP stream, then the mix continues it', async () => {
+    const d = await daemon(['--audio-player=always']);
+    const c = await call(d, { events: true });
+    await sleep(300);
+    const start = Date.now();
+    const r = await d.ng.request({ command: 'play DTMF', 'call-id': c.callId, 'from-tag': 'callee-tag', code: '5', duration: 200 });
+    assert.equal(r.result, 'ok', JSON.stringify(r));
+    await sleep(800);
+    const rs = c.callee.packets((p) => p.rtp !== null && p.at >= start - 200);
+    const events = rs.filter((p) => p.rtp!.pt === 101);
+    assert.ok(events.length >= 4, `${events.length} RFC 4733 packets`);
+    assert.equal(events[0].rtp!.payload[0], 5, 'the event is digit 5');
+    const after = tonesIn(rs, events[events.length - 1].at + 200, Date.now());
+    assert.ok(after.caller > PRESENT, `the caller is heard again after the digit: ${JSON.stringify(after)}`);
+    assertOneStream(rs, 2, (pt) => pt === 101);
+  });
+
+  it('--audio-buffer-delay is the latency a new source starts with', async () => {
+    /** How long after the caller's first tone packet the callee hears it, with the given delay. */
+    const latency = async (delayMs: number): Promise<number> => {
+      const d = await daemon(['--audio-player=always', `--audio-buffer-delay=${delayMs}`]);
+      let toneFrom = 0;
+      // 400 ms of silence first (the caller is a source from its first packet), then the tone.
+      const c = await call(d, {
+        payload: (i) => {
+          if (i < 20) return Buffer.alloc(160, 0xd5);
+          if (!toneFrom) toneFrom = Date.now();
+          return CALLER_PAYLOAD;
+        },
+      });
+      await sleep(1000);
+      assert.ok(toneFrom > 0, 'the tone was sent');
+      const heard = c.callee.packets((p) => p.rtp !== null && p.at >= toneFrom)
+        .find((p) => toneAmplitude(decode(PCMA, [rebuild(p.rtp!)]), 8000, CALLER_HZ) > PRESENT / 2);
+      assert.ok(heard, 'the callee hears the tone');
+      return heard.at - toneFrom;
+    };
+    const short = await latency(5);
+    const long = await latency(300);
+    assert.ok(short < 100, `5 ms delay: heard after ${short} ms`);
+    assert.ok(Math.abs(long - short - 295) <= 60, `300 ms delay: heard after ${long} ms (5 ms: ${short} ms)`);
   });
 
   it('an unknown audio-player= value is logged and ignored', async () => {
