@@ -199,6 +199,25 @@ describe('audio player (--audio-player, --audio-buffer-length, --audio-buffer-de
     assertOneStream(c.callee.packets((p) => p.rtp !== null && p.at >= start - 200), 2);
   });
 
+  it('--audio-player=play-media: stop media ends the mix early and forwarding resumes in the same RTP stream', async () => {
+    const d = await daemon(['--audio-player=play-media']);
+    const c = await call(d);
+    await sleep(300);
+    const start = Date.now();
+    const r = await d.ng.request({ command: 'play media', 'call-id': c.callId, 'from-tag': 'callee-tag', file: wav });
+    assert.equal(r.result, 'ok', JSON.stringify(r));
+    await sleep(500);
+    const during = tonesIn(c.callee.packets(), start + 150, Date.now());
+    assert.ok(during.caller > PRESENT && during.played > PRESENT, `both tones: ${JSON.stringify(during)}`);
+    const stop = await d.ng.request({ command: 'stop media', 'call-id': c.callId, 'from-tag': 'callee-tag' });
+    assert.equal(stop.result, 'ok', JSON.stringify(stop));
+    const stopped = Date.now();
+    await sleep(500);
+    const after = c.callee.packets((p) => p.rtp !== null && p.at >= stopped + 150);
+    assert.ok(after.length >= 10 && after.every((p) => p.rtp!.payload.equals(CALLER_PAYLOAD)), 'forwarded unchanged after stop media');
+    assertOneStream(c.callee.packets((p) => p.rtp !== null && p.at >= start - 200), 2);
+  });
+
   it('--audio-player=transcoding engages it for a transcoded call only', async () => {
     const d = await daemon(['--audio-player=transcoding']);
     // The callee answers PCMU only: the caller's PCMA is transcoded.
@@ -210,11 +229,11 @@ describe('audio player (--audio-player, --audio-buffer-length, --audio-buffer-de
     assert.ok(replaced.during.caller < ABSENT && replaced.during.played > PRESENT, `plain call, replaced: ${JSON.stringify(replaced.during)}`);
   });
 
-  it('the audio-player= key overrides --audio-player: off disables it, always engages it', async () => {
+  it('the audio-player key (as a key or a flags item) overrides --audio-player: off disables it, always engages it', async () => {
     const dAlways = await daemon(['--audio-player=always']);
-    const off = await call(dAlways, { offer: { 'audio-player': 'off' } });
+    const off = await call(dAlways, { offer: { 'audio player': 'off' } });
     const dDefault = await daemon();
-    const on = await call(dDefault, { offer: { 'audio-player': 'always' } });
+    const on = await call(dDefault, { offer: { flags: ['audio-player=always'] } });
     await sleep(300);
     const [a, b] = await Promise.all([playToCallee(dAlways, off), playToCallee(dDefault, on)]);
     assert.ok(a.during.caller < ABSENT && a.during.played > PRESENT, `audio-player=off replaces: ${JSON.stringify(a.during)}`);
