@@ -13,7 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { DaemonHandle, startDaemon } from '../helpers/daemon';
 import { closeLiveCalls, startLiveCall, type LiveCall } from '../helpers/live-call';
-import { decode, encodeTone, rebuild, spec } from '../helpers/codec-audio';
+import { decode, encodeTone, pcmRate, rebuild, spec } from '../helpers/codec-audio';
 import { toneAmplitude, writeWav } from '../helpers/audio';
 import { buildSdp } from '../helpers/sdp';
 import { parseRtp, type Received, type RunningStream } from '../helpers/rtp';
@@ -35,12 +35,13 @@ interface Tones {
   played: number;
 }
 
-/** The two tones' amplitudes in what the callee received between `from` and `to` (Date.now()), in PCMA or PCMU. */
+/** The two tones' amplitudes in what the callee received between `from` and `to` (Date.now()), in `codec`. */
 function tonesIn(rs: Received[], from: number, to: number, codec = PCMA): Tones {
   const ps = rs.filter((r) => r.rtp && r.at >= from && r.at < to && r.rtp.pt === codec.payloadType).map((r) => rebuild(r.rtp!));
   assert.ok(ps.length >= 10, `${ps.length} ${codec.name} packets arrived in the window`);
   const pcm = decode(codec, ps);
-  return { caller: toneAmplitude(pcm, 8000, CALLER_HZ), played: toneAmplitude(pcm, 8000, PLAYED_HZ) };
+  const rate = pcmRate(codec);
+  return { caller: toneAmplitude(pcm, rate, CALLER_HZ), played: toneAmplitude(pcm, rate, PLAYED_HZ) };
 }
 
 /**
@@ -113,19 +114,18 @@ describe('audio player (--audio-player, --audio-buffer-length, --audio-buffer-de
   }
 
   /**
-   * A PCMA call in which the caller sends its tone every 20 ms; with `pcmuCallee` the
-   * callee answers PCMU only (the caller's audio is transcoded).
+   * A PCMA call in which the caller sends its tone every 20 ms; with `callee` the
+   * callee answers that codec only (the caller's audio is transcoded into it).
    */
-  async function call(d: DaemonHandle, o: { offer?: Record<string, unknown>; pcmuCallee?: boolean; events?: boolean; payload?: (i: number) => Buffer } = {}): Promise<LiveCall> {
+  async function call(d: DaemonHandle, o: { offer?: Record<string, unknown>; callee?: [number, string]; events?: boolean; payload?: (i: number) => Buffer } = {}): Promise<LiveCall> {
     const c = await startLiveCall(d, {
-      name: 'mix', codecs: o.events ? [[8, 'PCMA/8000'], [101, 'telephone-event/8000']] : [[8, 'PCMA/8000']], answerCodecs: o.pcmuCallee ? [[0, 'PCMU/8000']] : undefined,
-      offer: o.pcmuCallee ? { ...o.offer, codec: { transcode: ['PCMU'] } } : o.offer,
+      name: 'mix', codecs: o.events ? [[8, 'PCMA/8000'], [101, 'telephone-event/8000']] : [[8, 'PCMA/8000']], answerCodecs: o.callee ? [o.callee] : undefined,
+      offer: o.callee ? { ...o.offer, codec: { transcode: [o.callee[1].split('/')[0]] } } : o.offer,
     });
     calls.push(c);
     streams.push(c.caller.startStream(c.fromCaller, { pt: 8, payload: o.payload ?? CALLER_PAYLOAD }));
-    // The callee sends too (silence), so that both directions are live.
-    const calleePt = o.pcmuCallee ? 0 : 8;
-    streams.push(c.callee.startStream(c.fromCallee, { pt: calleePt, payload: Buffer.alloc(160, calleePt === 0 ? 0xff : 0xd5) }));
+    // The callee sends too (silence in PCMA; what it sends matters to no test), so that both directions are live.
+    streams.push(c.callee.startStream(c.fromCallee, { pt: 8, payload: Buffer.alloc(160, 0xd5) }));
     await c.callee.waitFor(5, 3000);
     return c;
   }
@@ -218,15 +218,41 @@ describe('audio player (--audio-player, --audio-buffer-length, --audio-buffer-de
     assertOneStream(c.callee.packets((p) => p.rtp !== null && p.at >= start - 200), 2);
   });
 
+  it('--audio-player=play-media in a transcoded call: after a short playback the transcoded stream continues at its pace, nothing concealed in a burst', async () => {
+    const d = await daemon(['--audio-player=play-media']);
+    const c = await call(d, { callee: [0, 'PCMU/8000'] });
+    await sleep(300);
+    const start = Date.now();
+    const r = await d.ng.request({ command: 'play media', 'call-id': c.callId, 'from-tag': 'callee-tag', file: wav });
+    assert.equal(r.result, 'ok', JSON.stringify(r));
+    await sleep(400);
+    assert.equal((await d.ng.request({ command: 'stop media', 'call-id': c.callId, 'from-tag': 'callee-tag' })).result, 'ok');
+    const stopped = Date.now();
+    await sleep(800);
+    const rs = c.callee.packets((p) => p.rtp !== null && p.at >= start - 200);
+    assertOneStream(rs, 2);
+    assertPaced(rs);
+    const after = tonesIn(rs, stopped + 200, Date.now(), spec('PCMU', 0));
+    assert.ok(after.caller > PRESENT && after.played < ABSENT, `the caller alone after the playback: ${JSON.stringify(after)}`);
+  });
+
   it('--audio-player=transcoding engages it for a transcoded call only', async () => {
     const d = await daemon(['--audio-player=transcoding']);
     // The callee answers PCMU only: the caller's PCMA is transcoded.
-    const t = await call(d, { pcmuCallee: true });
+    const t = await call(d, { callee: [0, 'PCMU/8000'] });
     const plain = await call(d);
     await sleep(300);
     const [mixed, replaced] = await Promise.all([playToCallee(d, t, spec('PCMU', 0)), playToCallee(d, plain)]);
     assert.ok(mixed.during.caller > PRESENT && mixed.during.played > PRESENT, `transcoded call, both tones: ${JSON.stringify(mixed.during)}`);
     assert.ok(replaced.during.caller < ABSENT && replaced.during.played > PRESENT, `plain call, replaced: ${JSON.stringify(replaced.during)}`);
+  });
+
+  it('--audio-player=transcoding with an opus callee: the mix runs at 48 kHz and both tones come out of the opus decoder', async () => {
+    const d = await daemon(['--audio-player=transcoding']);
+    const c = await call(d, { callee: [96, 'opus/48000/2'] });
+    await sleep(500);
+    const { during } = await playToCallee(d, c, spec('opus', 96));
+    assert.ok(during.caller > PRESENT && during.played > PRESENT, `both tones: ${JSON.stringify(during)}`);
   });
 
   it('the audio-player key (as a key or a flags item) overrides --audio-player: off disables it, always engages it', async () => {
