@@ -40,9 +40,8 @@ void MixBuffer::init(size_t samples, size_t delaySamples) {
   readPos_ = 0;
 }
 
-void MixBuffer::write(Source& src, const uint8_t* be, size_t n) {
+bool MixBuffer::write(Source& src, const uint8_t* be, size_t n) {
   if (!src.active || src.writePos < readPos_) {
-    if (src.active) restarts++;
     src.active = true;
     src.writePos = readPos_ + static_cast<int64_t>(delay_);
   }
@@ -54,8 +53,8 @@ void MixBuffer::write(Source& src, const uint8_t* be, size_t n) {
     ring_[at] = static_cast<int16_t>(std::clamp(v, -32768, 32767));
     if (++at == size_) at = 0;
   }
-  overflows += n - fit;
   src.writePos += static_cast<int64_t>(fit);
+  return fit == n;
 }
 
 void MixBuffer::read(uint8_t* out, size_t n) {
@@ -122,14 +121,15 @@ void AudioPlayer::start(int64_t nowMs, uint32_t ssrc, uint16_t seq, uint32_t ts)
 bool AudioPlayer::input(const uint8_t* pkt, size_t len, int64_t nowMs) {
   const int i = byPt_[pkt[1] & 0x7f];
   if (i < 0) return false;
+  fwdOverflow_ = false;
   decoders_[static_cast<size_t>(i)]->input(pkt, len, nowMs, collect_);
-  return true;
+  return !fwdOverflow_;
 }
 
 void AudioPlayer::Collect::send(const uint8_t* packet, size_t len) {
   // The decoders' output: L16 behind a plain 12-byte header.
   if (len <= 12) return;
-  p_.buf_.write(p_.fwd_, packet + 12, (len - 12) / 2);
+  if (!p_.buf_.write(p_.fwd_, packet + 12, (len - 12) / 2)) p_.fwdOverflow_ = true;
 }
 
 void AudioPlayer::tick(int64_t nowMs, codec::RtpSink& out) {
@@ -142,7 +142,13 @@ void AudioPlayer::tick(int64_t nowMs, codec::RtpSink& out) {
     buf_.skip(static_cast<size_t>(behind) * chunk_);
     chunks_ += static_cast<uint64_t>(behind);
     nextDueMs_ += behind * ptime;
-    late_ += static_cast<uint64_t>(behind);
+    if (enc_->started()) {
+      // The encoder restarts its input there (nothing to conceal), its output
+      // numbering continuing and its timestamps as far ahead as the time skipped.
+      const uint64_t step = static_cast<uint64_t>(ptime) * spec_.out.clockRate / 1000;
+      enc_->continueOutput(enc_->outputSsrc(), enc_->nextSeq(),
+                           enc_->nextTs() + static_cast<uint32_t>(static_cast<uint64_t>(behind) * step));
+    }
   }
   while (nextDueMs_ <= nowMs) {
     uint8_t* h = pkt_.get();
@@ -164,15 +170,6 @@ uint32_t AudioPlayer::tsAt(int64_t nowMs) const {
   const int64_t d = nowMs - nextDueMs_ + ptime;
   const uint32_t last = enc_->nextTs() - static_cast<uint32_t>(static_cast<uint64_t>(ptime) * spec_.out.clockRate / 1000);
   return last + static_cast<uint32_t>(static_cast<int64_t>(d > 0 ? d : 0) * spec_.out.clockRate / 1000);
-}
-
-AudioPlayerStats AudioPlayer::stats() const {
-  AudioPlayerStats s;
-  s.packetsOut = enc_->stats().packetsOut;
-  s.overflows = buf_.overflows;
-  s.restarts = buf_.restarts;
-  s.late = late_;
-  return s;
 }
 
 }  // namespace player

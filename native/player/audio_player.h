@@ -45,9 +45,9 @@ class MixBuffer {
   };
   void init(size_t samples, size_t delaySamples);
   // Adds n samples (big-endian S16, as in an L16 payload) from src.
-  // Samples that do not fit before the read position wraps are dropped and
-  // counted.
-  void write(Source& src, const uint8_t* be, size_t n);
+  // Samples that do not fit before the read position wraps are dropped;
+  // returns false then.
+  bool write(Source& src, const uint8_t* be, size_t n);
   // Takes the n samples at the read position (big-endian into out) and
   // clears them for the next round.
   void read(uint8_t* out, size_t n);
@@ -56,9 +56,6 @@ class MixBuffer {
   int64_t readPos() const { return readPos_; }
   // Samples src has written that are not read yet.
   int64_t pending(const Source& src) const { return src.active ? src.writePos - readPos_ : 0; }
-
-  uint64_t overflows = 0;  // samples dropped: the buffer was full
-  uint64_t restarts = 0;   // a source fell behind the read position and restarted
 
  private:
   std::unique_ptr<int16_t[]> ring_;
@@ -77,13 +74,6 @@ struct AudioPlayerSpec {
   bool transient = false;
 };
 
-struct AudioPlayerStats {
-  uint64_t packetsOut = 0;
-  uint64_t overflows = 0;
-  uint64_t restarts = 0;
-  uint64_t late = 0;  // output packets skipped because the thread fell behind
-};
-
 class AudioPlayer {
  public:
   // Returns null with err naming the problem (a codec that cannot be built,
@@ -100,8 +90,10 @@ class AudioPlayer {
   // Starts the output at nowMs, continuing the RTP stream the party saw
   // (ssrc, seq and ts of the first packet). Engine thread.
   void start(int64_t nowMs, uint32_t ssrc, uint16_t seq, uint32_t ts);
-  // A forwarded RTP packet. Returns false when its payload type is none of
-  // the inputs (the caller drops and counts it). Engine thread; never blocks.
+  // A forwarded RTP packet. Returns false when it was not mixed in full:
+  // its payload type is none of the inputs, or the buffer had no room for
+  // its audio (a source running ahead of real time); the caller counts it as
+  // dropped. Engine thread; never blocks.
   bool input(const uint8_t* pkt, size_t len, int64_t nowMs);
   // Samples of a playback (big-endian S16 at rate()). Engine thread.
   void play(const uint8_t* be, size_t len) { buf_.write(play_, be, len / 2); }
@@ -128,7 +120,6 @@ class AudioPlayer {
   // forwarded packets that follow when it is detached.
   uint32_t tsAt(int64_t nowMs) const;
   uint32_t outClock() const { return spec_.out.clockRate; }
-  AudioPlayerStats stats() const;
 
  private:
   AudioPlayer() = default;
@@ -152,6 +143,7 @@ class AudioPlayer {
   std::unique_ptr<codec::Transcoder> enc_;
   std::unique_ptr<uint8_t[]> pkt_;  // the linear packet given to the encoder
   Collect collect_{*this};
+  bool fwdOverflow_ = false;  // the current input packet's audio did not fit
   bool started_ = false;
   bool hadPlayback_ = false;
   bool held_ = false;
@@ -159,7 +151,6 @@ class AudioPlayer {
   int64_t nextDueMs_ = 0;
   uint64_t chunks_ = 0;  // output packets made
   uint16_t inSeq_ = 0;
-  uint64_t late_ = 0;
 };
 
 }  // namespace player
