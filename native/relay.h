@@ -19,6 +19,12 @@
 // noise every kTickMs (sooner when a DTX buffer's timer is due earlier: its
 // packets leave on their own 1 ms-precise schedule), and the engine loop wakes
 // up for it only while the list is not empty (see msToTick()).
+//
+// Audio player. A stream with one (Stream::audio, player/audio_player.h)
+// hands every RTP packet it receives to it instead of forwarding it; the
+// players' output packets are sent by mixIfDue() at their own pace, into
+// the same socket queues, and a playback of PCM goes into the player's mix
+// (playIfDue()).
 #pragma once
 
 #include <sys/socket.h>

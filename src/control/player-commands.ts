@@ -2,7 +2,9 @@
 // they address, what it is sent (in the codec it negotiated) and the reference's
 // replies. Runs on the control thread. Decoding and encoding happen here, before the
 // reply (native/player/playlist.h); the engine thread that owns the stream only paces
-// the prepared packets (native/player/player.h).
+// the prepared packets (native/player/player.h). A party with an audio player (or one
+// that --audio-player=play-media engages for the playback, see MediaWiring.playbackMode)
+// gets the media as PCM, mixed with what the other side sends.
 
 import { createHash } from 'crypto';
 import { NgError } from './errors';
