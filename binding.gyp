@@ -28,6 +28,7 @@
         "native/codec/resampler.cc",
         "native/codec/route.cc",
         "native/codec/transcoder.cc",
+        "native/player/audio_player.cc",
         "native/player/binding.cc",
         "native/player/media-db.cc",
         "native/player/player.cc",

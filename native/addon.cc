@@ -420,6 +420,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::StatsInto>("statsInto"),
                            InstanceMethod<&EngineWrap::LastPacket>("lastPacket"),
                            InstanceMethod<&EngineWrap::Play>("play"),
+                           InstanceMethod<&EngineWrap::SetAudioPlayer>("setAudioPlayer"),
                            InstanceMethod<&EngineWrap::SsrcStats>("ssrcStats"),
                            InstanceMethod<&EngineWrap::Totals>("totals"),
                            InstanceMethod<&EngineWrap::SetControl>("setControl"),
@@ -621,6 +622,24 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     }
     bool queue = info.Length() > 3 && info[3].ToBoolean().Value();
     throwIfFailed(env, engine_->play(id, std::move(p), queue));
+    return env.Undefined();
+  }
+
+  // setAudioPlayer(id, { inputs: NativeCodecSpec[], out: NativeCodecSpec,
+  // bufferMs, delayMs, transient } | null): engages the mixing audio player
+  // (native/player/audio_player.h) on what stream id forwards, or disengages
+  // it. EINVAL when a codec cannot be built or the buffer is too short.
+  Napi::Value SetAudioPlayer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!usable(env)) return env.Undefined();
+    uint32_t id;
+    if (info.Length() < 2 || !readId(env, info[0], id)) {
+      if (info.Length() < 2) throwError(env, "EINVAL", "setAudioPlayer expects an id and a spec or null");
+      return env.Undefined();
+    }
+    std::shared_ptr<rtpe::player::AudioPlayer> a;
+    if (!info[1].IsNull() && !rtpe::player::readAudioPlayer(env, info[1], a)) return env.Undefined();
+    throwIfFailed(env, engine_->setAudioPlayer(id, std::move(a)));
     return env.Undefined();
   }
 

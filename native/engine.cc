@@ -174,6 +174,15 @@ Status Engine::play(uint32_t id, std::shared_ptr<player::Player> p, bool queue) 
   return Status();
 }
 
+Status Engine::setAudioPlayer(uint32_t id, std::shared_ptr<player::AudioPlayer> a) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
+  Status usable = checkUsable(it->second->worker);
+  if (!usable.ok()) return usable;
+  workers_[it->second->worker]->setAudioPlayer(it->second, std::move(a));
+  return Status();
+}
+
 void Engine::closeStreams(const uint32_t* ids, size_t n) {
   // Streams to retire, per engine thread: each thread gets its share in one go.
   std::vector<std::vector<std::shared_ptr<Stream>>> doomed(workers_.size());

@@ -110,6 +110,9 @@ class Engine {
   // queue, after the current playback. ENOENT for an unknown stream. Runs on
   // the JavaScript thread; never blocks.
   Status play(uint32_t id, std::shared_ptr<player::Player> p, bool queue);
+  // Hands an audio player to a stream's engine thread (null disengages it).
+  // ENOENT for an unknown stream. Runs on the JavaScript thread.
+  Status setAudioPlayer(uint32_t id, std::shared_ptr<player::AudioPlayer> a);
 
   // Copies the SSRC table shared by the streams opened with this group (one
   // call); empty if there is none.

@@ -102,15 +102,22 @@ void Relay::forward(Socket& out, const SockAddr& dst, const uint8_t* data, uint3
   queued_ = true;
 }
 
-void Relay::TxSink::send(const uint8_t* packet, size_t len) { relay_.queueCopy(packet, len, *out_, *dst_, *from_); }
+namespace {
+// A playback that replaces what the stream forwards (not one mixed into its
+// audio player).
+inline bool replaced(const Stream& a) { return a.player && !a.player->mixes(); }
+}  // namespace
 
-void Relay::queueCopy(const uint8_t* data, size_t len, Socket& out, const SockAddr& dst, Stream& from) {
+void Relay::TxSink::send(const uint8_t* packet, size_t len) { relay_.queueCopy(packet, len, *out_, *dst_, *from_, mixed_); }
+
+void Relay::queueCopy(const uint8_t* data, size_t len, Socket& out, const SockAddr& dst, Stream& from, bool mixed) {
   if (len < 12 || len > kMaxPacket + kTailroom) {
     bump(from.counters.dropped);
     return;
   }
-  // Transcoded audio while a playback replaces it.
-  if (from.player) return;
+  // Transcoded or mixed audio while a playback replaces it (for the audio
+  // player: RFC 4733 DTMF, which takes precedence).
+  if (replaced(from)) return;
   // Keep a receive batch's worth of free slots (see onReadable): the
   // packets queued so far go out now, in order, before this one.
   if (nFree_ <= kBatch) flush();
@@ -118,8 +125,13 @@ void Relay::queueCopy(const uint8_t* data, size_t len, Socket& out, const SockAd
   uint16_t s = b.freeList[--nFree_];
   uint8_t* p = b.data[s] + kHeadroom;
   std::memcpy(p, data, len);
-  from.hot.out.stamp(p);
-  from.timeline.forwarded(p, now_.monoMs);
+  if (mixed) {
+    // The audio player numbers its own packets.
+    from.timeline.played(be32(p + 8), be16(p + 2), be32(p + 4), now_.monoMs);
+  } else {
+    from.hot.out.stamp(p);
+    from.timeline.forwarded(p, now_.monoMs);
+  }
   enqueue(s, kHeadroom, static_cast<uint32_t>(len), out, dst, from);
 }
 
@@ -312,6 +324,11 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
     bump(ac.dropped);
     return;
   }
+  if (!rtcp && a.audio) {
+    // The audio player mixes it into what the sink's peer receives.
+    if (!a.audio->input(data, len, t.monoMs)) bump(ac.dropped);
+    return;
+  }
   if (!rtcp) {
     // A playback replaces what the stream would forward. Transcoders still
     // get the packets (their output is dropped, see queueCopy), so that they
@@ -320,7 +337,7 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
       route(a, data, len, b->sockets[bl.currentSocket], bl.current, t);
       return;
     }
-    if (a.player) return;
+    if (replaced(a)) return;
     a.timeline.forwarded(data, t.monoMs);
   }
   forward(b->sockets[bl.currentSocket], bl.current, data, len, a);
@@ -341,7 +358,7 @@ void Relay::route(Stream& a, uint8_t* data, uint32_t len, Socket& out, const Soc
   codec::CodecRoute::Verdict v = r.input(data, len, t.monoMs, a.hot.out, tx_, changed);
   account(a, changed);
   if (v == codec::CodecRoute::Verdict::Forward) {
-    if (a.player) return;
+    if (replaced(a)) return;
     a.timeline.forwarded(data, t.monoMs);
     forward(out, dst, data, len, a);
   }
@@ -358,8 +375,11 @@ void Relay::account(Stream& a, const codec::RouteCounters& c) {
 }
 
 int Relay::msToTick() const {
-  if (ticking_.empty() && players_.empty()) return -1;
-  int64_t due = ticking_.empty() ? nextPlayMs_ : players_.empty() ? nextTickMs_ : std::min(nextTickMs_, nextPlayMs_);
+  if (ticking_.empty() && players_.empty() && mixers_.empty()) return -1;
+  int64_t due = INT64_MAX;
+  if (!ticking_.empty()) due = nextTickMs_;
+  if (!players_.empty()) due = std::min(due, nextPlayMs_);
+  if (!mixers_.empty()) due = std::min(due, nextMixMs_);
   int64_t d = due - monotonicMs();
   return d <= 0 ? 0 : static_cast<int>(d);
 }
@@ -405,6 +425,7 @@ void Relay::setPlayer(Stream& a, std::shared_ptr<player::Player> p, bool queue) 
     break;
   }
   if (!p) return;
+  if (a.audio) a.audio->playbackAttached();
   a.player = std::move(p);
   players_.push_back(&a);
   nextPlayMs_ = 0;  // its first packet is due now
@@ -412,7 +433,7 @@ void Relay::setPlayer(Stream& a, std::shared_ptr<player::Player> p, bool queue) 
 
 void Relay::endPlayback(Stream& a, size_t i) {
   const player::Player* p = a.player.get();
-  if (p && p->started) {
+  if (p && p->started && !p->mixes()) {
     // Where the playback's timeline is now: its start plus the time played.
     const uint32_t clock = p->list().clockRate;
     const int64_t played = now_.monoMs > p->startMs ? now_.monoMs - p->startMs : 0;
@@ -438,10 +459,19 @@ void Relay::playIfDue() {
     if (!p.started) {
       p.started = true;
       p.startMs = now;
-      a.timeline.continueAt(now, list.clockRate, p.ssrc, p.seq, p.baseTs);
+      if (!p.mixes()) a.timeline.continueAt(now, list.clockRate, p.ssrc, p.seq, p.baseTs);
     }
     while (!p.done() && p.nextDueMs() <= now) {
       const player::PlayPacket& pk = list.packets[p.next];
+      if (p.mixes()) {
+        // Into the audio player's mix; without one its time passes unheard.
+        if (a.audio) a.audio->play(list.bytes.data() + pk.off, pk.len);
+        if (++p.next == list.packets.size()) {
+          p.next = 0;
+          p.pass++;
+        }
+        continue;
+      }
       const uint32_t ts = p.baseTs + static_cast<uint32_t>(p.pass) * list.spanTs + pk.ts;
       const bool marker = pk.marker || (p.pass == 0 && p.next == 0);
       sendPlayed(a, pk, list.bytes.data() + pk.off, marker, p.seq, ts, p.ssrc);
@@ -468,6 +498,74 @@ void Relay::playIfDue() {
       continue;
     }
     nextPlayMs_ = std::min(nextPlayMs_, p.nextDueMs());
+    i++;
+  }
+}
+
+void Relay::setAudioPlayer(Stream& a, std::shared_ptr<player::AudioPlayer> m) {
+  for (size_t i = 0; i < mixers_.size(); i++) {
+    if (mixers_[i] != &a) continue;
+    detachAudio(a, i);
+    break;
+  }
+  if (!m) return;
+  const int64_t now = monotonicMs();
+  uint32_t ssrc, ts;
+  uint16_t seq;
+  a.timeline.continueAt(now, m->outClock(), ssrc, seq, ts);
+  m->start(now, ssrc, seq, ts);
+  a.audio = std::move(m);
+  mixers_.push_back(&a);
+  nextMixMs_ = 0;
+}
+
+void Relay::detachAudio(Stream& a, size_t i) {
+  const player::AudioPlayer* m = a.audio.get();
+  // Forwarded packets continue where its output is now.
+  if (m && m->started()) a.timeline.playbackEnded(m->outClock(), m->tsAt(now_.monoMs), now_.monoMs);
+  // The route's Transcoders saw nothing meanwhile: no gap to conceal.
+  a.sync();
+  if (a.hot.codecs) a.hot.codecs->interrupt();
+  a.audio.reset();
+  mixers_[i] = mixers_.back();
+  mixers_.pop_back();
+}
+
+void Relay::mixIfDue() {
+  if (mixers_.empty() || now_.monoMs < nextMixMs_) return;
+  const int64_t now = now_.monoMs;
+  nextMixMs_ = INT64_MAX;
+  for (size_t i = 0; i < mixers_.size();) {
+    Stream& a = *mixers_[i];
+    player::AudioPlayer& m = *a.audio;
+    if (a.closed.load(std::memory_order_relaxed) || (!a.player && m.finished())) {
+      detachAudio(a, i);
+      continue;
+    }
+    a.sync();
+    Stream* b = a.hot.sink.get();
+    bool aimed = false;
+    if (b && !b->closed.load(std::memory_order_relaxed)) {
+      b->sync();
+      const LearningState& bl = b->hot.learn;
+      if (bl.current.valid() && bl.currentSocket >= 0) {
+        tx_.aim(b->sockets[bl.currentSocket], bl.current, a, true);
+        aimed = true;
+      }
+    }
+    // A replacing playback (RFC 4733 DTMF) holds the output; after it the
+    // output continues the stream the playback left.
+    if (replaced(a)) {
+      m.hold();
+    } else if (m.held()) {
+      uint32_t ssrc, ts;
+      uint16_t seq;
+      a.timeline.continueAt(now, m.outClock(), ssrc, seq, ts);
+      m.resume(ssrc, seq, ts);
+    }
+    if (aimed) m.tick(now, tx_);
+    else m.tick(now, null_);
+    nextMixMs_ = std::min(nextMixMs_, m.nextDueMs());
     i++;
   }
 }
@@ -500,6 +598,11 @@ void Relay::forget(Stream& s) {
   for (size_t i = 0; i < players_.size(); i++) {
     if (players_[i] != &s) continue;
     endPlayback(s, i);
+    break;
+  }
+  for (size_t i = 0; i < mixers_.size(); i++) {
+    if (mixers_[i] != &s) continue;
+    detachAudio(s, i);
     break;
   }
   if (!s.ticking) return;

@@ -19,6 +19,12 @@
 // noise every kTickMs (sooner when a DTX buffer's timer is due earlier: its
 // packets leave on their own 1 ms-precise schedule), and the engine loop wakes
 // up for it only while the list is not empty (see msToTick()).
+//
+// Audio player. A stream with one (Stream::audio, player/audio_player.h)
+// hands every RTP packet it receives to it instead of forwarding it; the
+// players' output packets are sent by mixIfDue() at their own pace, into
+// the same socket queues, and a playback of PCM goes into the player's mix
+// (playIfDue()).
 #pragma once
 
 #include <sys/socket.h>
@@ -115,6 +121,15 @@ class Relay {
   // playbacks that are done; call after beginRound(), before flush(). Runs on
   // the engine thread; never blocks, allocates nothing.
   void playIfDue();
+  // Engages an audio player on stream a (null: disengages the current one):
+  // its output continues the RTP stream a's sink's peer saw, and forwarded
+  // packets continue the audio player's when it is disengaged. Runs on the
+  // engine thread.
+  void setAudioPlayer(Stream& a, std::shared_ptr<player::AudioPlayer> m);
+  // Sends the audio players' packets that are due and detaches a transient
+  // one whose playbacks are over; call after playIfDue(), before flush().
+  // Runs on the engine thread; never blocks, allocates nothing.
+  void mixIfDue();
   // Takes a stream that is being closed off the ticking list. Runs on the
   // engine thread, before the stream is retired.
   void forget(Stream& s);
@@ -125,10 +140,12 @@ class Relay {
   class TxSink : public codec::RtpSink {
    public:
     explicit TxSink(Relay& r) : relay_(r) {}
-    void aim(Socket& out, const SockAddr& dst, Stream& from) {
+    // mixed: the packets are an audio player's (already numbered).
+    void aim(Socket& out, const SockAddr& dst, Stream& from, bool mixed = false) {
       out_ = &out;
       dst_ = &dst;
       from_ = &from;
+      mixed_ = mixed;
     }
     void send(const uint8_t* packet, size_t len) override;
 
@@ -137,6 +154,13 @@ class Relay {
     Socket* out_ = nullptr;
     const SockAddr* dst_ = nullptr;
     Stream* from_ = nullptr;
+    bool mixed_ = false;
+  };
+  // Where an audio player's packets go while its stream has no destination:
+  // their time passes unsent.
+  class NullSink : public codec::RtpSink {
+   public:
+    void send(const uint8_t*, size_t) override {}
   };
 
   void handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& src, const PacketTime& t);
@@ -146,8 +170,11 @@ class Relay {
   // Queues slot s (a packet at offset, len bytes) on out's send queue.
   void enqueue(uint16_t s, uint32_t offset, uint32_t len, Socket& out, const SockAddr& dst, Stream& from);
   // Copies a packet a Transcoder made into a free slot, gives it the route's
-  // sequence number and SSRC, and queues it.
-  void queueCopy(const uint8_t* data, size_t len, Socket& out, const SockAddr& dst, Stream& from);
+  // sequence number and SSRC, and queues it; with mixed, a packet an audio
+  // player made (numbered already), which the stream's timeline remembers.
+  void queueCopy(const uint8_t* data, size_t len, Socket& out, const SockAddr& dst, Stream& from, bool mixed = false);
+  // Takes a's audio player off the mixing list (at index i).
+  void detachAudio(Stream& a, size_t i);
   // Hands an RTP packet of a stream with a codec route to the route.
   void route(Stream& a, uint8_t* data, uint32_t len, Socket& out, const SockAddr& dst, const PacketTime& t);
   // Adds the route's counters to the stream's; reports a key press heard in
@@ -220,6 +247,11 @@ class Relay {
   // of them is due (monotonic ms).
   std::vector<Stream*> players_;
   int64_t nextPlayMs_ = 0;
+  // Streams with an audio player (Stream::audio), and when the next packet
+  // of any of them is due.
+  std::vector<Stream*> mixers_;
+  int64_t nextMixMs_ = 0;
+  NullSink null_;
 };
 
 }  // namespace rtpe

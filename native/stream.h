@@ -27,6 +27,7 @@
 #include "codec/route.h"
 #include "dtmf_events.h"
 #include "learning.h"
+#include "player/audio_player.h"
 #include "player/player.h"
 #include "rtcp.h"
 #include "socket.h"
@@ -189,6 +190,10 @@ class Stream {
   // sink's peer sees (player/player.h). Engine thread only.
   std::shared_ptr<player::Player> player;
   player::OutputTimeline timeline;
+  // The audio player producing what the sink's peer receives (mixing the
+  // forwarded audio with played media), or null (player/audio_player.h).
+  // Engine thread only.
+  std::shared_ptr<player::AudioPlayer> audio;
 
  private:
   void syncSlow();

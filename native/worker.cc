@@ -82,6 +82,17 @@ void Worker::play(std::shared_ptr<Stream> stream, std::shared_ptr<player::Player
   if (parked_.load(std::memory_order_seq_cst)) wake();
 }
 
+void Worker::setAudioPlayer(std::shared_ptr<Stream> stream, std::shared_ptr<player::AudioPlayer> a) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_ || exited_) return;
+    queue_.push_back(Command{CommandKind::Audio, std::move(stream), nullptr, false, std::move(a)});
+    posted_++;
+    queued_.store(true, std::memory_order_relaxed);
+  }
+  if (parked_.load(std::memory_order_seq_cst)) wake();
+}
+
 bool Worker::settle() {
   std::unique_lock<std::mutex> lock(mu_);
   uint64_t target = posted_;
@@ -163,6 +174,7 @@ void Worker::run() {
     }
     relay_.tickIfDue();
     relay_.playIfDue();
+    relay_.mixIfDue();
     relay_.flush();
     flushEvents();
     if (woken) {
@@ -200,6 +212,9 @@ bool Worker::applyCommands() {
         break;
       case CommandKind::Play:
         if (!c.stream->closed.load(std::memory_order_relaxed)) relay_.setPlayer(*c.stream, std::move(c.player), c.queue);
+        break;
+      case CommandKind::Audio:
+        if (!c.stream->closed.load(std::memory_order_relaxed)) relay_.setAudioPlayer(*c.stream, std::move(c.audio));
         break;
     }
   }

@@ -87,6 +87,10 @@ class Worker {
   // on the JavaScript thread; never blocks (beyond the queue's lock).
   void play(std::shared_ptr<Stream> stream, std::shared_ptr<player::Player> p, bool queue);
 
+  // Engages an audio player on the stream (null: disengages it). Applied like
+  // play(). Runs on the JavaScript thread; never blocks (beyond the lock).
+  void setAudioPlayer(std::shared_ptr<Stream> stream, std::shared_ptr<player::AudioPlayer> a);
+
   // Waits until every stream queued so far has been retired. Returns false at
   // once if none was pending. Runs on the JavaScript thread; blocks for at most
   // one loop iteration.
@@ -104,12 +108,13 @@ class Worker {
   std::string failure();
 
  private:
-  enum class CommandKind : uint8_t { Remove, Stop, Play };
+  enum class CommandKind : uint8_t { Remove, Stop, Play, Audio };
   struct Command {
     CommandKind kind;
     std::shared_ptr<Stream> stream;
     std::shared_ptr<player::Player> player;
     bool queue = false;
+    std::shared_ptr<player::AudioPlayer> audio = nullptr;
   };
   static constexpr int kMaxEvents = 128;
   // How often a lingering thread looks at the queue, and for how long after

@@ -57,6 +57,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
       volume: ev.volume,
     });
   }
+  wiring.audioPlayer = { mode: config.audioPlayer, bufferMs: config.audioBufferLength, delayMs: config.audioBufferDelay };
   if (config.recordingDir !== null && config.recordingMethod !== 'pcap') {
     log.warn(`Recording method '${config.recordingMethod}': the kernel /proc interface is not available, recording to pcap files only`);
   }

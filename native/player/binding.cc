@@ -1,8 +1,11 @@
 // JavaScript bindings of the player (see binding.h).
 //
 //   preparePlayback({ file?: string, blob?: Buffer, db?: { host, port?, user?,
-//                     pass?, query }, startMs: number, codec: NativeCodecSpec })
+//                     pass?, query }, startMs: number, codec: NativeCodecSpec,
+//                     pcm?: boolean })
 //                     -> Promise<{ list, durationMs }>
+//     pcm: the list holds the media as PCM at the rate the codec's encoder
+//     takes, for an audio player's mix (PlayList::pcm), not RTP for the party.
 //   configurePlayer({ threads })  (--media-num-threads)
 //   prepareDtmf({ event, durationMs, volume, pauseMs, eventPt, clockRate,
 //                 ptime, codec?: NativeCodecSpec }) -> { list, durationMs }
@@ -71,6 +74,8 @@ struct PrepJob {
   bool fromDb = false;
   DbConfig db;
   std::string query;
+  // PCM for an audio player's mix instead of RTP for the party.
+  bool asPcm = false;
   // What came out.
   std::shared_ptr<PlayList> list;
   std::string code, message;
@@ -100,8 +105,11 @@ struct PrepJob {
                 std::to_string(duration) + " ms)";
       return;
     }
-    list = encodePcm(pcm.data() + skip, pcm.size() - skip, rate, spec, message);
-    if (!list) {
+    list = asPcm ? pcmList(pcm.data() + skip, pcm.size() - skip, rate)
+                 : encodePcm(pcm.data() + skip, pcm.size() - skip, rate, spec, message);
+    if (!list || list->packets.empty()) {
+      if (list) message = "no audio was decoded";
+      list.reset();
       code = "EINVAL";
       return;
     }
@@ -167,6 +175,7 @@ Napi::Value PreparePlayback(const Napi::CallbackInfo& info) {
   codec::CodecSpec spec;
   if (!codec::readCodecSpec(env, o.Get("codec"), spec)) return env.Undefined();
   auto job = std::make_unique<PrepJob>(env, std::move(spec), intField(o, "startMs", 0));
+  job->asPcm = o.Get("pcm").ToBoolean().Value();
   Napi::Value b = o.Get("blob");
   if (b.IsBuffer()) {
     // Copied: the preparation thread must not read a buffer the JavaScript side owns.
@@ -257,6 +266,40 @@ Napi::Value PrepareDtmf(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+bool readAudioPlayer(Napi::Env env, Napi::Value v, std::shared_ptr<AudioPlayer>& out) {
+  if (!v.IsObject()) {
+    fail(env, "EINVAL", "an audio player spec must be an object");
+    return false;
+  }
+  Napi::Object o = v.As<Napi::Object>();
+  AudioPlayerSpec spec;
+  if (!codec::readCodecSpec(env, o.Get("out"), spec.out)) return false;
+  Napi::Value ins = o.Get("inputs");
+  if (!ins.IsArray()) {
+    fail(env, "EINVAL", "an audio player's inputs must be an array of codecs");
+    return false;
+  }
+  Napi::Array arr = ins.As<Napi::Array>();
+  spec.inputs.resize(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    if (!codec::readCodecSpec(env, arr.Get(i), spec.inputs[i])) return false;
+  }
+  spec.bufferMs = intField(o, "bufferMs", -1);
+  spec.delayMs = intField(o, "delayMs", -1);
+  if (spec.bufferMs < 1 || spec.bufferMs > 60000 || spec.delayMs < 0 || spec.delayMs > 60000) {
+    fail(env, "EINVAL", "audio buffer length must be 1..60000 ms and its delay 0..60000 ms");
+    return false;
+  }
+  spec.transient = o.Get("transient").ToBoolean().Value();
+  std::string err;
+  out = AudioPlayer::create(spec, err);
+  if (!out) {
+    fail(env, "EINVAL", err);
+    return false;
+  }
+  return true;
+}
 
 bool readPlayList(Napi::Env env, Napi::Value v, std::shared_ptr<const PlayList>& out) {
   if (!v.IsExternal()) {

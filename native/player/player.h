@@ -8,7 +8,9 @@
 // sends each packet when its time has come (Relay::playIfDue), copying the
 // prepared payload behind a header written in place: nothing is allocated or
 // encoded per packet. While a Player is attached, the RTP the stream receives
-// is not forwarded (the played media replaces it); RTCP still is.
+// is not forwarded (the played media replaces it); RTCP still is. The
+// exception is a PCM list (PlayList::pcm), played into the stream's audio
+// player (audio_player.h), which mixes it with what the stream receives.
 //
 // Continuity. Whatever leaves a stream direction is one RTP stream for the
 // receiver: a playback continues the SSRC, sequence numbers and timestamps
@@ -32,6 +34,9 @@ class Player {
   Player(std::shared_ptr<const PlayList> list, int repeat)
       : list_(std::move(list)), repeat_(repeat < 1 ? 1 : repeat) {}
   const PlayList& list() const { return *list_; }
+  // Mixed into the stream's audio player (PlayList::pcm) instead of replacing
+  // the forwarded packets.
+  bool mixes() const { return list_->pcm; }
 
   // Engine-thread state.
   bool started = false;

@@ -231,6 +231,34 @@ class Collector : public codec::RtpSink {
 
 }  // namespace
 
+std::shared_ptr<PlayList> pcmList(const int16_t* pcm, size_t n, int rate) {
+  auto list = std::make_shared<PlayList>();
+  list->pcm = true;
+  list->clockRate = static_cast<uint32_t>(rate);
+  const size_t chunk = static_cast<size_t>(rate) / 50;
+  const size_t count = chunk ? (n + chunk - 1) / chunk : 0;
+  list->bytes.resize(count * chunk * 2);
+  list->packets.reserve(count);
+  for (size_t k = 0; k < count; k++) {
+    PlayPacket pk;
+    pk.off = static_cast<uint32_t>(k * chunk * 2);
+    pk.len = static_cast<uint16_t>(chunk * 2);
+    pk.pt = 96;
+    pk.marker = false;
+    pk.ts = static_cast<uint32_t>(k * chunk);
+    pk.dueMs = static_cast<uint32_t>(k * 20);
+    for (size_t i = 0; i < chunk; i++) {
+      const size_t at = k * chunk + i;
+      putBe16(list->bytes.data() + pk.off + 2 * i, static_cast<uint16_t>(at < n ? pcm[at] : 0));
+    }
+    list->packets.push_back(pk);
+  }
+  list->spanTs = static_cast<uint32_t>(count * chunk);
+  list->spanMs = static_cast<uint32_t>(count * 20);
+  list->durationMs = static_cast<int64_t>(n) * 1000 / rate;
+  return list;
+}
+
 std::shared_ptr<PlayList> encodePcm(const int16_t* pcm, size_t n, int rate, const codec::CodecSpec& out,
                                     std::string& err) {
   codec::TranscoderSpec ts;

@@ -42,6 +42,9 @@ struct PlayList {
   uint32_t spanMs = 0;
   // Length of the source media (before start-pos), ms.
   int64_t durationMs = 0;
+  // The payloads are mono S16 (big-endian) at clockRate, for an audio
+  // player's mix buffer (audio_player.h), not RTP for the party.
+  bool pcm = false;
 };
 
 // Decodes the first audio stream of a media file (path) or of media bytes
@@ -61,6 +64,10 @@ int pcmRateFor(const codec::CodecSpec& out);
 // codec cannot be built. Runs on the JavaScript thread; allocates.
 std::shared_ptr<PlayList> encodePcm(const int16_t* pcm, size_t n, int rate, const codec::CodecSpec& out,
                                     std::string& err);
+
+// Splits mono S16 PCM at `rate` into 20 ms payloads for an audio player's
+// mix (PlayList::pcm). Runs on the JavaScript thread or a helper; allocates.
+std::shared_ptr<PlayList> pcmList(const int16_t* pcm, size_t n, int rate);
 
 // RFC 4733 event packets for one DTMF event (0-15): one packet every
 // ptimeMs with the growing duration, the first with the marker bit, then the

@@ -131,6 +131,11 @@ export class CallMedia {
   hasPorts = false;
   /** The engine holds in-call switches or a recording for this side's streams (wiring). */
   controlled = false;
+  /**
+   * The audio player engaged on what this side sends (its spec, as JSON), null when
+   * its packets are forwarded one by one (wiring).
+   */
+  audioPlayer: string | null = null;
   /** The payload types used with this side and what happens to what it sends (src/codec/negotiation.ts). */
   readonly codec = new MediaCodecs();
   private closed = false;
@@ -196,6 +201,9 @@ export class Monologue {
   }
 }
 
+/** Values of the `audio-player=` key: 'default' follows --audio-player. */
+export type AudioPlayerKey = 'default' | 'transcoding' | 'always' | 'off';
+
 export class Call {
   readonly created: number;
   lastSignal: number;
@@ -206,6 +214,8 @@ export class Call {
   /** Set when an answer was seen: the offer timeout no longer applies. */
   answered = false;
   recordCall = false;
+  /** The `audio-player=` key of the last offer or answer that had one ('default' otherwise). */
+  audioPlayer: AudioPlayerKey = 'default';
   metadata: string | null = null;
   readonly switches = noSwitches();
   /** Set while the call is being recorded (src/recording/). */

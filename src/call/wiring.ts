@@ -2,8 +2,9 @@
 // media on its logical interface and compiles each stream's route (endpoint, sink,
 // RTCP sink, learning) when signalling changes it. Runs on the control thread.
 
-import { EngineError, type StreamControl, type CodecRoute, type Endpoint, type StreamConfig, type MediaEngine, type EngineEvent, type Learning, type PayloadClock, type StreamStats } from '../media/engine';
-import { planRoute, DEFAULT_GRAPH_OPTIONS, type GraphOptions } from '../codec/graph';
+import { EngineError, type AudioPlayerSpec, type StreamControl, type CodecRoute, type Endpoint, type StreamConfig, type MediaEngine, type EngineEvent, type Learning, type PayloadClock, type StreamStats } from '../media/engine';
+import { planRoute, payloadTypeSpec, DEFAULT_GRAPH_OPTIONS, type GraphOptions } from '../codec/graph';
+import type { NativeCodecSpec } from '../codec/table';
 import { getLogger } from '../log';
 import { PortsExhaustedError, type PortAllocator, type PortPair } from '../media/ports';
 import { NgError } from '../control/errors';
@@ -66,7 +67,33 @@ function streamControl(m: CallMedia, record: 'ingress' | 'egress'): StreamContro
   };
 }
 
+/** The first codec a side negotiated that this daemon can encode: what it is sent when media is made for it. */
+export function outputCodec(m: CallMedia): NativeCodecSpec | null {
+  for (const p of m.codec.codecs.list) {
+    const s = payloadTypeSpec(p, true);
+    if (s) return s;
+  }
+  return null;
+}
+
+/** --audio-player and the mix buffer (--audio-buffer-length, --audio-buffer-delay). */
+export interface AudioPlayerOptions {
+  mode: 'on-demand' | 'play-media' | 'transcoding' | 'always';
+  bufferMs: number;
+  delayMs: number;
+}
+
+/** How a party's audio is produced when media is played to it. */
+export type PlaybackMode =
+  /** Replaced by the playback while it lasts (no audio player). */
+  | { kind: 'replace' }
+  /** Mixed into its audio player: the one engaged already, or one engaged for the playback (`spec`). */
+  | { kind: 'mix'; spec: AudioPlayerSpec | null };
+
 export class MediaWiring {
+  /** --audio-player, --audio-buffer-length, --audio-buffer-delay. */
+  audioPlayer: AudioPlayerOptions = { mode: 'on-demand', bufferMs: 500, delayMs: 5 };
+
   /** --record-egress: recordings hold what is sent instead of what is received. */
   recordEgress = false;
 
@@ -150,6 +177,67 @@ export class MediaWiring {
     const rtcpEndpoint = from.rtcpMux ? null : from.rtcp.endpoint;
     this.engine.configure(from.rtcp.engineId, this.streamConfig(from, rtcpEndpoint, rtcpTarget, rtcpTarget, null));
     this.applyControl(from);
+    this.applyAudioPlayer(from, to, rtpConfig.codecs ?? null);
+  }
+
+  /** The audio player mode of a call: its `audio-player=` key, else --audio-player. */
+  private audioPlayerMode(from: CallMedia): AudioPlayerOptions['mode'] | 'off' {
+    const key = from.monologue.call.audioPlayer;
+    return key === 'default' ? this.audioPlayer.mode : key;
+  }
+
+  /**
+   * The audio player of what `from` sends towards `to`'s party: its inputs are the
+   * codecs `from` sends, its output the codec the party receives. Null when nothing
+   * can be encoded for the party.
+   */
+  private audioPlayerSpec(from: CallMedia, to: CallMedia, codecs: CodecRoute | null, transient: boolean): AudioPlayerSpec | null {
+    const out = codecs?.out ?? outputCodec(to);
+    if (!out) return null;
+    const inputs: NativeCodecSpec[] = [];
+    const add = (s: NativeCodecSpec | null): void => {
+      if (s && !inputs.some((i) => i.payloadType === s.payloadType)) inputs.push(s);
+    };
+    for (const t of codecs?.transcode ?? []) add(t.in);
+    for (const p of from.codec.codecs.list) add(payloadTypeSpec(p, false));
+    return { inputs, out, bufferMs: this.audioPlayer.bufferMs, delayMs: this.audioPlayer.delayMs, transient };
+  }
+
+  /**
+   * Engages the audio player on `from`'s RTP stream when the mode asks for it for the
+   * whole call (always; transcoding when the route transcodes), and disengages it
+   * otherwise. Only a change reaches the engine.
+   */
+  private applyAudioPlayer(from: CallMedia, to: CallMedia, codecs: CodecRoute | null): void {
+    if (from.rtp.engineId === null || from.type !== 'audio') return;
+    const mode = this.audioPlayerMode(from);
+    const on = mode === 'always' || (mode === 'transcoding' && codecs !== null && codecs.transcode.length > 0);
+    let spec = on ? this.audioPlayerSpec(from, to, codecs, false) : null;
+    if (on && !spec) log.warn(`No codec to encode for '${to.monologue.tag}', media ${to.index + 1}: audio player not engaged`);
+    let key = spec ? JSON.stringify(spec) : null;
+    if (key === from.audioPlayer) return;
+    try {
+      this.engine.setAudioPlayer(from.rtp.engineId, spec);
+    } catch (err) {
+      if (!(err instanceof EngineError) || err.code !== 'EINVAL') throw err;
+      log.warn(`Cannot engage the audio player for media ${from.index + 1} of '${from.monologue.tag}': ${err.message}`);
+      spec = null;
+      key = null;
+      this.engine.setAudioPlayer(from.rtp.engineId, null);
+    }
+    from.audioPlayer = key;
+  }
+
+  /**
+   * How media played to the party of `to` is sent: mixed when its audio player is
+   * engaged, or when --audio-player=play-media engages one for the playback (its
+   * spec); replacing its audio otherwise. `from` is the other side of the m= line.
+   */
+  playbackMode(from: CallMedia, to: CallMedia): PlaybackMode {
+    if (from.audioPlayer !== null) return { kind: 'mix', spec: null };
+    if (this.audioPlayerMode(from) !== 'play-media') return { kind: 'replace' };
+    const spec = this.audioPlayerSpec(from, to, planRoute(from.codec, this.graph), true);
+    return spec ? { kind: 'mix', spec } : { kind: 'replace' };
   }
 
   /** Hands a side's in-call switches and recording to its streams. */

@@ -253,9 +253,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'silence-detect', type: 'float', arg: 'FLOAT', default: 0, defaultText: '0 (off)', help: 'Level in percent below which transcoded audio counts as silence', status: 'supported', group: 'media', min: 0, max: 100 },
   { name: 'cn-payload', type: 'list', arg: 'INT INT ...', default: ['32'], help: 'Comfort noise payload (RFC 3389 level, then coefficients) replacing silence', status: 'supported', group: 'media' },
   { name: 'player-cache', type: 'bool', default: false, help: 'Encode played media files once and keep the RTP in memory', status: 'supported', group: 'media', newerThan105: true },
-  { name: 'audio-buffer-length', type: 'int', arg: 'INT', default: 500, help: 'Milliseconds of audio the mixing audio player buffers', status: 'unsupported', group: 'media', newerThan105: true },
-  { name: 'audio-buffer-delay', type: 'int', arg: 'INT', default: 5, help: 'Initial delay in milliseconds for a new source in the audio player', status: 'unsupported', group: 'media', newerThan105: true },
-  { name: 'audio-player', type: 'string', arg: 'on-demand|play-media|transcoding|always', default: 'on-demand', help: 'When calls get the mixing audio player without being asked', status: 'unsupported', group: 'media', newerThan105: true,
+  { name: 'audio-buffer-length', type: 'int', arg: 'INT', default: 500, help: 'Milliseconds of audio the mixing audio player buffers', status: 'supported', group: 'media', newerThan105: true },
+  { name: 'audio-buffer-delay', type: 'int', arg: 'INT', default: 5, help: 'Initial delay in milliseconds for a new source in the audio player', status: 'supported', group: 'media', newerThan105: true },
+  { name: 'audio-player', type: 'string', arg: 'on-demand|play-media|transcoding|always', default: 'on-demand', help: 'When calls get the mixing audio player without being asked', status: 'supported', group: 'media', newerThan105: true,
     choices: ['on-demand', 'play-media', 'transcoding', 'always'],
     aliases: { 'on demand': 'on-demand', off: 'on-demand', no: 'on-demand', never: 'on-demand', 'play media': 'play-media', 'media player': 'play-media', 'media-player': 'play-media', transcode: 'transcoding', everything: 'always', force: 'always', forced: 'always' } },
 

@@ -142,6 +142,9 @@ export class Commands {
         throw e;
       }
     }
+    // `audio-player=` decides how the media routed below are sent; a failed request keeps the old value.
+    const audioPlayerBefore = call.audioPlayer;
+    if (req.audioPlayer !== undefined) call.audioPlayer = req.audioPlayer;
     try {
       const sdp = processSignal(call, req, kind, this.env.signal);
       // Timeouts count from the signalling of each side; the b2b callback goes to the origin.
@@ -159,6 +162,7 @@ export class Commands {
       // An SDP that parsed but could not be rewritten leaves the call it created, as
       // in the reference; any other failure leaves no trace.
       const keep = e instanceof NgError && e.code === 'ERR_SDP_REWRITE';
+      call.audioPlayer = audioPlayerBefore;
       if (created && !keep) registry.abandon(call);
       if (e instanceof LoopProtected) return { sdp: e.sdp, result: 'ok' };
       // Running out of ports half way through leaves no consistent call: the reference

@@ -15,6 +15,7 @@ import { isIP } from 'net';
 import { BDict, BValue } from './bencode';
 import { NG_REASONS, NgError } from './errors';
 import { getLogger } from '../log';
+import type { AudioPlayerKey } from '../call/model';
 
 const log = getLogger('ng-request');
 
@@ -81,6 +82,8 @@ export interface NgRequest {
   t38Version?: number;
   tos?: number;
   recordCall?: string;
+  /** `audio-player=`: 'default', 'transcoding', 'always' or 'off'. */
+  audioPlayer?: AudioPlayerKey;
   metadata?: string;
   codec: CodecOps;
   ptime?: number;
@@ -196,6 +199,10 @@ const ICE_VALUES = vocab({ remove: [], force: [], default: [], optional: [], 'fo
 const ICE_LITE_VALUES = vocab({
   off: ['none', 'no'], forward: ['offer', 'fwd', 'fw'],
   backward: ['backwards', 'reverse', 'answer', 'back', 'bkw', 'bk'], both: [],
+});
+const AUDIO_PLAYER_VALUES = vocab({
+  default: ['on-demand', 'on demand'], transcoding: ['transcode'], always: ['force', 'forced', 'everything'],
+  off: ['no', 'never', 'disable', 'disabled'],
 });
 const DTLS_VALUES = vocab({ passive: [], active: [], off: ['no', 'disabled', 'disable'] });
 const DTLS_REVERSE_VALUES = vocab({ passive: [], active: [] });
@@ -542,6 +549,7 @@ class RequestBuilder {
       }
       case 'tos': r.tos = int(); return;
       case 'record-call': r.recordCall = str(v); return;
+      case 'audio-player': r.audioPlayer = this.pick(AUDIO_PLAYER_VALUES, v, 'audio-player') as AudioPlayerKey | undefined; return;
       case 'metadata': r.metadata = str(v); return;
       case 'codec': return this.codecDict(v);
       case 'ptime': if (r.command === 'offer') r.ptime = int(0) || undefined; return;

@@ -4,6 +4,9 @@
 // on a media preparation thread (native/player/prep-pool.h), and so does the query
 // for media kept in a database (`db-id`, native/player/media-db.h); the engine
 // thread that owns the stream only paces the prepared packets (native/player/player.h).
+// A party with an audio player (or one that --audio-player=play-media engages for
+// the playback, see MediaWiring.playbackMode) gets the media as PCM, mixed with
+// what the other side sends.
 
 import { createHash } from 'crypto';
 import { NgError } from './errors';
@@ -13,11 +16,10 @@ import type { NgRequest } from './ng-request';
 import { getLogger } from '../log';
 import type { CallRegistry } from '../call/registry';
 import type { Call, CallMedia, Monologue } from '../call/model';
-import type { MediaWiring } from '../call/wiring';
+import { outputCodec, type MediaWiring, type PlaybackMode } from '../call/wiring';
 import type { KeyPress } from '../dtmf/reporter';
 import { EngineError, prepareDtmf, preparePlayback, type PlaybackSource, type PreparedPlayback } from '../media/engine';
 import type { NativeCodecSpec } from '../codec/table';
-import { payloadTypeSpec } from '../codec/graph';
 import type { PayloadType } from '../codec/negotiation';
 
 const log = getLogger('player');
@@ -119,6 +121,8 @@ export function selectParties(call: Call, req: NgRequest): Monologue[] {
 /** One audio m= line of a party: the stream that sends to it and the codecs it negotiated. */
 interface Target {
   media: CallMedia;
+  /** The other side of the m= line, whose RTP stream sends to the party. */
+  other: CallMedia;
   /** The engine stream whose forwarded packets reach the party (the other side's RTP stream). */
   sourceId: number;
 }
@@ -131,18 +135,9 @@ function audioTargets(ml: Monologue): Target[] {
     if (m.type !== 'audio') continue;
     const other = peer.medias[m.index];
     if (!other || other.rtp.engineId === null) continue;
-    out.push({ media: m, sourceId: other.rtp.engineId });
+    out.push({ media: m, other, sourceId: other.rtp.engineId });
   }
   return out;
-}
-
-/** The first codec the party negotiated that this daemon can encode, as the engine wants it. */
-function outputCodec(m: CallMedia): NativeCodecSpec | null {
-  for (const p of m.codec.codecs.list) {
-    const s = payloadTypeSpec(p, true);
-    if (s) return s;
-  }
-  return null;
 }
 
 /** The party's telephone-event payload type at a clock rate, or null. */
@@ -174,11 +169,13 @@ export class PlayerCommands {
     const startMs = Math.max(0, intKey(raw, 'start-pos') ?? 0);
     const failure = media.failure;
     // Everything is prepared before any party is touched: a failure changes nothing.
-    const plays: Array<{ ml: Monologue; t: Target; prepared: Promise<PreparedPlayback> }> = [];
+    const plays: Array<{ ml: Monologue; t: Target; mode: PlaybackMode; prepared: Promise<PreparedPlayback> }> = [];
     for (const ml of parties) {
       for (const t of audioTargets(ml)) {
+        // With an audio player the media is mixed as PCM, else sent in the party's codec.
+        const mode = this.env.wiring.playbackMode(t.other, t.media);
         const out = outputCodec(t.media);
-        if (out) plays.push({ ml, t, prepared: this.prepare(media, startMs, out) });
+        if (out) plays.push({ ml, t, mode, prepared: this.prepare(media, startMs, out, mode.kind === 'mix') });
       }
     }
     if (plays.length === 0) throw new NgError(failure);
@@ -186,7 +183,10 @@ export class PlayerCommands {
     // The call may have ended while the media was being prepared.
     if (this.env.registry.get(call.callId) !== call || call.deleteAt !== null) throw new NgError('Unknown call-ID');
     try {
-      plays.forEach((p, i) => this.env.wiring.engine.play(p.t.sourceId, prepared[i].list, repeat));
+      plays.forEach((p, i) => {
+        if (p.mode.kind === 'mix' && p.mode.spec) this.env.wiring.engine.setAudioPlayer(p.t.sourceId, p.mode.spec);
+        this.env.wiring.engine.play(p.t.sourceId, prepared[i].list, repeat);
+      });
     } catch (err) {
       if (!(err instanceof EngineError)) throw err;
       log.warn(`${failure}: ${err.message}`);
@@ -229,14 +229,14 @@ export class PlayerCommands {
   }
 
   /** The packets of a media for one codec: from the cache (--player-cache) or prepared now. */
-  private prepare(media: MediaSource, startMs: number, codec: NativeCodecSpec): Promise<PreparedPlayback> {
-    const key = this.env.playerCache ? `${media.key}|${startMs}|${codecKey(codec)}` : null;
+  private prepare(media: MediaSource, startMs: number, codec: NativeCodecSpec, pcm: boolean): Promise<PreparedPlayback> {
+    const key = this.env.playerCache ? `${media.key}|${startMs}|${codecKey(codec)}|${pcm ? 'pcm' : 'rtp'}` : null;
     const hit = key !== null ? this.cache.get(key) : undefined;
     if (hit) {
       log.info(`Playback of ${media.what} in ${codec.name} from the player cache`);
       return hit;
     }
-    const prepared = preparePlayback({ ...media.source, startMs, codec }).catch((err: unknown) => {
+    const prepared = preparePlayback({ ...media.source, startMs, codec, pcm }).catch((err: unknown) => {
       if (key !== null) this.cache.delete(key);
       if (!(err instanceof EngineError)) throw err;
       log.warn(`${media.failure}: ${err.message}`);

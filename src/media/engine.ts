@@ -346,6 +346,7 @@ interface NativeEngine {
   statsInto(id: number): string | null;
   lastPacket(id: number): number;
   play(id: number, list: PlayList | null, repeat: number, queue: boolean): void;
+  setAudioPlayer(id: number, spec: AudioPlayerSpec | null): void;
   ssrcStats(group: number): SsrcStats[];
   totals(): EngineTotals;
   setControl(id: number, bits: number, recording: number, silence: number[], dtmf: number[]): void;
@@ -393,7 +394,7 @@ const LEARNING_CODES: ReadonlyMap<string, number> = new Map([['off', 0], ['immed
 
 interface NativeModule {
   version: string;
-  preparePlayback(opts: PlaybackSource & { startMs: number; codec: NativeCodecSpec }): Promise<PreparedPlayback>;
+  preparePlayback(opts: PlaybackRequest): Promise<PreparedPlayback>;
   configurePlayer(opts: { threads: number }): void;
   prepareDtmf(opts: { event: number; durationMs: number; volume: number; pauseMs: number; eventPt: number; clockRate: number;
     ptime: number; codec?: NativeCodecSpec }): PreparedPlayback;
@@ -402,6 +403,31 @@ interface NativeModule {
     onEvents: (events: EngineEvent[]) => void,
     io: Float64Array,
   ) => NativeEngine;
+}
+
+/** What a playback is prepared from (PlaybackSource) and for. */
+export interface PlaybackRequest extends PlaybackSource {
+  startMs: number;
+  /** The codec the party receives. */
+  codec: NativeCodecSpec;
+  /** Prepare PCM at the rate `codec`'s encoder takes, for an audio player's mix (not RTP for the party). */
+  pcm?: boolean;
+}
+
+/**
+ * The mixing audio player of one stream (native/player/audio_player.h): what the
+ * stream receives (`inputs`, decoded) and played media are mixed in a buffer of
+ * `bufferMs` and sent to its sink's peer encoded in `out`, one packet per ptime.
+ */
+export interface AudioPlayerSpec {
+  /** The codecs the stream receives, each with its payload type; others are dropped. */
+  inputs: NativeCodecSpec[];
+  out: NativeCodecSpec;
+  /** --audio-buffer-length and --audio-buffer-delay. */
+  bufferMs: number;
+  delayMs: number;
+  /** Engaged for playbacks only: disengages once they are over (--audio-player=play-media). */
+  transient: boolean;
 }
 
 /** An opaque handle to packets prepared for playback (native/player/playlist.h); immutable, shareable. */
@@ -437,7 +463,7 @@ export interface PlaybackSource {
  * EngineError 'EMEDIA' when the media cannot be read, 'EDB' when the database gives
  * none, 'EDISABLED' without preparation threads, 'EINVAL' when the codec cannot be built.
  */
-export async function preparePlayback(opts: PlaybackSource & { startMs: number; codec: NativeCodecSpec }): Promise<PreparedPlayback> {
+export async function preparePlayback(opts: PlaybackRequest): Promise<PreparedPlayback> {
   try {
     return await loadNative().preparePlayback(opts);
   } catch (err) {
@@ -643,6 +669,19 @@ export class MediaEngine {
   play(id: number, list: PlayList | null, repeat = 1, queue = false): void {
     try {
       this.engine.play(id, list, repeat, queue);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /**
+   * Engages the mixing audio player on what stream `id` forwards, or disengages it
+   * (null). The receiver's RTP stream stays continuous either way. EngineError
+   * 'EINVAL' when a codec cannot be built or the buffer holds less than two packets.
+   */
+  setAudioPlayer(id: number, spec: AudioPlayerSpec | null): void {
+    try {
+      this.engine.setAudioPlayer(id, spec);
     } catch (err) {
       rethrow(err);
     }

@@ -1,5 +1,8 @@
 // Audio for codec tests: tones generated in the test, linear PCM in and out of
-// RTP (L16, big-endian), and measurements (Goertzel tone level, RMS, DC).
+// RTP (L16, big-endian), and measurements (Goertzel tone level, RMS, DC); WAV
+// files of a tone.
+
+import * as fs from 'fs';
 
 /** n samples of a sine at freq Hz, starting at sample index start. */
 export function sine(rate: number, freq: number, start: number, n: number, amplitude: number, channels = 1): Int16Array {
@@ -104,4 +107,9 @@ export function wavTone(rate: number, freq: number, ms: number, o: { channels?: 
   h.write('data', 36);
   h.writeUInt32LE(data.length, 40);
   return Buffer.concat([h, data]);
+}
+
+/** Writes wavTone() to a file. */
+export function writeWav(file: string, rate: number, freq: number, ms: number, o: { channels?: number; float?: boolean } = {}): void {
+  fs.writeFileSync(file, wavTone(rate, freq, ms, o));
 }

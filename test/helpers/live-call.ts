@@ -23,8 +23,10 @@ export interface LiveCall {
 }
 
 export interface LiveCallOptions {
-  /** Payload types and their rtpmap values (e.g. [8, 'PCMA/8000']), the same on both sides. */
+  /** Payload types and their rtpmap values (e.g. [8, 'PCMA/8000']), the same on both sides unless answerCodecs. */
   codecs: Array<[number, string]>;
+  /** What the callee answers with, when it differs. */
+  answerCodecs?: Array<[number, string]>;
   /** Prefix of the call-id. */
   name: string;
   offer?: Record<string, unknown>;
@@ -38,14 +40,14 @@ export async function startLiveCall(d: DaemonHandle, o: LiveCallOptions): Promis
   const caller = await RtpPeer.open(host);
   const callee = await RtpPeer.open(host);
   const callId = `${o.name}-${process.pid}-${++serial}`;
-  const sdp = (port: number): string => buildSdp({
+  const sdp = (port: number, codecs = o.codecs): string => buildSdp({
     address: host,
-    media: [{ port, formats: o.codecs.map(([pt]) => pt), attributes: o.codecs.map(([pt, map]) => `rtpmap:${pt} ${map}`), extraAttributes: ['sendrecv'] }],
+    media: [{ port, formats: codecs.map(([pt]) => pt), attributes: codecs.map(([pt, map]) => `rtpmap:${pt} ${map}`), extraAttributes: ['sendrecv'] }],
   });
   const offer = await d.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'caller-tag', label: 'caller', sdp: sdp(caller.port), ...o.offer });
   assert.equal(offer.result, 'ok', JSON.stringify(offer));
   const answer = await d.ng.request({
-    command: 'answer', 'call-id': callId, 'from-tag': 'caller-tag', 'to-tag': 'callee-tag', label: 'callee', sdp: sdp(callee.port), ...o.answer,
+    command: 'answer', 'call-id': callId, 'from-tag': 'caller-tag', 'to-tag': 'callee-tag', label: 'callee', sdp: sdp(callee.port, o.answerCodecs), ...o.answer,
   });
   assert.equal(answer.result, 'ok', JSON.stringify(answer));
   return {

@@ -16,17 +16,12 @@ import { DaemonHandle, skipUnlessReference, startDaemon } from '../helpers/daemo
 import { buildSdp, mediaEndpoint } from '../helpers/sdp';
 import { buildRtp, parseRtp, RtpPacket } from '../helpers/rtp';
 import { assertTone, decode, rebuild, spec } from '../helpers/codec-audio';
-import { sine, toneAmplitude, rms, wavTone } from '../helpers/audio';
+import { sine, toneAmplitude, rms, writeWav } from '../helpers/audio';
 
 const HOST = '127.0.0.1';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const B_SSRC = 0x2222aaaa;
 const SILENCE = Buffer.alloc(160, 0xd5); // A-law silence: what the callee sends
-
-/** Writes a WAV file of a sine tone (see helpers/audio.ts). */
-function writeWav(file: string, rate: number, freq: number, ms: number, o: { channels?: number; float?: boolean } = {}): void {
-  fs.writeFileSync(file, wavTone(rate, freq, ms, o));
-}
 
 class Peer {
   readonly sock = dgram.createSocket('udp4');
