@@ -42,15 +42,18 @@ async function call(d: DaemonHandle, offerMedia: { formats: number[]; rtpmaps: s
 }
 
 /** Sends a tone in `from` from one peer and checks it arrives at the other in `to`. */
-async function through(sender: Peer, receiver: Peer, dest: { address: string; port: number }, from: NativeCodecSpec, to: NativeCodecSpec): Promise<void> {
+async function through(sender: Peer, receiver: Peer, dest: { address: string; port: number }, from: NativeCodecSpec, to: NativeCodecSpec,
+  lossy = false): Promise<void> {
   const packets = encodeTone(from, { count: 100 });
   await sender.send(packets, dest);
   await sleep(300);
   const got = receiver.got.filter((p) => p.pt === to.payloadType);
-  assert.ok(got.length >= 60, `${got.length} ${to.name} packets arrived (of ${receiver.got.length})`);
+  // 100 packets of 20 ms went out; most of their audio must come back, in to's ptime.
+  const least = Math.floor((100 * 20 * 0.6) / to.ptime);
+  assert.ok(got.length >= least, `${got.length} ${to.name} packets arrived (of ${receiver.got.length})`);
   const samplesPerPacket = (to.clockRate * to.ptime) / 1000;
   assertStream(got, { pt: to.payloadType, tsStep: samplesPerPacket });
-  assertTone(decode(to, got.map(rebuild), 1), pcmRate(to), { from: 0.4, seconds: 1 });
+  assertTone(decode(to, got.map(rebuild), 1), pcmRate(to), { from: 0.4, seconds: 1, ...(lossy ? { purity: 0.75, tolDb: 4 } : {}) });
 }
 
 describe('transcoding through the daemon', function () {
@@ -120,6 +123,51 @@ describe('transcoding through the daemon', function () {
       { codec: { transcode: ['G729'] } });
     calls.push(c);
     await through(c.a, c.b, c.toDaemonFromA, spec('PCMU', 0), spec('G729', 18, { fmtp: 'annexb=no' }));
+  });
+
+  // The codec pairs of the transcoding issue, each way through the daemon: the
+  // caller offers its codec and asks for the callee's with `transcode`, the callee
+  // answers with that codec only.
+  interface DaemonPair {
+    caller: { name: string; pt: number; rtpmap: string; fmtp?: string; clockRate?: number };
+    callee: { name: string; pt: number; rtpmap: string; fmtp?: string; clockRate?: number };
+    transcode: string;
+    lossy?: boolean;
+  }
+  const daemonPairs: DaemonPair[] = [
+    { caller: { name: 'PCMA', pt: 8, rtpmap: 'PCMA/8000' }, callee: { name: 'PCMU', pt: 0, rtpmap: 'PCMU/8000' }, transcode: 'PCMU' },
+    { caller: { name: 'PCMA', pt: 8, rtpmap: 'PCMA/8000' }, callee: { name: 'G722', pt: 9, rtpmap: 'G722/8000' }, transcode: 'G722' },
+    { caller: { name: 'PCMU', pt: 0, rtpmap: 'PCMU/8000' }, callee: { name: 'G729', pt: 18, rtpmap: 'G729/8000', fmtp: 'annexb=no' }, transcode: 'G729', lossy: true },
+    { caller: { name: 'PCMA', pt: 8, rtpmap: 'PCMA/8000' }, callee: { name: 'opus', pt: 96, rtpmap: 'opus/48000/2', fmtp: 'stereo=1;useinbandfec=1' }, transcode: 'opus', lossy: true },
+    { caller: { name: 'PCMA', pt: 8, rtpmap: 'PCMA/8000' }, callee: { name: 'AMR-WB', pt: 96, rtpmap: 'AMR-WB/16000', fmtp: 'octet-align=1' }, transcode: 'AMR-WB', lossy: true },
+    { caller: { name: 'PCMU', pt: 0, rtpmap: 'PCMU/8000' }, callee: { name: 'GSM', pt: 3, rtpmap: 'GSM/8000' }, transcode: 'GSM', lossy: true },
+    { caller: { name: 'PCMA', pt: 8, rtpmap: 'PCMA/8000' }, callee: { name: 'speex', pt: 96, rtpmap: 'speex/8000', clockRate: 8000 }, transcode: 'speex', lossy: true },
+    { caller: { name: 'G722', pt: 9, rtpmap: 'G722/8000' }, callee: { name: 'opus', pt: 96, rtpmap: 'opus/48000/2' }, transcode: 'opus', lossy: true },
+  ];
+  for (const pc of daemonPairs) {
+    it(`${pc.caller.name} caller, ${pc.callee.name} callee (transcode=${pc.transcode}): the tone arrives decodable both ways`, async function () {
+      requireCodec(pc.caller.name);
+      requireCodec(pc.callee.name);
+      const media = (m: DaemonPair['caller']): { formats: number[]; rtpmaps: string[] } =>
+        ({ formats: [m.pt], rtpmaps: [`rtpmap:${m.pt} ${m.rtpmap}`, ...(m.fmtp ? [`fmtp:${m.pt} ${m.fmtp}`] : [])] });
+      const c = await call(d, media(pc.caller), media(pc.callee), { codec: { transcode: [pc.transcode] } });
+      calls.push(c);
+      const specOf = (m: DaemonPair['caller']): NativeCodecSpec =>
+        spec(m.name, m.pt, { ...(m.fmtp ? { fmtp: m.fmtp } : {}), ...(m.clockRate ? { clockRate: m.clockRate } : {}) });
+      const callerSpec = specOf(pc.caller);
+      const calleeSpec = specOf(pc.callee);
+      await through(c.a, c.b, c.toDaemonFromA, callerSpec, calleeSpec, pc.lossy);
+      await through(c.b, c.a, c.toDaemonFromB, calleeSpec, callerSpec, pc.lossy);
+    });
+  }
+
+  it('ptime=60 repacketizes 20 ms PCMA into 60 ms packets towards the callee', async function () {
+    const c = await call(d,
+      { formats: [8], rtpmaps: ['rtpmap:8 PCMA/8000'] },
+      { formats: [8], rtpmaps: ['rtpmap:8 PCMA/8000'] },
+      { ptime: 60 });
+    calls.push(c);
+    await through(c.a, c.b, c.toDaemonFromA, spec('PCMA', 8), spec('PCMA', 8, { ptime: 60 }));
   });
 
   it('a call whose codecs match is relayed untouched (no transcoding flag)', async function () {
