@@ -67,6 +67,10 @@ function intervals(rs: Received[]): number[] {
 }
 
 for (const kind of daemonKinds()) {
+  // The reference's DTX timer races with a burst being read: about one run in
+  // four it fills a step or two in the middle of the burst or drops a packet of
+  // it. Ours is held to the exact figures.
+  const slack = kind === 'reference' ? 2 : 0;
   describe(`DTX buffer and comfort noise through the daemon (${kind})`, function () {
     this.timeout(30000);
     let d: DaemonHandle;
@@ -138,8 +142,8 @@ for (const kind of daemonKinds()) {
     });
 
     it('--dtx-shift=5: a burst that overflows the buffer is played out faster, nothing lost', async function () {
-      const { audio, filled } = await burst(d);
-      assert.equal(audio, 45, 'every packet of the burst');
+      const { audio, filled } = await burst(d, slack);
+      assert.ok(audio >= 45 - slack && audio <= 45, `${audio} packets of the burst, all 45 expected`);
       assert.ok(filled > 0, 'then filling after the input stopped');
     });
   });
@@ -157,9 +161,9 @@ for (const kind of daemonKinds()) {
     });
 
     it('a burst that overflows the buffer is cut to the last 10 packets; the output timeline skips the rest', async function () {
-      const { audio } = await burst(d);
+      const { audio } = await burst(d, slack);
       // 2 or 3 released before the burst lands, then the 10 the buffer may hold.
-      assert.ok(audio >= 12 && audio <= 13, `${audio} packets of audio`);
+      assert.ok(audio >= 12 - slack && audio <= 13 + slack, `${audio} packets of audio`);
     });
   });
 
@@ -205,9 +209,12 @@ async function afterAmrSid(d: DaemonHandle, energy: number): Promise<number> {
 /**
  * 5 packets of a tone at the 20 ms pace, then the next 40 at once. Returns how
  * many tone and filler packets reached the callee, after checking that they
- * form one timeline (timestamps +160 each, the tone first).
+ * form one timeline (timestamps +160 each, the tone first). `strayFillers`: how
+ * many filler packets may sit between tone packets — the reference's DTX timer
+ * sometimes fires while the burst is being read (seen in about one run in three
+ * on this machine); ours never does.
  */
-async function burst(d: DaemonHandle): Promise<{ audio: number; filled: number }> {
+async function burst(d: DaemonHandle, strayFillers = 0): Promise<{ audio: number; filled: number }> {
   const leg = await transcodedCall(d, [8], ['rtpmap:8 PCMA/8000']);
   try {
     const packets = encodeTone(PCMU, { count: 45, seq: 1, ts: 0 });
@@ -217,9 +224,10 @@ async function burst(d: DaemonHandle): Promise<{ audio: number; filled: number }
     ps.forEach((p, i) => i > 0 && assert.equal((p.ts - ps[i - 1].ts) >>> 0, 160, `timestamp step at packet ${i}`));
     // The tone is at -12 dBFS; what fills gaps is far quieter (silence or comfort noise).
     const filler = ps.map((p) => rms(decode(PCMA, [rebuild(p)])) < 1000);
-    const audio = filler.indexOf(true) < 0 ? filler.length : filler.indexOf(true);
-    assert.ok(filler.slice(audio).every((q) => q), 'filler only after the tone');
-    return { audio, filled: filler.length - audio };
+    const end = filler.lastIndexOf(false) + 1;
+    const stray = filler.slice(0, end).filter((q) => q).length;
+    assert.ok(stray <= strayFillers, `filler only after the tone (${stray} filler packets between tone packets)`);
+    return { audio: end - stray, filled: filler.length - end };
   } finally {
     await Promise.all([leg.caller.close(), leg.callee.close()]);
   }
