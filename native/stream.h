@@ -65,10 +65,12 @@ struct MediaControl {
     kRecordIngress = 8,  // copy every received datagram to the recorder
     kRecordEgress = 16,  // copy every packet sent for this stream to the recorder
   };
+  // What every packet reads first; the silence table (read only while
+  // silencing) comes last, so that these share a cache line.
   uint32_t bits = 0;
   uint32_t recording = 0;   // the recording the copies belong to (recorder.h)
-  uint8_t silence[128] = {};  // per payload type: the byte silence repeats, 0 = none
   uint64_t dtmf[2] = {0, 0};  // bit set of the payload types carrying DTMF events
+  uint8_t silence[128] = {};  // per payload type: the byte silence repeats, 0 = none
   bool isDtmf(unsigned pt) const { return (dtmf[pt >> 6] >> (pt & 63)) & 1; }
 };
 
@@ -168,18 +170,19 @@ class Stream {
   int8_t firstSocketFor(int af) const;
 
   // Engine-thread state read by the packet path.
+  // (Ordered so that what every packet reads comes first and together.)
   struct Hot {
     uint32_t version = 0;
     uint32_t resetEpoch = 0;
+    uint64_t eventPts[2] = {0, 0};  // bit set of the telephone-event payload types (clockRates)
     std::shared_ptr<Stream> sink;
     std::shared_ptr<Stream> rtcpSink;
+    std::shared_ptr<codec::CodecRoute> codecs;
     LearningState learn;
+    MediaControl control;
+    codec::RouteOutput out;  // the output stream of the codec routes, kept across route changes
     IceCredentials ice;
     std::vector<PtClock> clockRates;
-    std::shared_ptr<codec::CodecRoute> codecs;
-    codec::RouteOutput out;  // the output stream of the codec routes, kept across route changes
-    MediaControl control;
-    uint64_t eventPts[2] = {0, 0};  // bit set of the telephone-event payload types (clockRates)
     bool isEvent(unsigned pt) const { return (eventPts[pt >> 6] >> (pt & 63)) & 1; }
   } hot;
   // Key presses received as RFC 4733 events (dtmf_events.h). Engine thread only.
