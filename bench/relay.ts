@@ -45,7 +45,7 @@ import { NgClient } from '../test/helpers/ng-client';
 import { sleep } from '../test/helpers/process';
 import { buildGenerator, children, GenResult, Generator, startLoad } from './relay/generator';
 import { cpuNumbers, ksoftirqdPids, rssKb, udpRcvbufErrors } from './proc';
-import { parseArg as argReader } from './args';
+import { readArgs } from './args';
 
 interface Options {
   calls: number[];
@@ -92,8 +92,7 @@ function parseArgs(argv: string[]): Options {
     baseline: true,
     json: false,
   };
-  for (const a of argv) {
-    const { key: k, value: v, num, cpuList } = argReader(a);
+  readArgs(argv, USAGE, ({ key: k, value: v, num, cpuList }) => {
     if (k === '--calls') {
       o.calls = v.split(',').map((s) => Math.floor(Number(s)));
       if (!o.calls.length || o.calls.some((n) => !Number.isFinite(n) || n < 1 || n > 20000)) {
@@ -124,11 +123,9 @@ function parseArgs(argv: string[]): Options {
     }
     else if (k === '--no-baseline') o.baseline = false;
     else if (k === '--json') o.json = true;
-    else if (k === '--help' || k === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown argument '${a}' (try --help)`);
-  }
+    else return false;
+    return true;
+  });
   return o;
 }
 

@@ -47,7 +47,7 @@ import { findCodec, nativeCodecSpec } from '../src/codec/table';
 import { backendAvailable } from '../src/codec/native';
 import { buildGenerator, GenResult, Generator, startLoad } from './relay/generator';
 import { cpuNumbers, ksoftirqdPids, threadsRunSeconds, udpRcvbufErrors } from './proc';
-import { parseArg as argReader } from './args';
+import { readArgs } from './args';
 
 interface Pair {
   caller: string;
@@ -105,8 +105,7 @@ function parseArgs(argv: string[]): Options {
     only: null,
     json: false,
   };
-  for (const a of argv) {
-    const { key: k, value: v, num, cpuList } = argReader(a);
+  readArgs(argv, USAGE, ({ key: k, value: v, num, cpuList }) => {
     if (k === '--calls') o.calls = Math.floor(num(500));
     else if (k === '--warmup') o.warmupS = num(30);
     else if (k === '--duration') o.durationS = num(120);
@@ -117,11 +116,9 @@ function parseArgs(argv: string[]): Options {
     else if (k === '--socks') o.socks = Math.floor(num(64));
     else if (k === '--only' && (v === 'ours' || v === 'reference')) o.only = v;
     else if (k === '--json') o.json = true;
-    else if (k === '--help' || k === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown argument '${a}' (try --help)`);
-  }
+    else return false;
+    return true;
+  });
   return o;
 }
 
