@@ -1,6 +1,8 @@
 // Call recording into pcap files: see recorder.h.
 #include "recorder.h"
 
+#include "bytes.h"
+
 #include <arpa/inet.h>
 #include <pthread.h>
 
@@ -42,11 +44,6 @@ uint16_t ipChecksum(const uint8_t* p, size_t n) {
   for (size_t i = 0; i + 1 < n; i += 2) sum += (static_cast<uint32_t>(p[i]) << 8) | p[i + 1];
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<uint16_t>(~sum);
-}
-
-void put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
 }
 
 }  // namespace
@@ -207,7 +204,7 @@ void Recorder::write(File& f, const RecordRing::Packet& p) {
   bool v6 = p.src->af() == AF_INET6;
   if (f.eth) {
     std::memset(hdr, 0, 12);
-    put16(hdr + 12, v6 ? 0x86dd : 0x0800);
+    putBe16(hdr + 12, v6 ? 0x86dd : 0x0800);
     at = 14;
   }
   uint16_t udpLen = static_cast<uint16_t>(8 + p.len);
@@ -215,7 +212,7 @@ void Recorder::write(File& f, const RecordRing::Packet& p) {
     uint8_t* ip = hdr + at;
     std::memset(ip, 0, 40);
     ip[0] = 0x60;
-    put16(ip + 4, udpLen);
+    putBe16(ip + 4, udpLen);
     ip[6] = 17;  // UDP
     ip[7] = 64;  // hop limit
     std::memcpy(ip + 8, &p.src->u.v6.sin6_addr, 16);
@@ -225,19 +222,19 @@ void Recorder::write(File& f, const RecordRing::Packet& p) {
     uint8_t* ip = hdr + at;
     std::memset(ip, 0, 20);
     ip[0] = 0x45;
-    put16(ip + 2, static_cast<uint16_t>(20 + udpLen));
+    putBe16(ip + 2, static_cast<uint16_t>(20 + udpLen));
     ip[8] = 64;  // TTL
     ip[9] = 17;  // UDP
     std::memcpy(ip + 12, &p.src->u.v4.sin_addr, 4);
     std::memcpy(ip + 16, &p.dst->u.v4.sin_addr, 4);
-    put16(ip + 10, ipChecksum(ip, 20));
+    putBe16(ip + 10, ipChecksum(ip, 20));
     at += 20;
   }
   uint8_t* udp = hdr + at;
-  put16(udp, p.src->port());
-  put16(udp + 2, p.dst->port());
-  put16(udp + 4, udpLen);
-  put16(udp + 6, 0);  // no checksum
+  putBe16(udp, p.src->port());
+  putBe16(udp + 2, p.dst->port());
+  putBe16(udp + 4, udpLen);
+  putBe16(udp + 6, 0);  // no checksum
   at += 8;
   uint32_t total = static_cast<uint32_t>(at + p.len);
   PcapRecord r{static_cast<uint32_t>(p.unixUs / 1000000), static_cast<uint32_t>(p.unixUs % 1000000), total, total};

@@ -154,15 +154,6 @@ void Relay::enqueue(uint16_t s, uint32_t offset, uint32_t len, Socket& out, cons
   if (from.hot.control.bits & MediaControl::kRecordEgress) record(from.hot.control, out.local, dst, slot.base + offset, len);
 }
 
-// Where the payload of an RTP packet lies: after the CSRC list and any header
-// extension, before padding. Empty (off >= end) when the header runs past it.
-static void rtpPayload(const uint8_t* data, uint32_t len, uint32_t& off, uint32_t& end) {
-  off = 12 + 4u * (data[0] & 0x0f);
-  if ((data[0] & 0x10) && off + 4 <= len) off += 4 + 4u * ((uint32_t(data[off + 2]) << 8) | data[off + 3]);
-  end = len;
-  if ((data[0] & 0x20) && len > 12) end = data[len - 1] <= len ? len - data[len - 1] : 0;
-}
-
 bool Relay::admit(const MediaControl& c, uint8_t* data, uint32_t len) {
   unsigned pt = data[1] & 0x7f;
   if (c.isDtmf(pt)) return !(c.bits & MediaControl::kBlockDtmf);
@@ -170,8 +161,7 @@ bool Relay::admit(const MediaControl& c, uint8_t* data, uint32_t len) {
   uint8_t fill = c.silence[pt];
   if (!(c.bits & MediaControl::kSilenceMedia) || !fill) return true;
   uint32_t off, end;
-  rtpPayload(data, len, off, end);
-  if (off < end) std::memset(data + off, fill, end - off);
+  if (rtpPayload(data, len, off, end)) std::memset(data + off, fill, end - off);
   return true;
 }
 
@@ -181,8 +171,7 @@ void Relay::trackDtmf(Stream& a, const uint8_t* data, uint32_t len, const SockAd
   bool ended;
   if (a.hot.isEvent(pt)) {
     uint32_t off, end;
-    rtpPayload(data, len, off, end);
-    if (off + 4 > end) return;  // not an RFC 4733 payload (counted where it is routed)
+    if (!rtpPayload(data, len, off, end) || end - off < 4) return;  // not an RFC 4733 payload (counted where it is routed)
     uint32_t clock = 8000;
     for (const PtClock& c : a.hot.clockRates)
       if (c.pt == pt && c.clockRate) clock = c.clockRate;

@@ -211,14 +211,12 @@ bool CodecRoute::inEvent(uint32_t ts) {
 
 CodecRoute::Verdict CodecRoute::event(const EventPt& ev, uint8_t* pkt, uint32_t len, int64_t nowMs,
                                       RouteOutput& out, RtpSink& sink, RouteCounters& changed) {
-  size_t hdr = 12 + 4 * static_cast<size_t>(pkt[0] & 0x0f);
-  if ((pkt[0] & 0x10) && len >= hdr + 4) hdr += 4 + 4 * static_cast<size_t>(be16(pkt + hdr + 2));
-  else if (pkt[0] & 0x10) hdr = len;  // a truncated extension header
-  if (len < hdr + 4) {
+  uint32_t off, stop;
+  if (!rtpPayload(pkt, len, off, stop) || stop - off < 4) {
     changed.errors++;  // not an RFC 4733 payload
     return Verdict::Consumed;
   }
-  uint8_t* p = pkt + hdr;
+  uint8_t* p = pkt + off;
   const uint32_t ts = be32(pkt + 4);
   const bool end = (p[1] & 0x80) != 0;
   const uint32_t duration = be16(p + 2);

@@ -2,6 +2,8 @@
 // transcoder.h).
 #include "transcoder.h"
 
+#include "../bytes.h"
+
 #include <time.h>
 
 #include <algorithm>
@@ -231,8 +233,7 @@ bool Transcoder::input(const uint8_t* pkt, size_t len, int64_t nowMs, RtpSink& o
     return true;
   }
   // The DTX buffer: decoded later by tick(), at the input's pace.
-  const uint32_t ts = (static_cast<uint32_t>(pkt[4]) << 24) | (static_cast<uint32_t>(pkt[5]) << 16) |
-                      (static_cast<uint32_t>(pkt[6]) << 8) | pkt[7];
+  const uint32_t ts = be32(pkt + 4);
   lastArrivalMs_ = nowMs;
   if (!dtxb_.push(pkt, len, ts, nowMs)) syncDtxStats();  // no room: dropped
   return true;
@@ -251,32 +252,15 @@ void Transcoder::decodePacket(const uint8_t* pkt, size_t len, int64_t nowMs, Rtp
   const uint8_t pt = pkt[1] & 0x7f;
   const bool marker = (pkt[1] & 0x80) != 0;
   const bool isCn = spec_.inCnPt >= 0 && pt == spec_.inCnPt;
-  size_t hdr = 12 + 4 * static_cast<size_t>(pkt[0] & 0x0f);
-  if (pkt[0] & 0x10) {
-    if (len < hdr + 4) {
-      stats_.errors++;
-      return;
-    }
-    hdr += 4 + 4 * ((static_cast<size_t>(pkt[hdr + 2]) << 8) | pkt[hdr + 3]);
-  }
-  if (len <= hdr) {
+  uint32_t hdr, end;
+  if (!rtpPayload(pkt, static_cast<uint32_t>(len), hdr, end)) {
     stats_.errors++;
     return;
   }
-  size_t plen = len - hdr;
-  if (pkt[0] & 0x20) {
-    uint8_t pad = pkt[len - 1];
-    if (pad == 0 || pad >= plen) {
-      stats_.errors++;
-      return;
-    }
-    plen -= pad;
-  }
-  const uint16_t seq = static_cast<uint16_t>((pkt[2] << 8) | pkt[3]);
-  const uint32_t ts = (static_cast<uint32_t>(pkt[4]) << 24) | (static_cast<uint32_t>(pkt[5]) << 16) |
-                      (static_cast<uint32_t>(pkt[6]) << 8) | pkt[7];
-  const uint32_t ssrc = (static_cast<uint32_t>(pkt[8]) << 24) | (static_cast<uint32_t>(pkt[9]) << 16) |
-                        (static_cast<uint32_t>(pkt[10]) << 8) | pkt[11];
+  const size_t plen = end - hdr;
+  const uint16_t seq = be16(pkt + 2);
+  const uint32_t ts = be32(pkt + 4);
+  const uint32_t ssrc = be32(pkt + 8);
   const uint8_t* payload = pkt + hdr;
   const uint32_t clock = spec_.in.clockRate;
   stats_.packetsIn++;
@@ -575,16 +559,9 @@ void Transcoder::send(size_t len, uint8_t pt, bool marker, uint32_t ts, RtpSink&
   uint8_t* h = pktBuf_.get();
   h[0] = 0x80;
   h[1] = static_cast<uint8_t>((marker ? 0x80 : 0) | (pt & 0x7f));
-  h[2] = static_cast<uint8_t>(outSeq_ >> 8);
-  h[3] = static_cast<uint8_t>(outSeq_);
-  h[4] = static_cast<uint8_t>(ts >> 24);
-  h[5] = static_cast<uint8_t>(ts >> 16);
-  h[6] = static_cast<uint8_t>(ts >> 8);
-  h[7] = static_cast<uint8_t>(ts);
-  h[8] = static_cast<uint8_t>(outSsrc_ >> 24);
-  h[9] = static_cast<uint8_t>(outSsrc_ >> 16);
-  h[10] = static_cast<uint8_t>(outSsrc_ >> 8);
-  h[11] = static_cast<uint8_t>(outSsrc_);
+  putBe16(h + 2, outSeq_);
+  putBe32(h + 4, ts);
+  putBe32(h + 8, outSsrc_);
   outSeq_++;
   stats_.packetsOut++;
   stats_.bytesOut += 12 + len;
