@@ -66,22 +66,6 @@ function clamp(v: number | undefined, lim: { dflt: number; min: number; max: num
   return Math.min(lim.max, Math.max(lim.min, Math.trunc(v)));
 }
 
-/** An integer key of the request: a bencode integer or a string of digits; undefined otherwise. */
-function intKey(raw: BDict, key: string): number | undefined {
-  const v = raw[key];
-  if (typeof v === 'number') return v;
-  const s = typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('latin1') : undefined;
-  if (s !== undefined && /^-?\d+$/.test(s.trim())) return parseInt(s, 10);
-  return undefined;
-}
-
-function strKey(raw: BDict, key: string): string | undefined {
-  const v = raw[key];
-  if (typeof v === 'string') return v;
-  if (Buffer.isBuffer(v)) return v.toString('utf8');
-  return undefined;
-}
-
 /**
  * A file name from the request. Bencode strings arrive with one character per byte:
  * the bytes are the UTF-8 of the name. (A JSON request's strings are text already.)
@@ -96,16 +80,16 @@ function pathOf(s: string | undefined): string | undefined {
  * bencode integer or a string of digits), the character code of a DTMF character
  * (55 is '7', 35 is '#'), or a single character of 0-9 * # A-D.
  */
-export function dtmfEvent(raw: BDict): number {
-  const n = intKey(raw, 'code');
-  if (n !== undefined) {
+export function dtmfEvent(code: string | undefined): number {
+  const s = code?.trim();
+  if (s !== undefined && /^-?\d+$/.test(s)) {
+    const n = parseInt(s, 10);
     if (n >= 0 && n <= 15) return n;
     const i = n > 0 && n < 128 ? DTMF_CHARS.indexOf(String.fromCharCode(n)) : -1;
     if (i < 0) throw new NgError("Out of range 'code' specified");
     return i;
   }
-  const s = strKey(raw, 'code');
-  const i = s !== undefined && s.length === 1 ? DTMF_CHARS.indexOf(s) : -1;
+  const i = code !== undefined && code.length === 1 ? DTMF_CHARS.indexOf(code) : -1;
   if (i < 0) throw new NgError("Out of range 'code' specified");
   return i;
 }
@@ -163,10 +147,9 @@ export class PlayerCommands {
   async playMedia(req: NgRequest): Promise<BDict> {
     const call = this.call(req);
     const parties = selectParties(call, req);
-    const raw = req.raw;
-    const media = this.mediaSource(raw);
-    const repeat = Math.max(1, intKey(raw, 'repeat-times') ?? 1);
-    const startMs = Math.max(0, intKey(raw, 'start-pos') ?? 0);
+    const media = this.mediaSource(req);
+    const repeat = Math.max(1, req.repeatTimes ?? 1);
+    const startMs = Math.max(0, req.startPos ?? 0);
     const failure = media.failure;
     // Everything is prepared before any party is touched: a failure changes nothing.
     const plays: Array<{ ml: Monologue; t: Target; mode: PlaybackMode; prepared: Promise<PreparedPlayback> }> = [];
@@ -203,15 +186,15 @@ export class PlayerCommands {
    * The media a request names, looked for as the reference does: `file`, else `blob`,
    * else a positive `db-id` (the row the --mysql-query returns for it).
    */
-  private mediaSource(raw: BDict): MediaSource {
-    const file = pathOf(strKey(raw, 'file'));
+  private mediaSource(req: NgRequest): MediaSource {
+    const file = pathOf(req.file);
     if (file) return { source: { file }, key: `file:${file}`, what: `'${file}'`, failure: 'Failed to start media playback from file' };
-    const blobValue = raw['blob'];
-    const blob = Buffer.isBuffer(blobValue) ? blobValue : typeof blobValue === 'string' ? Buffer.from(blobValue, 'latin1') : undefined;
+    // Bencode strings carry one character per byte.
+    const blob = req.blob !== undefined ? Buffer.from(req.blob, 'latin1') : undefined;
     if (blob && blob.length > 0) {
       return { source: { blob }, key: `blob:${hashOf(blob)}`, what: `a ${blob.length}-byte blob`, failure: 'Failed to start media playback from blob' };
     }
-    const id = intKey(raw, 'db-id');
+    const id = req.dbId;
     if (id === undefined || id <= 0) throw new NgError('No media file specified');
     const failure = 'Failed to start media playback from database';
     const db = this.env.mysql;
@@ -259,12 +242,11 @@ export class PlayerCommands {
 
   playDtmf(req: NgRequest): BDict {
     const parties = selectParties(this.call(req), req);
-    const raw = req.raw;
-    const event = dtmfEvent(raw);
-    const durationMs = clamp(intKey(raw, 'duration'), DTMF_DURATION);
-    const pauseMs = clamp(intKey(raw, 'pause'), DTMF_PAUSE);
+    const event = dtmfEvent(req.code);
+    const durationMs = clamp(req.duration, DTMF_DURATION);
+    const pauseMs = clamp(req.pause, DTMF_PAUSE);
     // Volume in dBm0 below zero, either sign accepted.
-    const volume = Math.min(63, Math.abs(intKey(raw, 'volume') ?? DTMF_VOLUME));
+    const volume = Math.min(63, Math.abs(req.volume ?? DTMF_VOLUME));
     const plays: Array<{ t: Target; prepared: PreparedPlayback }> = [];
     for (const ml of parties) {
       const targets = audioTargets(ml);

@@ -274,6 +274,22 @@ describe('play media / stop media / play DTMF', function () {
     }
   });
 
+  it('play DTMF takes its keys from the parsed request: digit is read as code', async () => {
+    const c = await liveCall(d, PCMA_8, ANSWER_PCMA_TE);
+    try {
+      await sleep(200);
+      const r = await d.ng.request({ command: 'play DTMF', 'call-id': c.callId, 'from-tag': 'caller', digit: '7', duration: 200 });
+      assert.deepEqual(r, { result: 'ok' });
+      await sleep(500);
+      const ev = c.a.got.map((g) => g.p).filter((p) => p.pt === 101);
+      assert.ok(ev.length > 0 && ev.every((p) => p.payload[0] === 7), `event 7 sent (${ev.map((p) => p.payload[0]).join(',')})`);
+      const ends = ev.filter((p) => p.payload[1] & 0x80);
+      assert.deepEqual(ends.map((p) => p.payload.readUInt16BE(2)), [1600, 1600, 1600], '200 ms at 8 kHz');
+    } finally {
+      c.stop();
+    }
+  });
+
   it('a second play DTMF while the first digit plays follows it after the pause', async () => {
     const c = await liveCall(d, PCMA_8, ANSWER_PCMA_TE);
     try {
