@@ -15,9 +15,10 @@
 //   lastPacket(id): number   (unix ms of the last accepted packet, 0 = none)
 //   ssrcStats(group): object[]   (the SSRC table of a call, see ssrc.h)
 //   totals(): { packets, bytes, errors }   (received by all streams ever)
-//   setControl(id, bits, recording, silence: number[], dtmf: number[]): void
+//   setControl(id, bits, recording, silence: number[]): void
 //                            (rtpe::MediaControl; silence holds pairs of payload
-//                             type and pattern byte, dtmf the event payload types)
+//                             type and pattern byte; the DTMF types are the
+//                             telephone-event types of the stream's clockRates)
 //   openRecording(recording, path, eth): void   closeRecording(recording): void
 //   recordedPackets(recording): number   recordingDrops(): number
 //   close(): void
@@ -683,13 +684,13 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value SetControl(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint32_t id;
-    if (info.Length() < 5 || !readId(env, info[0], id)) {
-      throwError(env, "EINVAL", "setControl expects an id, bits, a recording, silence pairs and DTMF types");
+    if (info.Length() < 4 || !readId(env, info[0], id)) {
+      throwError(env, "EINVAL", "setControl expects an id, bits, a recording and silence pairs");
       return env.Undefined();
     }
     if (!usable(env)) return env.Undefined();
-    if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsArray() || !info[4].IsArray()) {
-      throwError(env, "EINVAL", "setControl expects numbers and two arrays");
+    if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsArray()) {
+      throwError(env, "EINVAL", "setControl expects numbers and an array");
       return env.Undefined();
     }
     rtpe::MediaControl c;
@@ -711,15 +712,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       }
       fill = silence.Get(i + 1).As<Napi::Number>().Uint32Value();
       c.silence[pt] = static_cast<uint8_t>(fill);
-    }
-    Napi::Array dtmf = info[4].As<Napi::Array>();
-    for (uint32_t i = 0; i < dtmf.Length(); i++) {
-      uint32_t pt;
-      if (!ptOf(dtmf.Get(i), pt)) {
-        throwError(env, "EINVAL", "setControl: DTMF payload types are 0-127");
-        return env.Undefined();
-      }
-      c.dtmf[pt >> 6] |= uint64_t(1) << (pt & 63);
     }
     throwIfFailed(env, engine_->setControl(id, c));
     return env.Undefined();

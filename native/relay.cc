@@ -154,9 +154,10 @@ void Relay::enqueue(uint16_t s, uint32_t offset, uint32_t len, Socket& out, cons
   if (from.hot.control.bits & MediaControl::kRecordEgress) record(from.hot.control, out.local, dst, slot.base + offset, len);
 }
 
-bool Relay::admit(const MediaControl& c, uint8_t* data, uint32_t len) {
+bool Relay::admit(const Stream::Hot& h, uint8_t* data, uint32_t len) {
+  const MediaControl& c = h.control;
   unsigned pt = data[1] & 0x7f;
-  if (c.isDtmf(pt)) return !(c.bits & MediaControl::kBlockDtmf);
+  if (h.isEvent(pt)) return !(c.bits & MediaControl::kBlockDtmf);
   if (c.bits & MediaControl::kBlockMedia) return false;
   uint8_t fill = c.silence[pt];
   if (!(c.bits & MediaControl::kSilenceMedia) || !fill) return true;
@@ -295,9 +296,9 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
   // Key presses are reported as received, whether or not they are blocked.
   if (!rtcp && (a.hot.eventPts[0] | a.hot.eventPts[1])) trackDtmf(a, data, len, src, t.monoMs);
   constexpr uint32_t kGate = MediaControl::kBlockMedia | MediaControl::kSilenceMedia | MediaControl::kBlockDtmf;
-  if (!rtcp && (a.hot.control.bits & kGate) && !admit(a.hot.control, data, len)) {
+  if (!rtcp && (a.hot.control.bits & kGate) && !admit(a.hot, data, len)) {
     // Transcoded audio resumes without concealing what was blocked.
-    if (a.hot.codecs && !a.hot.control.isDtmf(data[1] & 0x7f)) a.hot.codecs->interrupt();
+    if (a.hot.codecs && !a.hot.isEvent(data[1] & 0x7f)) a.hot.codecs->interrupt();
     bump(ac.dropped);
     return;
   }

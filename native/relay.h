@@ -190,10 +190,11 @@ class Relay {
                   uint32_t ts, uint32_t ssrc);
   // Ends a's playback and takes it off the playing list (at index i).
   void endPlayback(Stream& a, size_t i);
-  // Applies block/silence media and block DTMF (Stream::hot.control) to an
-  // RTP packet: false if it is to be dropped; a silenced payload is
-  // overwritten in place.
-  static bool admit(const MediaControl& c, uint8_t* data, uint32_t len);
+  // Applies block/silence media and block DTMF (Stream::hot.control; the
+  // DTMF payload types are the stream's telephone-event types) to an RTP
+  // packet: false if it is to be dropped; a silenced payload is overwritten
+  // in place.
+  static bool admit(const Stream::Hot& h, uint8_t* data, uint32_t len);
   // Copies a packet to the recorder's ring.
   void record(const MediaControl& c, const SockAddr& src, const SockAddr& dst, const uint8_t* data, uint32_t len);
   // Hook for what is neither RTP nor RTCP (STUN, DTLS): returns true if the

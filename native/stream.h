@@ -69,9 +69,7 @@ struct MediaControl {
   // silencing) comes last, so that these share a cache line.
   uint32_t bits = 0;
   uint32_t recording = 0;   // the recording the copies belong to (recorder.h)
-  uint64_t dtmf[2] = {0, 0};  // bit set of the payload types carrying DTMF events
   uint8_t silence[128] = {};  // per payload type: the byte silence repeats, 0 = none
-  bool isDtmf(unsigned pt) const { return (dtmf[pt >> 6] >> (pt & 63)) & 1; }
 };
 
 // Adds n to a single-writer counter without a locked instruction.

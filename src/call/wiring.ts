@@ -44,15 +44,13 @@ function streamControl(m: CallMedia, record: 'ingress' | 'egress'): StreamContro
   const ml = m.monologue;
   const call = ml.call;
   const silence: StreamControl['silence'] = [];
-  const dtmfPts: number[] = [];
   const desc = m.desc;
   if (desc) {
     for (let i = 0; i < desc.formats.length; i++) {
       const pt = Number(desc.formats[i]);
       if (!Number.isInteger(pt) || pt < 0 || pt > 127) continue;
       const name = (desc.codecs[i] ?? '').split('/')[0].toLowerCase();
-      if (name === 'telephone-event') dtmfPts.push(pt);
-      else if (SILENCE_FILL[name] !== undefined) silence.push({ pt, fill: SILENCE_FILL[name] });
+      if (SILENCE_FILL[name] !== undefined) silence.push({ pt, fill: SILENCE_FILL[name] });
     }
   }
   const rec = call.recording;
@@ -61,7 +59,6 @@ function streamControl(m: CallMedia, record: 'ingress' | 'egress'): StreamContro
     silenceMedia: call.switches.silenceMedia || ml.switches.silenceMedia,
     blockDtmf: call.switches.blockDtmf || ml.switches.blockDtmf,
     silence,
-    dtmfPts,
     recording: rec && rec.active ? rec.id : 0,
     record,
   };

@@ -114,7 +114,7 @@ export interface DtxRouteOptions {
  * do to the packets a stream receives. RTCP is never blocked or silenced.
  */
 export interface StreamControl {
-  /** Drop received RTP, except DTMF events (dtmfPts). */
+  /** Drop received RTP, except DTMF events (the telephone-event types of the stream's clockRates). */
   blockMedia: boolean;
   /** Overwrite the payload of received RTP whose payload type has a silence pattern. */
   silenceMedia: boolean;
@@ -122,8 +122,6 @@ export interface StreamControl {
   blockDtmf: boolean;
   /** Payload types of this side that carry a codec with a one-byte silence pattern. */
   silence: Array<{ pt: number; fill: number }>;
-  /** Payload types of this side that carry RFC 4733 events. */
-  dtmfPts: number[];
   /** The recording packets are copied to, 0 for none; what is copied: what arrives or what leaves. */
   recording: number;
   record: 'ingress' | 'egress';
@@ -349,7 +347,7 @@ interface NativeEngine {
   setAudioPlayer(id: number, spec: AudioPlayerSpec | null): void;
   ssrcStats(group: number): SsrcStats[];
   totals(): EngineTotals;
-  setControl(id: number, bits: number, recording: number, silence: number[], dtmf: number[]): void;
+  setControl(id: number, bits: number, recording: number, silence: number[]): void;
   openRecording(recording: number, path: string, eth: boolean): void;
   closeRecording(recording: number): void;
   recordedPackets(recording: number): number;
@@ -728,7 +726,7 @@ export class MediaEngine {
     const silence: number[] = [];
     for (const s of c.silence) silence.push(s.pt, s.fill);
     try {
-      this.engine.setControl(id, bits, c.recording, silence, c.dtmfPts);
+      this.engine.setControl(id, bits, c.recording, silence);
     } catch (err) {
       rethrow(err);
     }

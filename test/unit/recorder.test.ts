@@ -23,7 +23,7 @@ function config(port: number, sink: number): StreamConfig {
 }
 
 const RECORD: StreamControl = {
-  blockMedia: false, silenceMedia: false, blockDtmf: false, silence: [], dtmfPts: [], recording: 1, record: 'ingress',
+  blockMedia: false, silenceMedia: false, blockDtmf: false, silence: [], recording: 1, record: 'ingress',
 };
 
 describe('call recorder (native)', function () {
