@@ -88,10 +88,6 @@ function attrName(value: string): string {
   return splitAttribute(value).name;
 }
 
-function attrValue(value: string): string {
-  return splitAttribute(value).value ?? '';
-}
-
 export function sdpHasLoopProtect(sdp: SessionDescription, instanceId: string): boolean {
   const is = (l: SdpLine): boolean => l.type === 'a' && l.value === `rtpengine:${instanceId}`;
   return sdp.session.some(is) || sdp.media.some((m) => m.lines.some(is));

@@ -11,8 +11,7 @@ import { strict as assert } from 'assert';
 import { DaemonHandle, skipUnlessReference, startDaemon } from '../helpers/daemon';
 import { buildSdp, mediaEndpoint, rtpmaps } from '../helpers/sdp';
 import { buildRtp, Endpoint, parseRtp, RtpPacket, RtpPeer } from '../helpers/rtp';
-import { decode, encodeTone, l16, L16_PT, requireCodec, sleep, spec, SSRC, transcoder } from '../helpers/codec-audio';
-import { toL16 } from '../helpers/audio';
+import { decode, encodeTone, requireCodec, sleep, spec, SSRC } from '../helpers/codec-audio';
 import { assertOnePress, encodeBlocks, events, keyBlocks, keyLevels, keyPress, toneBlocks } from '../helpers/dtmf';
 
 const HOST = '127.0.0.1';

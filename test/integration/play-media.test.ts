@@ -16,7 +16,7 @@ import { DaemonHandle, skipUnlessReference, startDaemon } from '../helpers/daemo
 import { buildSdp, mediaEndpoint } from '../helpers/sdp';
 import { buildRtp, parseRtp, RtpPacket } from '../helpers/rtp';
 import { assertTone, decode, rebuild, spec } from '../helpers/codec-audio';
-import { sine, toneAmplitude, rms, writeWav } from '../helpers/audio';
+import { toneAmplitude, rms, writeWav } from '../helpers/audio';
 
 const HOST = '127.0.0.1';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -7,7 +7,7 @@
 import { strict as assert } from 'assert';
 import { DaemonHandle, startDaemon } from '../helpers/daemon';
 import { buildSdp, mediaEndpoint } from '../helpers/sdp';
-import { PacketPeer as Peer, parseRtp, RtpPacket } from '../helpers/rtp';
+import { PacketPeer as Peer, parseRtp } from '../helpers/rtp';
 import { assertStream, assertTone, decode, encodeTone, pcmRate, rebuild, requireCodec, spec } from '../helpers/codec-audio';
 import type { NativeCodecSpec } from '../../src/codec/table';
 

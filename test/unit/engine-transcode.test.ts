@@ -10,13 +10,12 @@
 
 import { strict as assert } from 'assert';
 import { CodecRoute, EngineError, MediaEngine } from '../../src/media/engine';
-import { findCodec, nativeCodecSpec, NativeCodecSpec, NegotiatedCodec } from '../../src/codec/table';
-import { backendAvailable, codecNative, NativeTranscoder } from '../../src/codec/native';
-import { buildRtp, buildRtcpRr, parseRtp, Received, RtpPacket, RtpPeer } from '../helpers/rtp';
+import { NegotiatedCodec } from '../../src/codec/table';
+import { buildRtp, buildRtcpRr, parseRtp } from '../helpers/rtp';
 import {
-  HOST, AMP, SSRC, L16_PT, sleep, spec, l16, pcmRate, transcoder, requireCodec, ToneOptions, encodeTone, decode, assertTone, rebuild, rtpOf, assertStream,
+  HOST, SSRC, sleep, spec, pcmRate, requireCodec, encodeTone, decode, assertTone, rebuild, rtpOf, assertStream,
 } from '../helpers/codec-audio';
-import { channel, db, fromL16, mean, rms, sine, toL16, toneAmplitude } from '../helpers/audio';
+import { channel, db, rms } from '../helpers/audio';
 import { assertOnePress, encodeBlocks, events, keyBlocks, keyPress, toneBlocks } from '../helpers/dtmf';
 import { collect, EngineCall, EngineCalls, route, sendAll, streamConfig } from '../helpers/engine-calls';
 
