@@ -13,7 +13,7 @@ export const AMP = 8000; // about -12 dBFS
 export const SSRC = 0x5a5a0001;
 export const L16_PT = 96;
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep } from './process';
 
 export function spec(name: string, pt: number, extra: Partial<NegotiatedCodec> = {}): NativeCodecSpec {
   const c = findCodec(name);

@@ -18,7 +18,7 @@ import { toneAmplitude, writeWav } from '../helpers/audio';
 import { buildSdp } from '../helpers/sdp';
 import { parseRtp, type Received, type RunningStream } from '../helpers/rtp';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../helpers/process';
 const PCMA = spec('PCMA', 8);
 const CALLER_HZ = 400;
 const PLAYED_HZ = 1000;

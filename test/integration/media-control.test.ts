@@ -12,7 +12,7 @@ import { closeLiveCalls, startLiveCall, type LiveCall } from '../helpers/live-ca
 import { assertTone, decode, encodeTone, pcmRate, rebuild, requireCodec, spec } from '../helpers/codec-audio';
 
 const HOST = '127.0.0.1';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../helpers/process';
 
 const CODECS: Record<string, { pt: number; rtpmap: string }> = {
   PCMA: { pt: 8, rtpmap: 'PCMA/8000' },

@@ -7,7 +7,7 @@ import { NgContext, NgHandler, NgServer, NgServerOptions } from '../../src/contr
 import { getLogLevel, setLogLevel } from '../../src/log';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../helpers/process';
 
 interface Calls {
   count: number;

@@ -19,7 +19,7 @@ import { assertTone, decode, rebuild, spec } from '../helpers/codec-audio';
 import { toneAmplitude, rms, writeWav } from '../helpers/audio';
 
 const HOST = '127.0.0.1';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../helpers/process';
 const B_SSRC = 0x2222aaaa;
 const SILENCE = Buffer.alloc(160, 0xd5); // A-law silence: what the callee sends
 

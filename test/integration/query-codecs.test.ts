@@ -15,7 +15,7 @@ import type { BDict } from '../helpers/ng-client';
 import type { NativeCodecSpec } from '../../src/codec/table';
 
 const HOST = '127.0.0.1';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../helpers/process';
 
 interface Side {
   formats: number[];

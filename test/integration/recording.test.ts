@@ -16,7 +16,7 @@ import { RtpPeer, buildRtp, buildRtcpSr, type Endpoint } from '../helpers/rtp';
 import { closeLiveCalls, startLiveCall, type LiveCall } from '../helpers/live-call';
 import { readPcap, tsharkAvailable, tsharkFrames, type PcapFile } from '../helpers/pcap';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../helpers/process';
 
 function liveCall(d: DaemonHandle, offer: Record<string, unknown> = {}, answer: Record<string, unknown> = {}): Promise<LiveCall> {
   return startLiveCall(d, { name: 'recording', codecs: [[8, 'PCMA/8000']], offer, answer });

@@ -12,7 +12,7 @@ import { assertStream, assertTone, decode, encodeTone, pcmRate, rebuild, require
 import type { NativeCodecSpec } from '../../src/codec/table';
 
 const HOST = '127.0.0.1';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../helpers/process';
 
 let seq = 0;
 

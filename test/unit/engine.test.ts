@@ -14,6 +14,7 @@ import {
   StreamConfig,
 } from '../../src/media/engine';
 import { setLogSink } from '../../src/log';
+import { sleep } from '../helpers/process';
 
 const LO: Record<Family, string> = { 4: '127.0.0.1', 6: '::1' };
 
@@ -93,7 +94,6 @@ function rtcpRr(): Buffer {
   return Buffer.from([0x80, 201, 0x00, 0x01, 0xde, 0xad, 0xbe, 0xef]);
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function eventually(check: () => void | Promise<void>, timeoutMs = 2000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

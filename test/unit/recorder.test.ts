@@ -13,7 +13,7 @@ import { buildRtp } from '../helpers/rtp';
 import { readPcap } from '../helpers/pcap';
 
 const HOST = '127.0.0.1';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../helpers/process';
 
 function config(port: number, sink: number): StreamConfig {
   return {
