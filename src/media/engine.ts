@@ -226,6 +226,10 @@ export interface StreamStats {
   framesEncoded: number;
   /** Malformed RTP or undecodable payloads met by the Transcoders (concealed, never fatal). */
   transcodeErrors: number;
+  /** The stream's RTP is forwarded in the kernel now (its flows are in the kernel's table). */
+  kernelized: boolean;
+  /** Of `packets`, those the kernel forwarded (they never reached the engine's sockets). */
+  kernelPackets: number;
 }
 
 /** One MOS sample, taken from a receiver report (at most one a second per reporting SSRC). */
@@ -352,6 +356,9 @@ interface NativeEngine {
   closeRecording(recording: number): void;
   recordedPackets(recording: number): number;
   recordingDrops(): number;
+  /** null when loaded and attached, else why the kernel path is unavailable. */
+  kernelOpen(table: number, ifnames: string[]): string | null;
+  setKernel(id: number, allowed: boolean): void;
   close(): void;
 }
 
@@ -386,6 +393,8 @@ const STAT_TRANSCODED = 13;
 const STAT_FRAMES_DECODED = 14;
 const STAT_FRAMES_ENCODED = 15;
 const STAT_TRANSCODE_ERRORS = 16;
+const STAT_KERNELIZED = 17;
+const STAT_KERNEL_PACKETS = 18;
 
 /** Learning modes as the engine numbers them (native/learning.h). */
 const LEARNING_CODES: ReadonlyMap<string, number> = new Map([['off', 0], ['immediate', 1], ['delayed', 2], ['heuristic', 3]]);
@@ -645,6 +654,8 @@ export class MediaEngine {
       framesDecoded: f[STAT_FRAMES_DECODED],
       framesEncoded: f[STAT_FRAMES_ENCODED],
       transcodeErrors: f[STAT_TRANSCODE_ERRORS],
+      kernelized: f[STAT_KERNELIZED] !== 0,
+      kernelPackets: f[STAT_KERNEL_PACKETS],
     };
   }
 
@@ -759,6 +770,36 @@ export class MediaEngine {
   /** Packets the recorder lost (a full queue, or a recording already closed). */
   recordingDrops(): number {
     return this.closed ? 0 : this.engine.recordingDrops();
+  }
+
+  /**
+   * Loads the in-kernel forwarder (kernel-module/) for `table` and attaches it to
+   * the ingress of each named interface. Returns null when it is in place, else
+   * why not ("kernel forwarding unavailable: ..."); nothing stays attached then.
+   * Opening again once open does nothing. close() detaches it.
+   */
+  kernelOpen(table: number, ifnames: string[]): string | null {
+    try {
+      return this.engine.kernelOpen(table, ifnames);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /**
+   * Says whether a stream may be forwarded in the kernel. Its engine thread then
+   * keeps it there exactly while its endpoint is confirmed, its sink's endpoint is
+   * known and of the same family, and nothing needs user space (codec route, media
+   * control, playback); it falls back by itself and returns when it can. Never
+   * allow an RTCP stream. No effect before kernelOpen() succeeded. Throws
+   * EngineError 'ENOENT' for an unknown stream.
+   */
+  setKernel(id: number, allowed: boolean): void {
+    try {
+      this.engine.setKernel(id, allowed);
+    } catch (err) {
+      rethrow(err);
+    }
   }
 
   /** Stops the engine threads and closes every stream. Idempotent. */
