@@ -84,6 +84,16 @@ void detachFilter(int ifindex, int table) {
   bpf_tc_detach(&hook, &opts);
 }
 
+// Whether net.ipvN.conf.IF.forwarding is on.
+bool forwardingOn(const char* family, const std::string& ifname) {
+  std::string path = std::string("/proc/sys/net/") + family + "/conf/" + ifname + "/forwarding";
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return false;
+  int c = std::fgetc(f);
+  std::fclose(f);
+  return c == '1';
+}
+
 }  // namespace
 
 uint32_t KernelPath::filterHandle(int table) { return 0x52540000u | (static_cast<uint32_t>(table) & 0xffffu); }
@@ -111,6 +121,18 @@ std::string KernelPath::open(int table, const std::vector<std::string>& ifnames)
     unsigned idx = if_nametoindex(name.c_str());
     if (idx == 0) return unavailable("interface '" + name + "': " + errnoText(errno));
     ifindexes.push_back(static_cast<int>(idx));
+  }
+  v4_ = v6_ = true;
+  std::string off4, off6;  // the first interface without forwarding, per family
+  for (const std::string& name : ifnames) {
+    if (!forwardingOn("ipv4", name) && off4.empty()) off4 = name;
+    if (!forwardingOn("ipv6", name) && off6.empty()) off6 = name;
+  }
+  v4_ = off4.empty();
+  v6_ = off6.empty();
+  if (!v4_ && !v6_) {
+    return unavailable("IP forwarding is off on " + off4 + " (net.ipv4.conf." + off4 + ".forwarding) and " + off6 +
+                       " (net.ipv6.conf." + off6 + ".forwarding); the forwarder's route lookup needs it");
   }
   std::string path = objectPath();
   if (access(path.c_str(), R_OK) != 0) return unavailable(path + ": " + errnoText(errno) + " (built without clang?)");

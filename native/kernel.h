@@ -11,6 +11,11 @@
 // is removed first. A failure at any step undoes the steps before it and
 // returns the reason; nothing stays attached.
 //
+// The forwarder needs IP forwarding on the interfaces (its FIB lookup refuses
+// to answer otherwise): open() fails, naming the setting, when neither IPv4
+// nor IPv6 forwarding is on for all of them, and a family with it off is
+// never handed to the kernel (forwards()).
+//
 // close() detaches only this table's filters and removes its pins. The clsact
 // qdiscs stay: other filters (another table's, another program's) may hang off
 // them, and an empty one costs nothing.
@@ -53,6 +58,12 @@ class KernelPath {
   // Detaches and unpins. Idempotent.
   void close();
   bool isOpen() const { return rulesFd_ >= 0; }
+  // Whether the kernel can forward a family: the forwarder's route lookup
+  // answers only on interfaces with IP forwarding on (net.ipv4.conf.IF.forwarding,
+  // net.ipv6.conf.IF.forwarding), so a family with forwarding off on any of
+  // the interfaces stays in user space. Read once, by open(); af is AF_INET
+  // or AF_INET6.
+  bool forwards(int af) const { return af == AF_INET6 ? v6_ : v4_; }
 
   // Writes a flow's rule; the flow's counters are created (at zero) if it
   // had none, and kept otherwise. Returns 0 or an errno value.
@@ -79,6 +90,7 @@ class KernelPath {
   int rulesFd_ = -1;
   int statsFd_ = -1;
   std::vector<int> attached_;  // ifindexes with our filter
+  bool v4_ = false, v6_ = false;
 };
 
 // The 16-byte address, network-order port and RTPE_FLOW_AF_* family of a

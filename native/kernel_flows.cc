@@ -74,7 +74,7 @@ bool sameKey(const FlowKey& x, const FlowKey& y) { return std::memcmp(&x, &y, si
 
 // What a's flows should be (see the conditions in the header); false: none.
 // Runs on a's engine thread.
-bool wanted(Stream& a, FlowRule& rule, std::vector<FlowKey>& keys, std::shared_ptr<Stream>& out) {
+bool wanted(const KernelPath& k, Stream& a, FlowRule& rule, std::vector<FlowKey>& keys, std::shared_ptr<Stream>& out) {
   keys.clear();
   if (!a.kernel.allowed.load(std::memory_order_relaxed) || a.closed.load(std::memory_order_relaxed)) return false;
   a.sync();
@@ -89,7 +89,7 @@ bool wanted(Stream& a, FlowRule& rule, std::vector<FlowKey>& keys, std::shared_p
   if (!bl.current.valid() || bl.currentSocket < 0) return false;
   const Socket& bs = b->sockets[static_cast<size_t>(bl.currentSocket)];
   const int af = l.current.af();
-  if (bl.current.af() != af || bs.local.af() != af || anyAddress(bs.local)) return false;
+  if (!k.forwards(af) || bl.current.af() != af || bs.local.af() != af || anyAddress(bs.local)) return false;
 
   std::memset(&rule, 0, sizeof(rule));
   uint8_t family;
@@ -130,7 +130,7 @@ void KernelSync::apply(Stream& a) {
   FlowRule rule;
   std::vector<FlowKey>& keys = keys_;
   std::shared_ptr<Stream> out;
-  bool want = wanted(a, rule, keys, out);
+  bool want = wanted(*k, a, rule, keys, out);
   StreamKernel& sk = a.kernel;
   std::lock_guard<std::mutex> lock(sk.mu);
   // A close on the JavaScript thread removes the flows under this lock after

@@ -375,6 +375,31 @@ describe('in-kernel forwarding (eBPF, tc ingress)', function () {
     assert.equal(fs.existsSync(PIN_DIR), false);
   });
 
+  it('kernelOpen says so when IP forwarding is off; with it off for IPv6 only, IPv6 streams stay in user space', async () => {
+    const ns = lab.netns();
+    inNetns(ns, ['sysctl', '-qw', 'net.ipv4.conf.all.forwarding=0', 'net.ipv6.conf.all.forwarding=0']);
+    const e = lab.engine(ns);
+    const why = await e.call<string | null>('kernelOpen', TABLE, ['lo']);
+    assert.match(String(why), /kernel forwarding unavailable: IP forwarding is off on lo \(net\.ipv4\.conf\.lo\.forwarding\)/);
+    assert.doesNotMatch(ingressFilters(ns, 'lo'), /bpf/);
+
+    inNetns(ns, ['sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1']);
+    assert.equal(await e.call('kernelOpen', TABLE, ['lo']), null);
+    const ids: number[] = [];
+    for (const [family, host] of [[4, '127.0.0.1'], [6, '::1']] as const) {
+      const a = await e.call<number>('open', family, host, 30000);
+      const b = await e.call<number>('open', family, host, 30002);
+      await e.call('configure', a, cfg(family, host, 9, b, { learning: 'off' }));
+      await e.call('configure', b, cfg(family, host, 9, a, { learning: 'off' }));
+      await e.call('setKernel', a, true);
+      ids.push(a);
+    }
+    const c = { e } as LocalCall;
+    await kernelized(c, ids[0], true);
+    await sleep(200);
+    assert.equal((await stats(c, ids[1])).kernelized, false, 'IPv6 without forwarding stays in user space');
+  });
+
   it('kernelOpen names an unknown interface', async () => {
     const ns = lab.netns();
     const e = lab.engine(ns);
