@@ -22,6 +22,7 @@ import { ManagedProcess } from './process';
 /** What a peer received: RTP sequence number, source, and whether the payload is the one sent. */
 export interface Arrival {
   seq: number;
+  pt: number;
   address: string;
   port: number;
   intact: boolean;
@@ -49,7 +50,7 @@ export function testRtp(seq: number, pt = 0): Buffer {
 export function arrival(msg: Buffer, rinfo: dgram.RemoteInfo): Arrival {
   const seq = msg.length >= 12 ? msg.readUInt16BE(2) : -1;
   const intact = msg.length === 172 && msg.subarray(12).equals(testPayload(seq));
-  return { seq, address: rinfo.address, port: rinfo.port, intact };
+  return { seq, pt: msg.length >= 2 ? msg[1] & 0x7f : -1, address: rinfo.address, port: rinfo.port, intact };
 }
 
 export function ipCommand(args: string[]): string {
@@ -143,7 +144,7 @@ export class NetnsEngine {
 async function childMain(): Promise<void> {
   // Loaded here only: the test process itself never loads the addon for this.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { MediaEngine } = require('../../src/media/engine') as typeof import('../../src/media/engine');
+  const { MediaEngine, prepareDtmf } = require('../../src/media/engine') as typeof import('../../src/media/engine');
   const engine = new MediaEngine({ threads: 1, learningDelayMs: 100, onEvents: () => undefined });
   const peers: Array<{ sock: dgram.Socket; got: Arrival[] }> = [];
   const ops: Record<string, (...a: never[]) => unknown> = {
@@ -153,6 +154,9 @@ async function childMain(): Promise<void> {
     setKernel: (id: number, allowed: boolean) => engine.setKernel(id, allowed),
     setControl: (id: number, c: Parameters<typeof engine.setControl>[1]) => engine.setControl(id, c),
     stats: (id: number) => engine.stats(id),
+    // Plays one RFC 4733 event (payload type 101, 8 kHz) in place of what the stream forwards.
+    playDtmf: (id: number, event: number, durationMs: number) =>
+      engine.play(id, prepareDtmf({ event, durationMs, volume: 10, pauseMs: 0, eventPt: 101, clockRate: 8000, ptime: 20 }).list),
     totals: () => engine.totals(),
     closeStreams: (ids: number[]) => engine.closeStreams(ids),
     peer: (address: string) =>

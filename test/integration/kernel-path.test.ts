@@ -273,6 +273,25 @@ describe('in-kernel forwarding (eBPF, tc ingress)', function () {
     assert.equal((await stats(c, c.a)).kernelPackets, 20);
   });
 
+  it('a playback (DTMF) takes the stream out of the kernel while it plays; afterwards the kernel forwards again', async () => {
+    const c = await localCall(lab, 4);
+    await c.e.call('setKernel', c.a, true);
+    await kernelized(c, c.a, true);
+    await c.e.call('playDtmf', c.a, 5, 200);
+    await kernelized(c, c.a, false);
+    // The event's packets reach B from the proxy's port.
+    const events = await until('DTMF packets at B', () => c.e.call<Arrival[]>('received', c.peerB), (g) => g.some((x) => x.pt === 101));
+    assert.ok(events.filter((x) => x.pt === 101).every((x) => x.port === c.bPort));
+    // Once it is over (the engine thread notices within its 1 s tick), the kernel takes over again.
+    await until('kernelized again', () => stats(c, c.a), (s) => s.kernelized, 4000);
+    const before = (await stats(c, c.a)).kernelPackets;
+    await c.e.call('send', c.peerA, c.host, c.aPort, 5000, 20);
+    const got = await arrivals(c, c.peerB, 5000, 20);
+    assert.equal(got.length, 20);
+    assert.ok(got.every((x) => x.intact && x.port === c.bPort));
+    assert.equal((await stats(c, c.a)).kernelPackets, before + 20);
+  });
+
   it('closing the streams removes their flows: nothing is forwarded any more and the totals keep the count', async () => {
     const c = await localCall(lab, 4);
     await c.e.call('setKernel', c.a, true);
