@@ -162,7 +162,7 @@ Status Engine::configure(uint32_t id, const ConfigSpec& spec) {
     }
   }
   s.configure(std::move(cfg), monotonicMs(), opts_.learningDelayMs);
-  if (kernelIsOpen() && s.kernel.allowed.load(std::memory_order_relaxed)) workers_[s.worker]->kernelCheck(it->second);
+  kernelRecheck(it->second);
   return Status{};
 }
 
@@ -171,6 +171,7 @@ Status Engine::play(uint32_t id, std::shared_ptr<player::Player> p, bool queue) 
   if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
   Status usable = checkUsable(it->second->worker);
   if (!usable.ok()) return usable;
+  kernelPullBack(*it->second);
   workers_[it->second->worker]->play(it->second, std::move(p), queue);
   return Status();
 }
@@ -180,6 +181,7 @@ Status Engine::setAudioPlayer(uint32_t id, std::shared_ptr<player::AudioPlayer> 
   if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
   Status usable = checkUsable(it->second->worker);
   if (!usable.ok()) return usable;
+  kernelPullBack(*it->second);
   workers_[it->second->worker]->setAudioPlayer(it->second, std::move(a));
   return Status();
 }
@@ -256,6 +258,20 @@ Status Engine::snapshot(uint32_t id, StreamSnapshot& out) {
   return Status{};
 }
 
+void Engine::kernelPullBack(Stream& s) {
+  if (kernelIsOpen() && s.kernel.active.load(std::memory_order_relaxed)) rtpe::kernelRemove(*kernel_, s);
+}
+
+void Engine::kernelRecheck(const std::shared_ptr<Stream>& s) {
+  if (!kernelIsOpen()) return;
+  // What changed applies to user space from now on: its flows go at once,
+  // and the engine thread puts them back if the stream still qualifies
+  // (and rewrites the flows of the streams it is the sink of).
+  kernelPullBack(*s);
+  rtpe::kernelPullBackFeeders(*kernel_, *s);
+  workers_[s->worker]->kernelCheck(s);
+}
+
 void Engine::kernelFold(Stream& s) {
   if (kernelIsOpen() && s.kernel.active.load(std::memory_order_relaxed)) rtpe::kernelFold(*kernel_, s);
 }
@@ -287,9 +303,7 @@ Status Engine::setControl(uint32_t id, const MediaControl& c) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
   it->second->setControl(c);
-  if (kernelIsOpen() && it->second->kernel.allowed.load(std::memory_order_relaxed)) {
-    workers_[it->second->worker]->kernelCheck(it->second);
-  }
+  kernelRecheck(it->second);
   return Status{};
 }
 

@@ -150,6 +150,12 @@ class Engine {
   // Folds the kernel's counters of a stream into its own (no-op without
   // flows).
   void kernelFold(Stream& s);
+  // Removes a stream's flows now, before a change that may need user space
+  // applies; its engine thread reinstalls them if they still qualify.
+  void kernelPullBack(Stream& s);
+  // After a configuration change: pulls the stream back and has its engine
+  // thread re-evaluate it and the streams it is the sink of.
+  void kernelRecheck(const std::shared_ptr<Stream>& s);
 
   Options opts_;
   EventSink sink_;

@@ -111,7 +111,49 @@ bool wanted(const KernelPath& k, Stream& a, FlowRule& rule, std::vector<FlowKey>
   return !keys.empty();
 }
 
+void linkFeeder(Stream& sink, const std::shared_ptr<Stream>& a) {
+  std::lock_guard<std::mutex> lock(sink.kernel.mu);
+  auto& f = sink.kernel.feeders;
+  for (size_t i = 0; i < f.size();) {
+    std::shared_ptr<Stream> p = f[i].lock();
+    if (p == a) return;  // there already (its flows were pulled back meanwhile)
+    if (!p) {
+      f[i] = std::move(f.back());
+      f.pop_back();
+      continue;
+    }
+    i++;
+  }
+  f.push_back(a);
+}
+
+void unlinkFeeder(Stream& sink, const Stream* a) {
+  std::lock_guard<std::mutex> lock(sink.kernel.mu);
+  auto& f = sink.kernel.feeders;
+  for (size_t i = 0; i < f.size();) {
+    std::shared_ptr<Stream> p = f[i].lock();
+    if (!p || p.get() == a) {
+      f[i] = std::move(f.back());
+      f.pop_back();
+      continue;
+    }
+    i++;
+  }
+}
+
 }  // namespace
+
+void kernelPullBackFeeders(KernelPath& k, Stream& sink) {
+  std::vector<std::weak_ptr<Stream>> feeders;
+  {
+    std::lock_guard<std::mutex> lock(sink.kernel.mu);
+    feeders = sink.kernel.feeders;
+  }
+  for (const std::weak_ptr<Stream>& w : feeders) {
+    std::shared_ptr<Stream> a = w.lock();
+    if (a && a->kernel.active.load(std::memory_order_relaxed)) kernelRemove(k, *a);
+  }
+}
 
 void kernelFold(KernelPath& k, Stream& a) {
   if (!a.kernel.active.load(std::memory_order_relaxed)) return;
@@ -124,7 +166,8 @@ void kernelRemove(KernelPath& k, Stream& a) {
   removeLocked(k, a);
 }
 
-void KernelSync::apply(Stream& a) {
+void KernelSync::apply(const std::shared_ptr<Stream>& sp) {
+  Stream& a = *sp;
   KernelPath* k = path_.load(std::memory_order_acquire);
   if (!k) return;
   FlowRule rule;
@@ -132,13 +175,28 @@ void KernelSync::apply(Stream& a) {
   std::shared_ptr<Stream> out;
   bool want = wanted(*k, a, rule, keys, out);
   StreamKernel& sk = a.kernel;
+  // The sink the flows sent for before and after, for its feeder list
+  // (updated after unlocking: never two kernel locks at once).
+  std::shared_ptr<Stream> before, after;
+  struct Feeders {
+    const std::shared_ptr<Stream>& self;
+    std::shared_ptr<Stream>& before;
+    std::shared_ptr<Stream>& after;
+    ~Feeders() {
+      if (before == after) return;
+      if (before) unlinkFeeder(*before, self.get());
+      if (after && after != self) linkFeeder(*after, self);
+    }
+  } feeders{sp, before, after};
   std::lock_guard<std::mutex> lock(sk.mu);
+  before = sk.out;
   // A close on the JavaScript thread removes the flows under this lock after
   // setting closed: looking again here keeps them from coming back.
   if (!want || a.closed.load(std::memory_order_relaxed)) {
     removeLocked(*k, a);
     return;
   }
+  after = out;
   // What was counted so far belongs to the sink the flows sent for until now.
   foldLocked(*k, a);
   const bool sameRule = !sk.flows.empty() && std::memcmp(&rule, &sk.rule, sizeof(rule)) == 0;
@@ -167,23 +225,34 @@ void KernelSync::apply(Stream& a) {
     if (it == sk.flows.end()) sk.flows.push_back(StreamKernel::Flow{key, FlowStats{}});
   }
   sk.active.store(!sk.flows.empty(), std::memory_order_relaxed);
+  if (sk.flows.empty()) {
+    sk.out.reset();
+    after.reset();
+  }
 }
 
 void KernelSync::check(const std::shared_ptr<Stream>& s) {
   if (!enabled()) return;
-  if (!s->kernel.watched) {
+  if (!s->kernel.watched && s->kernel.allowed.load(std::memory_order_relaxed)) {
     s->kernel.watched = true;
     if (streams_.empty()) nextTickMs_ = monotonicMs() + kTickMs;
     streams_.push_back(s);
   }
-  apply(*s);
+  apply(s);
+  // The streams it is the sink of send to its endpoint and from its socket.
+  for (size_t i = 0; i < streams_.size(); i++) {
+    Stream& a = *streams_[i];
+    if (&a == s.get()) continue;
+    a.sync();
+    if (a.hot.sink == s) apply(streams_[i]);
+  }
   if (!s->kernel.allowed.load(std::memory_order_relaxed) && !s->kernel.active.load(std::memory_order_relaxed)) forget(*s);
 }
 
 void KernelSync::checkAll() {
   for (size_t i = 0; i < streams_.size();) {
     Stream& s = *streams_[i];
-    apply(s);
+    apply(streams_[i]);
     if (!s.kernel.active.load(std::memory_order_relaxed) &&
         (!s.kernel.allowed.load(std::memory_order_relaxed) || s.closed.load(std::memory_order_relaxed))) {
       s.kernel.watched = false;
@@ -199,7 +268,7 @@ void KernelSync::onLearned(uint32_t id) {
   for (const std::shared_ptr<Stream>& p : streams_) {
     Stream& a = *p;
     a.sync();
-    if (a.id == id || (a.hot.sink && a.hot.sink->id == id)) apply(a);
+    if (a.id == id || (a.hot.sink && a.hot.sink->id == id)) apply(p);
   }
 }
 

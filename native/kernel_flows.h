@@ -19,7 +19,10 @@
 //
 // When it is evaluated (engine thread, between packet batches, never per
 // packet): after a command for the stream (setKernel, configure, setControl,
-// play, audio player), after a batch that learned an endpoint (of any stream
+// play, audio player; the JavaScript thread removes the stream's flows
+// itself before any of these but setKernel applies, so that what needs user
+// space never sees a packet forwarded behind its back; a configuration change
+// also re-evaluates the streams whose sink the stream is), after a batch that learned an endpoint (of any stream
 // of the thread: it may be another's sink), before the sockets of closed
 // streams are closed (so a rule never sends from a port that is gone), and on
 // a tick about once a second (which also notices playbacks that ended).
@@ -60,6 +63,9 @@ struct StreamKernel {
   std::vector<Flow> flows;
   FlowRule rule{};
   std::shared_ptr<Stream> out;  // the sink the flows send for
+  // The streams whose flows send for this one (as their sink); entries of
+  // streams gone or moved on are dropped when the list is next updated.
+  std::vector<std::weak_ptr<Stream>> feeders;
 };
 
 // Folds the kernel's counters of a's flows into the streams' counters.
@@ -67,6 +73,9 @@ struct StreamKernel {
 void kernelFold(KernelPath& k, Stream& a);
 // Removes a's flows (folding a last time). Runs on any thread.
 void kernelRemove(KernelPath& k, Stream& a);
+// Removes the flows of the streams whose flows send for sink (its endpoint
+// or socket is about to change). Runs on any thread.
+void kernelPullBackFeeders(KernelPath& k, Stream& sink);
 
 // One engine thread's streams that are allowed in the kernel or have flows.
 // Engine thread only, except setPath (before any stream is watched).
@@ -78,8 +87,8 @@ class KernelSync {
   void setPath(KernelPath* k) { path_.store(k, std::memory_order_release); }
   bool enabled() const { return path_.load(std::memory_order_acquire) != nullptr; }
 
-  // Evaluates a stream after a command for it, and keeps it in the list
-  // while it is allowed or has flows.
+  // Evaluates a stream after a command for it, and the streams it is the
+  // sink of; keeps it in the list while it is allowed or has flows.
   void check(const std::shared_ptr<Stream>& s);
   // Evaluates every stream of the list (and folds their counters).
   void checkAll();
@@ -97,7 +106,7 @@ class KernelSync {
   void forget(Stream& s);
 
  private:
-  void apply(Stream& a);
+  void apply(const std::shared_ptr<Stream>& a);
 
   std::atomic<KernelPath*> path_{nullptr};
   std::vector<std::shared_ptr<Stream>> streams_;

@@ -292,6 +292,22 @@ describe('in-kernel forwarding (eBPF, tc ingress)', function () {
     assert.equal((await stats(c, c.a)).kernelPackets, before + 20);
   });
 
+  it("a re-configured sink endpoint (re-INVITE) rewrites the flows that send to it: RTP goes to the new peer", async () => {
+    const c = await localCall(lab, 4);
+    await c.e.call('setKernel', c.a, true);
+    await kernelized(c, c.a, true);
+    const peerC = await c.e.call<number>('peer', c.host);
+    await c.e.call('configure', c.b, cfg(4, c.host, peerC, c.a));
+    await c.e.call('send', c.peerA, c.host, c.aPort, 6000, 40);
+    const atC = await arrivals(c, 2, 6000, 40);
+    assertAllFromProxy(atC, 6000, 40, c.host, c.bPort);
+    const atB = await c.e.call<Arrival[]>('received', c.peerB);
+    assert.equal(atB.filter((x) => x.seq >= 6000).length, 0, 'nothing to the old peer');
+    const a = await stats(c, c.a);
+    assert.equal(a.kernelized, true);
+    assert.ok(a.kernelPackets >= 35, `the kernel forwarded ${a.kernelPackets} of 40`);
+  });
+
   it('closing the streams removes their flows: nothing is forwarded any more and the totals keep the count', async () => {
     const c = await localCall(lab, 4);
     await c.e.call('setKernel', c.a, true);
