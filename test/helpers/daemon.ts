@@ -44,6 +44,11 @@ export interface DaemonOptions {
    * ports need no probing, the namespace being fresh.
    */
   netns?: TestNetns;
+  /**
+   * A command the daemon is started through (inside the namespace, if any), e.g.
+   * capsh with capabilities dropped; it must exec the daemon's argv given after it.
+   */
+  prefix?: string[];
 }
 
 export interface DaemonHandle {
@@ -147,8 +152,10 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
   const daemonCommand = kind === 'reference' ? REFERENCE_BIN : process.execPath;
   const daemonArgv = kind === 'reference' ? argv : [OURS_BIN, ...argv];
   // `ip netns exec` execs the daemon in place: the pid and the signals stay its own.
-  const command = netns ? 'ip' : daemonCommand;
-  const fullArgv = netns ? ['netns', 'exec', netns.name, daemonCommand, ...daemonArgv] : daemonArgv;
+  const wrapped = [...(opts.prefix ?? []), daemonCommand, ...daemonArgv];
+  const outer = netns ? ['ip', 'netns', 'exec', netns.name, ...wrapped] : wrapped;
+  const command = outer[0];
+  const fullArgv = outer.slice(1);
 
   const proc = new ManagedProcess(command, fullArgv, {
     cwd: REPO_ROOT,
