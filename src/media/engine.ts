@@ -347,6 +347,8 @@ interface NativeEngine {
   /** Writes the figures into io (the STAT_* slots) and returns the endpoint's address, null if none. */
   statsInto(id: number): string | null;
   lastPacket(id: number): number;
+  kernelOpen(table: number, ifnames: string[]): string | null;
+  setKernel(id: number, allowed: boolean): void;
   play(id: number, list: PlayList | null, repeat: number, queue: boolean): void;
   setAudioPlayer(id: number, spec: AudioPlayerSpec | null): void;
   ssrcStats(group: number): SsrcStats[];
@@ -779,6 +781,7 @@ export class MediaEngine {
    * Opening again once open does nothing. close() detaches it.
    */
   kernelOpen(table: number, ifnames: string[]): string | null {
+    if (typeof this.engine.kernelOpen !== 'function') return 'the native engine was built without the in-kernel forwarder';
     try {
       return this.engine.kernelOpen(table, ifnames);
     } catch (err) {
