@@ -22,6 +22,7 @@
 
 /* Rule flags. */
 #define RTPE_FLOW_EXPECT_SOURCE 1 /* only packets from expect_addr/expect_port are taken */
+#define RTPE_FLOW_LOCAL_DST 2     /* dst_addr is an address of this host */
 
 struct rtpe_flow_key {
   __u8 addr[16];  /* local address the packet is sent to; all zero = any address */
@@ -38,7 +39,11 @@ struct rtpe_flow_rule {
   __u8 family;          /* of every address above, the same as the key's */
   __u8 tos;             /* DSCP/TOS byte (traffic class) to set, 0 = leave */
   __u8 flags;
-  __u8 pad[7];
+  __u8 pad[3];
+  /* Where to send the packet when the kernel's route lookup will not say
+   * (IP forwarding off on the interface it came in on): the interface that
+   * holds src_addr; 0 = unknown (the packet then stays in user space). */
+  __u32 ifindex;
 };
 
 struct rtpe_flow_stats {

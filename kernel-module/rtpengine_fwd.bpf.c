@@ -19,9 +19,11 @@
  * from lo and veth, and leave an IPv4 UDP checksum of 0 alone). Then a FIB
  * lookup on the new addresses decides: a local destination is delivered with
  * TC_ACT_OK (the rewritten packet goes up the stack to the peer's socket), a
- * remote one goes out of the FIB's interface with bpf_redirect_neigh. When the
- * lookup cannot say (forwarding disabled on the interface, no route) the
- * packet is left untouched for user space, so nothing is lost. Counters of
+ * remote one goes out of the FIB's interface with bpf_redirect_neigh. The FIB
+ * answers only on interfaces with IP forwarding on; elsewhere the rule's
+ * hints decide (the destination is local, or the interface holding the new
+ * source address). When nothing can say (no route, no hint) the packet is
+ * left untouched for user space, so nothing is lost. Counters of
  * packets, UDP payload bytes and the time of the last packet are kept per flow
  * in a second map with atomic adds.
  *
@@ -99,16 +101,11 @@ static __always_inline void count(struct rtpe_flow_key* key, __u32 payload) {
   s->last_ns = bpf_ktime_get_ns();
 }
 
-/* Local delivery or redirect, after the rewrite; fib holds the lookup done
- * before it. */
-static __always_inline int send_on(int fib_ret, struct bpf_fib_lookup* fib) {
-  if (fib_ret == BPF_FIB_LKUP_RET_NOT_FWDED) return TC_ACT_OK;
-  return bpf_redirect_neigh(fib->ifindex, 0, 0, 0);
-}
-
-/* Whether a lookup result lets the kernel deliver the packet itself. */
-static __always_inline int fib_usable(int ret) {
-  return ret == BPF_FIB_LKUP_RET_SUCCESS || ret == BPF_FIB_LKUP_RET_NOT_FWDED || ret == BPF_FIB_LKUP_RET_NO_NEIGH;
+/* Local delivery or redirect, after the rewrite: egress 0 delivers locally,
+ * otherwise the packet leaves through that interface. */
+static __always_inline int send_on(__u32 egress) {
+  if (egress == 0) return TC_ACT_OK;
+  return bpf_redirect_neigh(egress, 0, 0, 0);
 }
 
 /* Loads the UDP header at l4 of what must be an RTP packet; returns the UDP
@@ -148,7 +145,10 @@ static __always_inline void rewrite_ports(struct __sk_buff* skb, __u32 l4, const
 }
 
 /* Looks up where the rewritten packet (tot_len bytes from the IP header on)
- * goes: the FIB's verdict, with the egress interface in fib. */
+ * goes: 0 for local delivery, an interface index to send it out of, or -1
+ * when nobody can say (the packet then stays in user space). The FIB
+ * decides; where it will not (IP forwarding off on the incoming interface),
+ * the rule's own hints do. */
 static __always_inline int route(struct __sk_buff* skb, struct bpf_fib_lookup* fib, const struct rtpe_flow_rule* r,
                                  __u16 tot_len) {
   fib->l4_protocol = IPPROTO_UDP;
@@ -165,7 +165,15 @@ static __always_inline int route(struct __sk_buff* skb, struct bpf_fib_lookup* f
     __builtin_memcpy(fib->ipv6_src, r->src_addr, 16);
     __builtin_memcpy(fib->ipv6_dst, r->dst_addr, 16);
   }
-  return bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
+  int ret = bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
+  if (ret == BPF_FIB_LKUP_RET_NOT_FWDED) return 0;
+  if (ret == BPF_FIB_LKUP_RET_SUCCESS || ret == BPF_FIB_LKUP_RET_NO_NEIGH) return fib->ifindex;
+  if (ret == BPF_FIB_LKUP_RET_FWD_DISABLED) {
+    /* The rule says what user space knew when it wrote it. */
+    if (r->flags & RTPE_FLOW_LOCAL_DST) return 0;
+    if (r->ifindex) return r->ifindex;
+  }
+  return -1;
 }
 
 static __always_inline int handle_v4(struct __sk_buff* skb, __u32 l3) {
@@ -187,8 +195,8 @@ static __always_inline int handle_v4(struct __sk_buff* skb, __u32 l3) {
   __u8 tos = r->tos;
 
   struct bpf_fib_lookup fib = {};
-  int fr = route(skb, &fib, r, bpf_ntohs(ip.tot_len));
-  if (!fib_usable(fr)) return TC_ACT_UNSPEC;
+  int egress = route(skb, &fib, r, bpf_ntohs(ip.tot_len));
+  if (egress < 0) return TC_ACT_UNSPEC;
 
   __u32 csum_off = l4 + offsetof(struct udphdr, check);
   __u32 ipcsum_off = l3 + offsetof(struct iphdr, check);
@@ -214,7 +222,7 @@ static __always_inline int handle_v4(struct __sk_buff* skb, __u32 l3) {
     }
   }
   count(&key, payload);
-  return send_on(fr, &fib);
+  return send_on(egress);
 }
 
 static __always_inline int handle_v6(struct __sk_buff* skb, __u32 l3) {
@@ -235,8 +243,8 @@ static __always_inline int handle_v6(struct __sk_buff* skb, __u32 l3) {
   __u8 tos = r->tos;
 
   struct bpf_fib_lookup fib = {};
-  int fr = route(skb, &fib, r, bpf_ntohs(ip.payload_len) + sizeof(ip));
-  if (!fib_usable(fr)) return TC_ACT_UNSPEC;
+  int egress = route(skb, &fib, r, bpf_ntohs(ip.payload_len) + sizeof(ip));
+  if (egress < 0) return TC_ACT_UNSPEC;
 
   /* IPv6 has no header checksum; the UDP one covers both addresses. */
   __u32 csum_off = l4 + offsetof(struct udphdr, check);
@@ -262,7 +270,7 @@ static __always_inline int handle_v6(struct __sk_buff* skb, __u32 l3) {
     }
   }
   count(&key, payload);
-  return send_on(fr, &fib);
+  return send_on(egress);
 }
 
 SEC("tc")

@@ -2,6 +2,7 @@
 #include "kernel.h"
 
 #include <dlfcn.h>
+#include <ifaddrs.h>
 #include <errno.h>
 #include <linux/magic.h>
 #include <net/if.h>
@@ -16,6 +17,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <mutex>
 
 namespace rtpe {
@@ -84,16 +86,6 @@ void detachFilter(int ifindex, int table) {
   bpf_tc_detach(&hook, &opts);
 }
 
-// Whether net.ipvN.conf.IF.forwarding is on.
-bool forwardingOn(const char* family, const std::string& ifname) {
-  std::string path = std::string("/proc/sys/net/") + family + "/conf/" + ifname + "/forwarding";
-  FILE* f = std::fopen(path.c_str(), "r");
-  if (!f) return false;
-  int c = std::fgetc(f);
-  std::fclose(f);
-  return c == '1';
-}
-
 }  // namespace
 
 uint32_t KernelPath::filterHandle(int table) { return 0x52540000u | (static_cast<uint32_t>(table) & 0xffffu); }
@@ -121,18 +113,6 @@ std::string KernelPath::open(int table, const std::vector<std::string>& ifnames)
     unsigned idx = if_nametoindex(name.c_str());
     if (idx == 0) return unavailable("interface '" + name + "': " + errnoText(errno));
     ifindexes.push_back(static_cast<int>(idx));
-  }
-  v4_ = v6_ = true;
-  std::string off4, off6;  // the first interface without forwarding, per family
-  for (const std::string& name : ifnames) {
-    if (!forwardingOn("ipv4", name) && off4.empty()) off4 = name;
-    if (!forwardingOn("ipv6", name) && off6.empty()) off6 = name;
-  }
-  v4_ = off4.empty();
-  v6_ = off6.empty();
-  if (!v4_ && !v6_) {
-    return unavailable("IP forwarding is off on " + off4 + " (net.ipv4.conf." + off4 + ".forwarding) and " + off6 +
-                       " (net.ipv6.conf." + off6 + ".forwarding); the forwarder's route lookup needs it");
   }
   std::string path = objectPath();
   if (access(path.c_str(), R_OK) != 0) return unavailable(path + ": " + errnoText(errno) + " (built without clang?)");
@@ -260,6 +240,38 @@ int KernelPath::remove(const FlowKey& key, FlowStats& last) {
 bool KernelPath::read(const FlowKey& key, FlowStats& out) const {
   if (!isOpen()) return false;
   return bpf_map_lookup_elem(statsFd_, &key, &out) == 0;
+}
+
+void KernelPath::hints(const SockAddr& src, const SockAddr& dst, uint8_t& flags, uint32_t& ifindex) {
+  ifindex = 0;
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const int64_t now = static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+  std::lock_guard<std::mutex> lock(addrMu_);
+  if (addrsReadMs_ < 0 || now - addrsReadMs_ > 1000) {
+    addrsReadMs_ = now;
+    addrs_.clear();
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) == 0) {
+      for (ifaddrs* i = list; i; i = i->ifa_next) {
+        if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6)) continue;
+        LocalAddress la;
+        std::memcpy(&la.addr.u, i->ifa_addr, i->ifa_addr->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+        la.addr.setPort(0);
+        if (la.addr.af() == AF_INET6) la.addr.u.v6.sin6_scope_id = 0;
+        la.ifindex = if_nametoindex(i->ifa_name);
+        addrs_.push_back(la);
+      }
+      freeifaddrs(list);
+    }
+  }
+  for (const LocalAddress& la : addrs_) {
+    if (la.addr.sameHost(dst)) flags |= RTPE_FLOW_LOCAL_DST;
+    if (!ifindex && la.addr.sameHost(src)) ifindex = la.ifindex;
+  }
+  // The loopback ranges are local whether or not lo lists them all.
+  if (dst.af() == AF_INET && (ntohl(dst.u.v4.sin_addr.s_addr) >> 24) == 127) flags |= RTPE_FLOW_LOCAL_DST;
+  if (dst.af() == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&dst.u.v6.sin6_addr)) flags |= RTPE_FLOW_LOCAL_DST;
 }
 
 void flowAddress(const SockAddr& a, uint8_t addr[16], uint16_t& portNet, uint8_t& family) {

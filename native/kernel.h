@@ -11,10 +11,13 @@
 // is removed first. A failure at any step undoes the steps before it and
 // returns the reason; nothing stays attached.
 //
-// The forwarder needs IP forwarding on the interfaces (its FIB lookup refuses
-// to answer otherwise): open() fails, naming the setting, when neither IPv4
-// nor IPv6 forwarding is on for all of them, and a family with it off is
-// never handed to the kernel (forwards()).
+// The forwarder asks the kernel's routing table where a rewritten packet
+// goes. On an interface with IP forwarding off the table will not answer;
+// each rule therefore carries hints written from user space's knowledge
+// (hints()): a destination that is a local address is delivered locally,
+// anything else leaves through the interface that holds the new source
+// address. IP forwarding is thus not needed; with it on, the routing table
+// chooses the egress (multi-homed hosts, policy routing).
 //
 // close() detaches only this table's filters and removes its pins. The clsact
 // qdiscs stay: other filters (another table's, another program's) may hang off
@@ -27,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -58,12 +62,12 @@ class KernelPath {
   // Detaches and unpins. Idempotent.
   void close();
   bool isOpen() const { return rulesFd_ >= 0; }
-  // Whether the kernel can forward a family: the forwarder's route lookup
-  // answers only on interfaces with IP forwarding on (net.ipv4.conf.IF.forwarding,
-  // net.ipv6.conf.IF.forwarding), so a family with forwarding off on any of
-  // the interfaces stays in user space. Read once, by open(); af is AF_INET
-  // or AF_INET6.
-  bool forwards(int af) const { return af == AF_INET6 ? v6_ : v4_; }
+  // The hints a rule carries for when the forwarder's route lookup will not
+  // answer (IP forwarding off on the incoming interface): whether dst is an
+  // address of this host (RTPE_FLOW_LOCAL_DST in flags), else the index of
+  // the interface holding src (0 if none does). From the host's address
+  // list, read again when it is over a second old. Runs on any thread.
+  void hints(const SockAddr& src, const SockAddr& dst, uint8_t& flags, uint32_t& ifindex);
 
   // Writes a flow's rule; the flow's counters are created (at zero) if it
   // had none, and kept otherwise. Returns 0 or an errno value.
@@ -90,7 +94,15 @@ class KernelPath {
   int rulesFd_ = -1;
   int statsFd_ = -1;
   std::vector<int> attached_;  // ifindexes with our filter
-  bool v4_ = false, v6_ = false;
+
+  // The host's addresses (port 0) and their interfaces, for hints().
+  struct LocalAddress {
+    SockAddr addr;
+    uint32_t ifindex;
+  };
+  std::mutex addrMu_;
+  std::vector<LocalAddress> addrs_;
+  int64_t addrsReadMs_ = -1;
 };
 
 // The 16-byte address, network-order port and RTPE_FLOW_AF_* family of a

@@ -74,7 +74,7 @@ bool sameKey(const FlowKey& x, const FlowKey& y) { return std::memcmp(&x, &y, si
 
 // What a's flows should be (see the conditions in the header); false: none.
 // Runs on a's engine thread.
-bool wanted(const KernelPath& k, Stream& a, FlowRule& rule, std::vector<FlowKey>& keys, std::shared_ptr<Stream>& out) {
+bool wanted(KernelPath& k, Stream& a, FlowRule& rule, std::vector<FlowKey>& keys, std::shared_ptr<Stream>& out) {
   keys.clear();
   if (!a.kernel.allowed.load(std::memory_order_relaxed) || a.closed.load(std::memory_order_relaxed)) return false;
   a.sync();
@@ -89,7 +89,7 @@ bool wanted(const KernelPath& k, Stream& a, FlowRule& rule, std::vector<FlowKey>
   if (!bl.current.valid() || bl.currentSocket < 0) return false;
   const Socket& bs = b->sockets[static_cast<size_t>(bl.currentSocket)];
   const int af = l.current.af();
-  if (!k.forwards(af) || bl.current.af() != af || bs.local.af() != af || anyAddress(bs.local)) return false;
+  if (bl.current.af() != af || bs.local.af() != af || anyAddress(bs.local)) return false;
 
   std::memset(&rule, 0, sizeof(rule));
   uint8_t family;
@@ -98,6 +98,7 @@ bool wanted(const KernelPath& k, Stream& a, FlowRule& rule, std::vector<FlowKey>
   flowAddress(l.current, rule.expect_addr, rule.expect_port, family);
   rule.family = family;
   rule.flags = RTPE_FLOW_EXPECT_SOURCE;
+  k.hints(bs.local, bl.current, rule.flags, rule.ifindex);
   const int tos = b->tos();
   rule.tos = tos > 0 && tos < 256 ? static_cast<uint8_t>(tos) : 0;
   for (const Socket& s : a.sockets) {

@@ -62,11 +62,15 @@ export function inNetns(ns: string, cmd: string[]): string {
   return execFileSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** Creates a namespace with lo up and forwarding on (the kernel path's FIB lookup needs it). */
-export function createNetns(ns: string): void {
+/**
+ * Creates a namespace with lo up; with forwarding, IP forwarding on (the
+ * forwarder then lets the routing table choose the egress).
+ */
+export function createNetns(ns: string, forwarding = false): void {
   ipCommand(['netns', 'add', ns]);
   ipCommand(['-n', ns, 'link', 'set', 'lo', 'up']);
-  inNetns(ns, ['sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1', 'net.ipv6.conf.all.forwarding=1']);
+  const on = forwarding ? 1 : 0;
+  inNetns(ns, ['sysctl', '-qw', `net.ipv4.conf.all.forwarding=${on}`, `net.ipv6.conf.all.forwarding=${on}`]);
 }
 
 /** Deletes a namespace (and the veth pairs with an end in it); ignores one that is gone. */
