@@ -197,8 +197,12 @@ void Engine::closeStreams(const uint32_t* ids, size_t n) {
     // From here on the packet path drops what reaches the stream, and its
     // engine thread installs no flow for it.
     s->closed.store(true, std::memory_order_relaxed);
-    // Its flows go now, their last counts with them.
-    if (kernelIsOpen() && s->kernel.active.load(std::memory_order_relaxed)) rtpe::kernelRemove(*kernel_, *s);
+    // Its flows go now, their last counts with them, and so do those that
+    // send from its socket.
+    if (kernelIsOpen()) {
+      kernelPullBack(*s);
+      rtpe::kernelPullBackFeeders(*kernel_, *s);
+    }
     const StreamCounters& c = s->counters;
     closedTotals_.packets += c.packets.load(std::memory_order_relaxed) + c.kernelPackets.load(std::memory_order_relaxed);
     closedTotals_.bytes += c.bytes.load(std::memory_order_relaxed) + c.kernelBytes.load(std::memory_order_relaxed);

@@ -324,6 +324,19 @@ describe('in-kernel forwarding (eBPF, tc ingress)', function () {
     assert.equal(t.packets, 32, 'two learning packets and the 30 the kernel forwarded');
   });
 
+  it("closing only the sink takes the flows that send from its port out of the kernel at once", async () => {
+    const c = await localCall(lab, 4);
+    await c.e.call('setKernel', c.a, true);
+    await kernelized(c, c.a, true);
+    await c.e.call('closeStreams', [c.b]);
+    // No wait: the flows went with the close itself.
+    assert.equal((await stats(c, c.a)).kernelized, false);
+    await c.e.call('send', c.peerA, c.host, c.aPort, 7000, 10);
+    await until('dropped in user space', () => stats(c, c.a), (s) => s.dropped >= 10);
+    const atB = await c.e.call<Arrival[]>('received', c.peerB);
+    assert.equal(atB.filter((x) => x.seq >= 7000).length, 0);
+  });
+
   it('a change of address family stays in user space: an IPv4 stream whose sink speaks IPv6 is never kernelized', async () => {
     const ns = lab.netns();
     const e = lab.engine(ns);
