@@ -17,7 +17,7 @@ import type { StreamConfig, StreamStats } from '../../src/media/engine';
 import {
   Arrival, arrival, createNetns, deleteNetns, inNetns, ingressFilters, ipCommand, NetnsEngine, testRtp,
 } from '../helpers/netns-engine';
-import { sleep } from '../helpers/process';
+import { ManagedProcess, sleep } from '../helpers/process';
 
 const TAG = `kt${process.pid % 100000}`;
 // bpffs is shared by all namespaces: a table per test run keeps the pins apart.
@@ -337,6 +337,34 @@ describe('in-kernel forwarding (eBPF, tc ingress)', function () {
     assert.equal(atB.filter((x) => x.seq >= 7000).length, 0);
   });
 
+  for (const family of [4, 6] as const) {
+    it(`the sink's TOS is written into kernel-forwarded IPv${family} packets`, async () => {
+      const host = family === 6 ? '::1' : '127.0.0.1';
+      const ns = lab.netns();
+      const e = lab.engine(ns);
+      assert.equal(await e.call('kernelOpen', TABLE, ['lo']), null);
+      // Node cannot read the TOS byte of a datagram: a small Python receiver can.
+      const tosPort = 31000;
+      const rx = new ManagedProcess('nsenter', [`--net=/run/netns/${ns}`, 'python3', '-c', tosReceiver(family, host, tosPort, 20)]);
+      try {
+        const a = await e.call<number>('open', family, host, 30000);
+        const b = await e.call<number>('open', family, host, 30002);
+        const pa = await e.call<number>('peer', host);
+        await e.call('configure', a, cfg(family, host, pa, b, { learning: 'off' }));
+        await e.call('configure', b, cfg(family, host, tosPort, a, { learning: 'off', tos: 0xb8 }));
+        await e.call('setKernel', a, true);
+        await kernelized({ e }, a, true);
+        await sleep(300); // the receiver is bound by now
+        await e.call('send', 0, host, 30000, 1, 20);
+        await rx.exited;
+        assert.match(rx.output.tail().join('\n'), /^tos 0xb8 x20$/m);
+        assert.equal((await stats({ e }, a)).kernelPackets, 20);
+      } finally {
+        await rx.stop();
+      }
+    });
+  }
+
   it('a change of address family stays in user space: an IPv4 stream whose sink speaks IPv6 is never kernelized', async () => {
     const ns = lab.netns();
     const e = lab.engine(ns);
@@ -489,6 +517,24 @@ async function udpPeer(address: string): Promise<{
     },
     close: () => sock.close(),
   };
+}
+
+/** A Python receiver printing the TOS / traffic class of n datagrams ("tos 0xb8 x20"). */
+function tosReceiver(family: 4 | 6, host: string, port: number, n: number): string {
+  return [
+    'import socket',
+    family === 6
+      ? 's = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.setsockopt(socket.IPPROTO_IPV6, 66, 1)'
+      : 's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(socket.IPPROTO_IP, 13, 1)',
+    `s.bind(("${host}", ${port})); s.settimeout(10)`,
+    'seen = {}',
+    `for i in range(${n}):`,
+    '    data, anc, flags, addr = s.recvmsg(2048, 64)',
+    '    for lvl, typ, d in anc:',
+    '        v = d[0] if len(d) == 1 else int.from_bytes(d[:4], "little")',
+    '        seen[v] = seen.get(v, 0) + 1',
+    'for k, v in seen.items(): print("tos %#x x%d" % (k, v), flush=True)',
+  ].join('\n');
 }
 
 const ETHTOOL_SRXCSUM = 0x15;
