@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <linux/magic.h>
 #include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -86,6 +89,18 @@ void detachFilter(int ifindex, int table) {
   bpf_tc_detach(&hook, &opts);
 }
 
+// The link type (ARPHRD_*) of an interface, -1 if unknown.
+int linkType(const std::string& ifname) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  ifreq ifr;
+  std::memset(&ifr, 0, sizeof(ifr));
+  std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+  int rc = ioctl(fd, SIOCGIFHWADDR, &ifr);
+  ::close(fd);
+  return rc == 0 ? ifr.ifr_hwaddr.sa_family : -1;
+}
+
 }  // namespace
 
 uint32_t KernelPath::filterHandle(int table) { return 0x52540000u | (static_cast<uint32_t>(table) & 0xffffu); }
@@ -112,6 +127,14 @@ std::string KernelPath::open(int table, const std::vector<std::string>& ifnames)
   for (const std::string& name : ifnames) {
     unsigned idx = if_nametoindex(name.c_str());
     if (idx == 0) return unavailable("interface '" + name + "': " + errnoText(errno));
+    // The forwarder reads packets behind an Ethernet header (lo has one
+    // too); an interface without one (tun, WireGuard, IP tunnels) would
+    // never match, and redirecting needs the header as well.
+    int type = linkType(name);
+    if (type != ARPHRD_ETHER && type != ARPHRD_LOOPBACK) {
+      return unavailable("interface '" + name + "' has no Ethernet header (link type " + std::to_string(type) +
+                         "); only Ethernet-like interfaces are supported");
+    }
     ifindexes.push_back(static_cast<int>(idx));
   }
   std::string path = objectPath();

@@ -19,6 +19,10 @@
 // address. IP forwarding is thus not needed; with it on, the routing table
 // chooses the egress (multi-homed hosts, policy routing).
 //
+// Only Ethernet-like interfaces (Ethernet, veth, bridges, bonds, VLANs, lo)
+// are accepted: the program expects an Ethernet header in front of the IP
+// one.
+//
 // close() detaches only this table's filters and removes its pins. The clsact
 // qdiscs stay: other filters (another table's, another program's) may hang off
 // them, and an empty one costs nothing.

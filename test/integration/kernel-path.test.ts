@@ -51,7 +51,7 @@ async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolea
 function unsupported(): string | null {
   if (process.platform !== 'linux') return 'in-kernel forwarding is Linux only';
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, BPF)';
-  for (const tool of ['ip', 'tc', 'capsh']) {
+  for (const tool of ['ip', 'tc', 'capsh', 'nsenter', 'python3']) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
     } catch {
@@ -453,11 +453,15 @@ describe('in-kernel forwarding (eBPF, tc ingress)', function () {
     assert.equal(fs.existsSync(PIN_DIR), false);
   });
 
-  it('kernelOpen names an unknown interface', async () => {
+  it('kernelOpen names an unknown interface, and one without an Ethernet header (tun)', async () => {
     const ns = lab.netns();
     const e = lab.engine(ns);
     const why = await e.call<string | null>('kernelOpen', TABLE, ['lo', 'nosuch0']);
     assert.match(String(why), /kernel forwarding unavailable: interface 'nosuch0'/);
+    assert.doesNotMatch(ingressFilters(ns, 'lo'), /bpf/);
+    ipCommand(['-n', ns, 'tuntap', 'add', 'dev', 'ktun0', 'mode', 'tun']);
+    const why2 = await e.call<string | null>('kernelOpen', TABLE, ['lo', 'ktun0']);
+    assert.match(String(why2), /kernel forwarding unavailable: interface 'ktun0' has no Ethernet header/);
     assert.doesNotMatch(ingressFilters(ns, 'lo'), /bpf/);
   });
 
