@@ -1,8 +1,8 @@
 /* In-kernel RTP forwarding for rtpengine-ts: a tc classifier (clsact ingress,
  * direct action) that relays the RTP of streams the daemon has handed over.
  *
- * What it takes. A UDP datagram over IPv4 or IPv6 (no IP options beyond the
- * header length, no fragments, no IPv6 extension headers) whose destination
+ * What it takes. A single UDP datagram over IPv4 or IPv6 (any IPv4 header
+ * length, no fragments, no IPv6 extension headers, no GRO aggregate) whose destination
  * address and port are a flow of the table (flow.h; a flow for the any-address
  * matches every local address), which comes from the flow's expected source
  * when the rule names one, and which looks like RTP: version 2, not RTCP
@@ -277,6 +277,9 @@ SEC("tc")
 int rtpe_ingress(struct __sk_buff* skb) {
   /* At tc ingress the data starts at the Ethernet header (lo has one too). */
   __u32 l3 = sizeof(struct ethhdr);
+  /* A GRO super-packet (UDP GRO forwarding) holds several datagrams under
+   * one header: user space's business. */
+  if (skb->gso_segs > 1) return TC_ACT_UNSPEC;
   if (skb->protocol == bpf_htons(ETH_P_IP)) return handle_v4(skb, l3);
   if (skb->protocol == bpf_htons(ETH_P_IPV6)) return handle_v6(skb, l3);
   return TC_ACT_UNSPEC;
