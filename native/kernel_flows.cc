@@ -192,8 +192,10 @@ void KernelSync::apply(const std::shared_ptr<Stream>& sp) {
   std::lock_guard<std::mutex> lock(sk.mu);
   before = sk.out;
   // A close on the JavaScript thread removes the flows under this lock after
-  // setting closed: looking again here keeps them from coming back.
-  if (!want || a.closed.load(std::memory_order_relaxed)) {
+  // setting closed: looking again here keeps them from coming back. So does
+  // a configuration change since wanted() looked (the JavaScript thread has
+  // pulled the flows back and queued a check that applies the new one).
+  if (!want || a.closed.load(std::memory_order_relaxed) || a.changedSinceSync() || out->changedSinceSync()) {
     removeLocked(*k, a);
     return;
   }

@@ -165,6 +165,10 @@ class Stream {
     if (version_.load(std::memory_order_acquire) != hot.version) syncSlow();
   }
 
+  // Whether signalling changed the configuration since the last sync().
+  // Runs on the engine thread.
+  bool changedSinceSync() const { return version_.load(std::memory_order_acquire) != hot.version; }
+
   // Copies hot.learn to the published view after a Verdict::AcceptChanged.
   // Returns false if a concurrent configure() restarted learning, in which
   // case the packet's result is discarded. Runs on the engine thread.
