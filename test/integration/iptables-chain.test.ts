@@ -1,0 +1,338 @@
+// --iptables-chain: the daemon runs in a network namespace this file creates
+// (the host's firewall is never touched) and keeps one ACCEPT rule per open
+// media port in a chain made there, checked with iptables -S / ip6tables -S /
+// nft list chain, as an administrator would look.
+//
+// Needs root and the `ip` tool; without them every case is skipped with the
+// reason printed.
+
+import { strict as assert } from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { OURS_BIN, REPO_ROOT } from '../helpers/daemon';
+import { NgClient, type BDict } from '../helpers/ng-client';
+import { ManagedProcess, sleep } from '../helpers/process';
+import { mediaPorts, simpleAudioSdp } from '../helpers/sdp';
+import { findOnPath } from '../../iptables-extension/backend';
+
+const CHAIN = 'RTPE_MEDIA';
+const SUBNET = 100 + (process.pid % 100);
+const NS = `rtpe-ipt-${process.pid}`;
+const HOST_IF = `vipt${process.pid % 100000}h`;
+const NS_IF = `vipt${process.pid % 100000}n`;
+const HOST_V4 = `10.250.${SUBNET}.1`;
+const NS_V4 = `10.250.${SUBNET}.2`;
+const NS_V6 = `fd00:250:${SUBNET}::2`;
+const NG_PORT = 2223;
+
+function ip(...args: string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs a command inside the namespace and returns its stdout. */
+function inNs(cmd: string, ...args: string[]): string {
+  return ip('netns', 'exec', NS, cmd, ...args);
+}
+
+/** Why this machine cannot run these tests, or null. */
+function missing(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root to create a network namespace';
+  for (const bin of ['ip', 'iptables', 'ip6tables', 'nft']) {
+    if (!findOnPath(bin, `${process.env.PATH ?? ''}:/usr/sbin:/sbin`)) return `'${bin}' is not installed`;
+  }
+  return null;
+}
+
+function setUpNamespace(): void {
+  ip('netns', 'add', NS);
+  ip('-n', NS, 'link', 'set', 'lo', 'up');
+  ip('link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', NS_IF, 'netns', NS);
+  ip('addr', 'add', `${HOST_V4}/30`, 'dev', HOST_IF);
+  ip('link', 'set', HOST_IF, 'up');
+  ip('-n', NS, 'addr', 'add', `${NS_V4}/30`, 'dev', NS_IF);
+  ip('-n', NS, 'addr', 'add', `${NS_V6}/64`, 'dev', NS_IF, 'nodad');
+  ip('-n', NS, 'link', 'set', NS_IF, 'up');
+}
+
+function tearDownNamespace(): void {
+  try { ip('link', 'del', HOST_IF); } catch { /* gone with the namespace */ }
+  try { ip('netns', 'del', NS); } catch { /* never made */ }
+}
+
+interface Rule {
+  address: string;
+  port: number;
+  comment: string;
+}
+
+/** Reads a quoted or bare word as iptables -S prints it, from s at i; returns it and the index after it. */
+function word(s: string, i: number): [string, number] {
+  if (s[i] !== '"') {
+    const end = s.indexOf(' ', i);
+    return end < 0 ? [s.slice(i), s.length] : [s.slice(i, end), end];
+  }
+  let out = '';
+  for (i++; i < s.length && s[i] !== '"'; i++) out += s[i] === '\\' ? s[++i] : s[i];
+  return [out, i + 1];
+}
+
+/** The ACCEPT rules of a chain, from `iptables -S` (family 4) or `ip6tables -S` (6). */
+function iptablesRules(family: 4 | 6): Rule[] {
+  const out = inNs(family === 4 ? 'iptables' : 'ip6tables', '-S', CHAIN);
+  const rules: Rule[] = [];
+  for (const line of out.split('\n')) {
+    if (!line.startsWith(`-A ${CHAIN} `)) continue;
+    const m = /-d (\S+)\/(?:32|128) -p udp -m udp --dport (\d+) -m comment --comment /.exec(line);
+    assert.ok(m, `unexpected rule form: ${line}`);
+    const [comment, end] = word(line, m.index + m[0].length);
+    assert.equal(line.slice(end), ' -j ACCEPT', `unexpected rule form: ${line}`);
+    rules.push({ address: m[1], port: Number(m[2]), comment });
+  }
+  return rules;
+}
+
+/** The ACCEPT rules of an nft chain (`ip filter CHAIN`, ...). */
+function nftRules(family: string, table: string, chain: string): Rule[] {
+  const out = inNs('nft', 'list', 'chain', family, table, chain);
+  const rules: Rule[] = [];
+  for (const line of out.split('\n')) {
+    const m = /^\s*ip6? daddr (\S+) udp dport (\d+) accept comment "([^"]*)"$/.exec(line);
+    if (m) rules.push({ address: m[1], port: Number(m[2]), comment: m[3] });
+    else if (/dport/.test(line)) assert.fail(`unexpected rule form: ${line}`);
+  }
+  return rules;
+}
+
+const sorted = (rules: Rule[]): string[] => rules.map((r) => `${r.address} ${r.port} ${r.comment}`).sort();
+const expect = (address: string, ports: number[], comment: string): string[] =>
+  sorted(ports.flatMap((p) => [{ address, port: p, comment }, { address, port: p + 1, comment }]));
+
+/** Polls until read() gives want (rule changes are applied asynchronously). */
+async function eventually(read: () => string[], want: string[], what: string): Promise<void> {
+  const deadline = Date.now() + 3000;
+  let got = read();
+  while (JSON.stringify(got) !== JSON.stringify(want) && Date.now() < deadline) {
+    await sleep(50);
+    got = read();
+  }
+  assert.deepEqual(got, want, what);
+}
+
+interface NsDaemon {
+  proc: ManagedProcess;
+  ng: NgClient;
+  stop(): Promise<void>;
+}
+
+/** Starts our daemon inside the namespace, its ng port reachable over the veth pair. */
+async function startInNs(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<NsDaemon> {
+  const argv = [
+    'netns', 'exec', NS, process.execPath, OURS_BIN,
+    '--config-file=none', `--interface=media/${NS_V4}`, `--listen-ng=${NS_V4}:${NG_PORT}`, '--table=-1',
+    '--foreground', '--log-stderr', '--port-min=30000', '--port-max=30999', '--delete-delay=0', ...args,
+  ];
+  const proc = new ManagedProcess('ip', argv, { cwd: REPO_ROOT, env });
+  const ng = new NgClient({ host: NS_V4, port: NG_PORT, defaultTimeoutMs: 3000 });
+  const d: NsDaemon = {
+    proc,
+    ng,
+    async stop() {
+      ng.close();
+      await proc.stop(5000);
+    },
+  };
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    if (!proc.running) {
+      await d.stop();
+      throw new Error(`daemon exited before answering ping:\n${proc.tail(30)}`);
+    }
+    try {
+      if (await ng.ping({ timeoutMs: 250 })) return d;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) {
+      await d.stop();
+      throw new Error(`daemon did not answer ping:\n${proc.tail(30)}`);
+    }
+    await sleep(50);
+  }
+}
+
+function offer(d: NsDaemon, callId: string, port = 4000): Promise<BDict> {
+  return d.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'caller', sdp: simpleAudioSdp(port, { address: HOST_V4 }) });
+}
+
+function answer(d: NsDaemon, callId: string, port = 5000): Promise<BDict> {
+  return d.ng.request({
+    command: 'answer', 'call-id': callId, 'from-tag': 'caller', 'to-tag': 'callee', sdp: simpleAudioSdp(port, { address: HOST_V4 }),
+  });
+}
+
+function rtpPort(reply: BDict): number {
+  assert.equal(reply.result, 'ok', JSON.stringify(reply));
+  return mediaPorts(String(reply.sdp))[0];
+}
+
+describe('--iptables-chain', function () {
+  this.timeout(60000);
+  let d: NsDaemon | undefined;
+
+  before(function () {
+    const why = missing();
+    if (why) {
+      console.log(`      (skipped: ${why})`);
+      this.skip();
+    }
+    setUpNamespace();
+  });
+
+  after(() => tearDownNamespace());
+
+  beforeEach(() => {
+    // A fresh chain in both families for each case; iptables here is whatever flavour the system selects.
+    for (const tool of ['iptables', 'ip6tables']) {
+      try { inNs(tool, '-F', CHAIN); inNs(tool, '-X', CHAIN); } catch { /* not there */ }
+      inNs(tool, '-N', CHAIN);
+    }
+  });
+
+  afterEach(async function () {
+    if (d && this.currentTest?.state === 'failed' && this.currentTest.err) {
+      this.currentTest.err.message += `\n--- daemon output ---\n${d.proc.tail(30)}`;
+    }
+    await d?.stop();
+    d = undefined;
+  });
+
+  it('flushes stale rules at start-up and empties the chain again at exit', async () => {
+    inNs('iptables', '-A', CHAIN, '-p', 'udp', '--dport', '30000', '-j', 'ACCEPT');
+    inNs('ip6tables', '-A', CHAIN, '-p', 'udp', '--dport', '30000', '-j', 'ACCEPT');
+    d = await startInNs([`--iptables-chain=${CHAIN}`]);
+    assert.deepEqual(inNs('iptables', '-S', CHAIN).trim().split('\n'), [`-N ${CHAIN}`]);
+    assert.deepEqual(inNs('ip6tables', '-S', CHAIN).trim().split('\n'), [`-N ${CHAIN}`]);
+    const o = await offer(d, 'exit-call');
+    await eventually(() => sorted(iptablesRules(4)).filter((r) => r.includes(` ${rtpPort(o)} `)),
+      [`${NS_V4} ${rtpPort(o)} exit-call`], 'rule of the open call');
+    await d.stop();
+    assert.equal(d.proc.exitCode, 0, d.proc.tail(20));
+    assert.deepEqual(iptablesRules(4), [], 'rules left after exit');
+  });
+
+  it('offer and answer open exactly the media ports of the call, delete closes them', async () => {
+    d = await startInNs([`--iptables-chain=${CHAIN}`]);
+    const o = await offer(d, 'call-one');
+    const a = await answer(d, 'call-one');
+    const [po, pa] = [rtpPort(o), rtpPort(a)];
+    assert.notEqual(po, pa);
+    // RTP and RTCP of both sides, on the interface address, with the call id.
+    await eventually(() => sorted(iptablesRules(4)), expect(NS_V4, [po, pa], 'call-one'), 'rules after offer/answer');
+    assert.deepEqual(iptablesRules(6), [], 'no IPv6 port is open');
+
+    // A second call adds its own rules and leaves the first call's alone.
+    const o2 = await offer(d, 'call-two', 4100);
+    const a2 = await answer(d, 'call-two', 5100);
+    await eventually(() => sorted(iptablesRules(4)),
+      [...expect(NS_V4, [po, pa], 'call-one'), ...expect(NS_V4, [rtpPort(o2), rtpPort(a2)], 'call-two')].sort(),
+      'rules of two calls');
+
+    assert.equal((await d.ng.request({ command: 'delete', 'call-id': 'call-one', 'from-tag': 'caller' })).result, 'ok');
+    await eventually(() => sorted(iptablesRules(4)), expect(NS_V4, [rtpPort(o2), rtpPort(a2)], 'call-two'), 'rules after delete');
+  });
+
+  it('a media section added by a re-offer gets rules for its own ports', async () => {
+    d = await startInNs([`--iptables-chain=${CHAIN}`]);
+    const po = rtpPort(await offer(d, 'reinvite'));
+    const pa = rtpPort(await answer(d, 'reinvite'));
+    const twoMedia = simpleAudioSdp(4000, { address: HOST_V4 }) + 'm=audio 4002 RTP/AVP 0\r\na=sendrecv\r\n';
+    const re = await d.ng.request({ command: 'offer', 'call-id': 'reinvite', 'from-tag': 'caller', 'to-tag': 'callee', sdp: twoMedia });
+    assert.equal(re.result, 'ok', JSON.stringify(re));
+    const ports = mediaPorts(String(re.sdp));
+    assert.equal(ports.length, 2);
+    assert.equal(ports[0], po, 'the first media keeps its port');
+    const rules = (): string[] => sorted(iptablesRules(4));
+    await eventually(() => rules().filter((r) => r.includes(` ${ports[1]} `) || r.includes(` ${ports[1] + 1} `)),
+      expect(NS_V4, [ports[1]], 'reinvite'), 'rules of the new media section');
+    assert.ok(rules().includes(`${NS_V4} ${pa} reinvite`), 'the answer side keeps its rule');
+  });
+
+  it('IPv6 ports get ip6tables rules, IPv4 ports iptables rules', async () => {
+    d = await startInNs([`--iptables-chain=${CHAIN}`, `--interface=media/${NS_V4}`, `--interface=media/${NS_V6}`]);
+    const po = rtpPort(await offer(d, 'dual'));
+    const pa = rtpPort(await answer(d, 'dual'));
+    // Each pair is bound on every address of the interface.
+    await eventually(() => sorted(iptablesRules(4)), expect(NS_V4, [po, pa], 'dual'), 'IPv4 rules');
+    await eventually(() => sorted(iptablesRules(6)), expect(NS_V6, [po, pa], 'dual'), 'IPv6 rules');
+    await d.ng.request({ command: 'delete', 'call-id': 'dual', 'from-tag': 'caller' });
+    await eventually(() => sorted(iptablesRules(6)), [], 'IPv6 rules after delete');
+  });
+
+  it('a long call id with quotes is cut to 255 bytes and kept verbatim otherwise', async () => {
+    d = await startInNs([`--iptables-chain=${CHAIN}`]);
+    const callId = `q"uo\\te $x ${'y'.repeat(300)}`;
+    const po = rtpPort(await offer(d, callId));
+    const want = callId.slice(0, 255);
+    await eventually(() => sorted(iptablesRules(4)).filter((r) => r.startsWith(`${NS_V4} ${po} `)),
+      [`${NS_V4} ${po} ${want}`], 'comment of the rule');
+  });
+
+  it('a missing chain is an error at start-up; the daemon carries on and its calls work', async () => {
+    d = await startInNs(['--iptables-chain=NO_SUCH_CHAIN']);
+    assert.match(d.proc.tail(50), /ERR.*Failed to flush iptables chain NO_SUCH_CHAIN/);
+    const o = await offer(d, 'no-chain');
+    const a = await answer(d, 'no-chain');
+    rtpPort(o);
+    rtpPort(a);
+    // The failed rule update is logged once for the burst, not per port.
+    const deadline = Date.now() + 3000;
+    while (!/Failed to update media port rules/.test(d.proc.tail(50)) && Date.now() < deadline) await sleep(50);
+    assert.equal(d.proc.tail(100).match(/Failed to update media port rules/g)?.length, 1, d.proc.tail(30));
+    assert.equal((await d.ng.request({ command: 'delete', 'call-id': 'no-chain', 'from-tag': 'caller' })).result, 'ok');
+    assert.ok(d.proc.running);
+  });
+
+  describe('without iptables on PATH', () => {
+    let nftOnly: string;
+
+    before(() => {
+      // A PATH with nft and node's own directory, but no iptables.
+      nftOnly = fs.mkdtempSync(path.join(os.tmpdir(), 'rtpe-nft-only-'));
+      fs.symlinkSync(findOnPath('nft', `${process.env.PATH ?? ''}:/usr/sbin:/sbin`)!, path.join(nftOnly, 'nft'));
+    });
+
+    after(() => fs.rmSync(nftOnly, { recursive: true, force: true }));
+
+    const env = (): NodeJS.ProcessEnv => ({ ...process.env, PATH: `${nftOnly}:${path.dirname(process.execPath)}:/usr/bin:/bin` });
+
+    it('uses the nft chain of that name in the ip and ip6 filter tables', async () => {
+      inNs('nft', 'add', 'rule', 'ip', 'filter', CHAIN, 'udp', 'dport', '9', 'accept');
+      d = await startInNs([`--iptables-chain=${CHAIN}`, `--interface=media/${NS_V4}`, `--interface=media/${NS_V6}`], env());
+      assert.match(d.proc.tail(50), /nft chain ip filter RTPE_MEDIA and ip6 filter RTPE_MEDIA/);
+      assert.deepEqual(nftRules('ip', 'filter', CHAIN), [], 'stale rule flushed');
+      const po = rtpPort(await offer(d, 'nft "call'));
+      const pa = rtpPort(await answer(d, 'nft "call'));
+      // nft strings cannot hold a double quote: it becomes a single one.
+      await eventually(() => sorted(nftRules('ip', 'filter', CHAIN)), expect(NS_V4, [po, pa], "nft 'call"), 'nft IPv4 rules');
+      await eventually(() => sorted(nftRules('ip6', 'filter', CHAIN)), expect(NS_V6, [po, pa], "nft 'call"), 'nft IPv6 rules');
+      await d.ng.request({ command: 'delete', 'call-id': 'nft "call', 'from-tag': 'caller' });
+      await eventually(() => sorted(nftRules('ip', 'filter', CHAIN)), [], 'nft rules after delete');
+      await eventually(() => sorted(nftRules('ip6', 'filter', CHAIN)), [], 'nft IPv6 rules after delete');
+    });
+
+    it('takes an inet TABLE/CHAIN and empties it at exit', async () => {
+      inNs('nft', 'add', 'table', 'inet', 'rtpe_fw');
+      inNs('nft', 'add', 'chain', 'inet', 'rtpe_fw', 'media');
+      try {
+        d = await startInNs(['--iptables-chain=rtpe_fw/media', `--interface=media/${NS_V4}`, `--interface=media/${NS_V6}`], env());
+        const po = rtpPort(await offer(d, 'inet-call'));
+        await eventually(() => sorted(nftRules('inet', 'rtpe_fw', 'media')).filter((r) => r.includes(` ${po} `)),
+          [`${NS_V4} ${po} inet-call`, `${NS_V6} ${po} inet-call`].sort(), 'both families in the inet chain');
+        await d.stop();
+        assert.deepEqual(nftRules('inet', 'rtpe_fw', 'media'), [], 'rules left after exit');
+      } finally {
+        inNs('nft', 'delete', 'table', 'inet', 'rtpe_fw');
+      }
+    });
+  });
+});
