@@ -1,11 +1,12 @@
 // The tools that change the firewall: iptables-restore/ip6tables-restore, or
-// nft where iptables is not installed. Each batch is one child process and one
-// atomic transaction; the caller runs one at a time.
+// nft where iptables is not installed. Each batch is one tool run (per address
+// family for iptables) and one atomic transaction; the caller runs one batch
+// at a time.
 //
-// apply() runs asynchronously on the event loop (the child does the work);
-// flushSync() blocks and is for start-up and exit only.
+// apply() does not block: the tools are started by a helper process (see
+// runner.ts). flushSync() blocks and is for start-up and exit only.
 
-import { spawn, spawnSync } from 'child_process';
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
@@ -33,6 +34,10 @@ export interface FirewallBackend {
    * tool's message, in which case nothing changed.
    */
   apply(flush: boolean, dels: readonly AppliedRule[], adds: readonly PortRule[]): Promise<AppliedRule[]>;
+  /** Starts the helper process, so that the daemon forks while starting and not during a call. */
+  prepare(): void;
+  /** Ends the helper process once its work is done. */
+  close(): void;
 }
 
 /** The first executable called name in the directories of PATH, or null. */
@@ -56,19 +61,66 @@ interface RunResult {
   stderr: string;
 }
 
-/** Runs bin with input on stdin; never rejects (a spawn failure is a result with its message). */
-function run(bin: string, args: string[], input: string): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.stdin.on('error', () => undefined); // the child exiting early is reported by its exit code
-    child.on('error', (e) => resolve({ code: null, stdout, stderr: stderr || e.message }));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
+/**
+ * Runs tools through the helper process (runner.ts), started on first use and
+ * again after it dies. run() never rejects: a failure is a result with its
+ * message.
+ */
+export class ToolRunner {
+  private child: ChildProcess | null = null;
+  private readonly pending = new Map<number, (r: RunResult) => void>();
+  private nextId = 1;
+  private buf = '';
+
+  run(bin: string, args: string[], input: string): Promise<RunResult> {
+    const child = this.child ?? this.start();
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      child.stdin!.write(JSON.stringify({ id, bin, args, input }) + '\n');
+    });
+  }
+
+  /** Starts the helper now unless it runs. */
+  prepare(): void {
+    if (!this.child) this.start();
+  }
+
+  /** Lets the helper exit once its running tools are done. */
+  close(): void {
+    this.child?.stdin?.end();
+    this.child = null;
+  }
+
+  private start(): ChildProcess {
+    const child = spawn(process.execPath, [path.join(__dirname, 'runner.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child = child;
+    this.buf = '';
+    child.stdin!.on('error', () => undefined); // its exit fails the pending runs
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      this.buf += d;
+      let nl: number;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        const r = JSON.parse(line) as RunResult & { id: number };
+        this.pending.get(r.id)?.({ code: r.code, stdout: r.stdout, stderr: r.stderr });
+        this.pending.delete(r.id);
+      }
+    });
+    const gone = (why: string): void => {
+      if (this.child === child) this.child = null;
+      for (const resolve of this.pending.values()) resolve({ code: null, stdout: '', stderr: why });
+      this.pending.clear();
+    };
+    child.on('error', (e) => gone(`firewall helper process failed: ${e.message}`));
+    child.on('exit', (code, signal) => gone(`firewall helper process exited (${signal ?? `code ${code}`})`));
+    // The helper never keeps the daemon alive.
+    child.unref();
+    (child.stdin as unknown as { unref?: () => void }).unref?.();
+    (child.stdout as unknown as { unref?: () => void }).unref?.();
+    return child;
+  }
 }
 
 function runSync(bin: string, args: string[], input?: string): RunResult {
@@ -90,8 +142,17 @@ export class IptablesBackend implements FirewallBackend {
   constructor(
     private readonly chain: string,
     private readonly bins: { ip4: string; ip6: string; restore4: string; restore6: string },
+    private readonly runner = new ToolRunner(),
   ) {
     this.where = `iptables chain ${chain}`;
+  }
+
+  prepare(): void {
+    this.runner.prepare();
+  }
+
+  close(): void {
+    this.runner.close();
   }
 
   flushSync(): void {
@@ -111,7 +172,7 @@ export class IptablesBackend implements FirewallBackend {
       const a = adds.filter((r) => r.family === family);
       if (!flush && d.length === 0 && a.length === 0) continue;
       const bin = family === 4 ? this.bins.restore4 : this.bins.restore6;
-      jobs.push(run(bin, ['-w', '--noflush'], iptablesBatch(this.chain, flush, d, a)).then((r) => {
+      jobs.push(this.runner.run(bin, ['-w', '--noflush'], iptablesBatch(this.chain, flush, d, a)).then((r) => {
         if (r.code !== 0) throw failure(path.basename(bin), r);
       }));
     }
@@ -129,9 +190,17 @@ export class NftBackend implements FirewallBackend {
   readonly where: string;
   private readonly targets: NftTargets;
 
-  constructor(spec: string, private readonly bin: string) {
+  constructor(spec: string, private readonly bin: string, private readonly runner = new ToolRunner()) {
     this.targets = parseNftChain(spec);
     this.where = `nft chain ${nftChains(this.targets).map(nftChainName).join(' and ')}`;
+  }
+
+  prepare(): void {
+    this.runner.prepare();
+  }
+
+  close(): void {
+    this.runner.close();
   }
 
   private flushLines(): string[] {
@@ -147,7 +216,7 @@ export class NftBackend implements FirewallBackend {
     const lines = flush ? this.flushLines() : [];
     for (const a of dels) lines.push(nftDeleteRule(this.targets, a.rule.family, a.handle));
     for (const r of adds) lines.push(nftAddRule(this.targets, r));
-    const r = await run(this.bin, ['--echo', '--handle', '-f', '-'], lines.join('\n') + '\n');
+    const r = await this.runner.run(this.bin, ['--echo', '--handle', '-f', '-'], lines.join('\n') + '\n');
     if (r.code !== 0) throw failure('nft', r);
     const handles = nftEchoedHandles(r.stdout);
     if (handles.length !== adds.length) {

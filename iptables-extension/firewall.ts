@@ -58,6 +58,7 @@ export class PortFirewall {
    */
   static start(chain: string): PortFirewall {
     const fw = new PortFirewall(selectBackend(chain));
+    fw.backend.prepare();
     try {
       fw.backend.flushSync();
       log.info(`Managing media port rules in ${fw.backend.where} (flushed)`);
@@ -117,6 +118,7 @@ export class PortFirewall {
     } catch (e) {
       log.error(`Failed to flush ${this.backend.where} at exit: ${(e as Error).message}`);
     }
+    this.backend.close();
     this.applied.clear();
     this.wanted.clear();
   }

@@ -74,6 +74,8 @@ class RecordingBackend implements FirewallBackend {
   private handle = 0;
 
   flushSync(): void {}
+  prepare(): void {}
+  close(): void {}
 
   async apply(flush: boolean, dels: readonly AppliedRule[], adds: readonly PortRule[]): Promise<AppliedRule[]> {
     await new Promise((r) => setTimeout(r, 5));
