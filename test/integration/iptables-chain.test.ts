@@ -277,6 +277,21 @@ describe('--iptables-chain', function () {
       [`${NS_V4} ${po} ${want}`], 'comment of the rule');
   });
 
+  it('a killed helper process is replaced and the next call still gets its rules', async () => {
+    d = await startInNs([`--iptables-chain=${CHAIN}`]);
+    const helpers = (): number[] => execFileSync('pgrep', ['-P', String(d!.proc.pid), '-f', 'runner.js'], { encoding: 'utf8' })
+      .trim().split('\n').filter(Boolean).map(Number);
+    const [helper] = helpers();
+    assert.ok(helper > 0, 'the daemon runs a helper for the firewall tools');
+    process.kill(helper, 'SIGKILL');
+    await sleep(200);
+    const po = rtpPort(await offer(d, 'after-kill'));
+    await eventually(() => sorted(iptablesRules(4)).filter((r) => r.startsWith(`${NS_V4} ${po} `)),
+      [`${NS_V4} ${po} after-kill`], 'rule after the helper was replaced');
+    assert.notDeepEqual(helpers(), [helper]);
+    assert.ok(d.proc.running);
+  });
+
   it('a missing chain is an error at start-up; the daemon carries on and its calls work', async () => {
     d = await startInNs(['--iptables-chain=NO_SUCH_CHAIN']);
     assert.match(d.proc.tail(50), /ERR.*Failed to flush iptables chain NO_SUCH_CHAIN/);
