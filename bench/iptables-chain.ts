@@ -8,11 +8,12 @@
 // Needs root: it makes a network namespace with an empty chain, re-runs itself
 // inside it, and deletes the namespace at the end; the host's firewall is not
 // touched. Calls run one at a time (offer, answer, delete), so the figures are
-// latencies, not throughput.
+// latencies, not throughput. The reference, when installed, is measured the
+// same way (its rules go to the legacy tables, where the chain is made too).
 
 import { execFileSync, spawnSync } from 'child_process';
 import { performance } from 'perf_hooks';
-import { startDaemon } from '../test/helpers/daemon';
+import { referenceAvailable, startDaemon, type DaemonKind } from '../test/helpers/daemon';
 import { simpleAudioSdp } from '../test/helpers/sdp';
 import { parseArg } from './args';
 
@@ -25,8 +26,8 @@ function stats(ms: number[]): string {
   return `mean ${mean.toFixed(2)}  p50 ${at(0.5).toFixed(2)}  p95 ${at(0.95).toFixed(2)}  p99 ${at(0.99).toFixed(2)} ms`;
 }
 
-async function ngLatency(cycles: number, args: string[]): Promise<{ offer: number[]; answer: number[] }> {
-  const d = await startDaemon({ args: ['--delete-delay=0', '--log-level=4', ...args], mediaPorts: 2000 });
+async function ngLatency(bin: DaemonKind, cycles: number, args: string[]): Promise<{ offer: number[]; answer: number[] }> {
+  const d = await startDaemon({ bin, args: ['--delete-delay=0', '--log-level=4', ...args], mediaPorts: 2000 });
   const offer: number[] = [];
   const answer: number[] = [];
   try {
@@ -75,9 +76,11 @@ function toolCost(rounds: number): { perRule: number; batched: number } {
 async function inside(cycles: number): Promise<void> {
   const tools = toolCost(30);
   console.log(`iptables tool runs per call (4 rules added + 4 removed): one run per rule ${tools.perRule.toFixed(1)} ms, two batched runs ${tools.batched.toFixed(1)} ms`);
-  for (const [label, args] of [['without --iptables-chain', []], [`with --iptables-chain=${CHAIN}`, [`--iptables-chain=${CHAIN}`]]] as const) {
-    const r = await ngLatency(cycles, [...args]);
-    console.log(`${label}:\n  offer   ${stats(r.offer)}\n  answer  ${stats(r.answer)}`);
+  for (const bin of referenceAvailable() ? ['ours', 'reference'] as const : ['ours'] as const) {
+    for (const [label, args] of [['without --iptables-chain', []], [`with --iptables-chain=${CHAIN}`, [`--iptables-chain=${CHAIN}`]]] as const) {
+      const r = await ngLatency(bin, cycles, [...args]);
+      console.log(`${bin}, ${label}:\n  offer   ${stats(r.offer)}\n  answer  ${stats(r.answer)}`);
+    }
   }
 }
 
@@ -96,6 +99,11 @@ async function main(): Promise<void> {
     run('ip', 'link', 'set', 'lo', 'up');
     run('iptables', '-N', CHAIN);
     run('ip6tables', '-N', CHAIN);
+    // The reference programs the legacy tables (libiptc), whichever flavour iptables is.
+    if (referenceAvailable()) {
+      run('iptables-legacy', '-N', CHAIN);
+      run('ip6tables-legacy', '-N', CHAIN);
+    }
     const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, __filename, ...process.argv.slice(2)], {
       stdio: 'inherit', env: { ...process.env, RTPE_BENCH_NS: ns },
     });
