@@ -4,7 +4,7 @@
 //                            [--daemon-cpus=1] [--gen-cpus=0] [--threads=1] [--socks=4]
 //                            [--rate=50] [--ports=48000-59999] [--repeat=1]
 //                            [--only=ours|reference] [--syscall-proto=MODE,...]
-//                            [--no-baseline] [--json]
+//                            [--no-baseline] [--kernel] [--json]
 //
 // For each daemon (ours, then the reference when /usr/bin/rtpengine exists),
 // started the same way by test/helpers/daemon.ts (--table=-1, loopback,
@@ -31,16 +31,27 @@
 // adds a table of the medians (each figure's median over the runs in which the
 // step was valid, i.e. the generator kept its schedule).
 //
+// --kernel (root): the whole bench runs in a network namespace it creates
+// (loopback only, deleted at the end), and our daemon gets --table=0
+// --no-fallback: passthrough RTP is forwarded by the eBPF program on the
+// namespace's lo once both endpoints are learned. The reference stays in user
+// space (its kernel module cannot load on a kernel without module support).
+// In-kernel work runs in softirq context and is charged to no process, so the
+// figure to compare is "machine us/pkt": the busy time of the whole machine
+// (/proc/stat) minus the generator's own CPU time, per relayed packet. It
+// includes everything else the machine does meanwhile: run it on a quiet one.
+//
 // Everything runs on 127.0.0.1; every process started here is stopped at the
 // end (also on error). Benchmarks never run in `npm test`.
 
-import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as readline from 'readline';
 import { DaemonHandle, DaemonKind, REPO_ROOT, referenceAvailable } from '../test/helpers/daemon';
 import { buildSdp } from '../test/helpers/sdp';
+import { createNetns } from '../test/helpers/netns';
 import { NgClient } from '../test/helpers/ng-client';
 import { sleep } from '../test/helpers/process';
 import { buildGenerator, children, GenResult, Generator, startLoad } from './relay/generator';
@@ -62,6 +73,8 @@ interface Options {
   /** Modes of bench/relay/syscalls.c to measure instead of the daemons. */
   proto: string[];
   baseline: boolean;
+  /** Our daemon with the in-kernel path, everything in a fresh network namespace. */
+  kernel: boolean;
   json: boolean;
 }
 
@@ -69,7 +82,7 @@ const USAGE =
   'usage: node dist/bench/relay.js [--calls=250,500,1000,1500] [--warmup=2] [--duration=8] ' +
   '[--daemon-cpus=1] [--gen-cpus=0] [--threads=1] [--socks=4] [--rate=50] [--ports=48000-59999] ' +
   '[--repeat=1] [--only=ours|reference] [--syscall-proto=et,uring,...] ' +
-  '[--no-baseline] [--json]';
+  '[--no-baseline] [--kernel] [--json]';
 
 function parseArgs(argv: string[]): Options {
   const cpus = os.cpus().length;
@@ -90,6 +103,7 @@ function parseArgs(argv: string[]): Options {
     only: null,
     proto: [],
     baseline: true,
+    kernel: false,
     json: false,
   };
   readArgs(argv, USAGE, ({ key: k, value: v, num, cpuList }) => {
@@ -122,6 +136,7 @@ function parseArgs(argv: string[]): Options {
       }
     }
     else if (k === '--no-baseline') o.baseline = false;
+    else if (k === '--kernel') o.kernel = true;
     else if (k === '--json') o.json = true;
     else return false;
     return true;
@@ -189,6 +204,8 @@ interface Step {
   statUsPerPacket: number;
   /** ksoftirqd time of the daemon's CPUs per relayed packet (deferred softirq work). */
   softirqUsPerPacket: number;
+  /** Busy time of the whole machine minus the generator's CPU time, per relayed packet. */
+  machineUsPerPacket: number;
   daemonCpuPct: number;
   p50us: number;
   p99us: number;
@@ -223,6 +240,7 @@ function toStep(r: GenResult, kernelDrops = 0): Step {
     cpuUsPerPacket: r.daemonRunS >= 0 && r.received > 0 ? (r.daemonRunS * 1e6) / r.received : NaN,
     statUsPerPacket: r.daemonCpuS >= 0 && r.received > 0 ? (r.daemonCpuS * 1e6) / r.received : NaN,
     softirqUsPerPacket: r.received > 0 ? (r.extraRunS * 1e6) / r.received : NaN,
+    machineUsPerPacket: r.machineBusyS >= 0 && r.received > 0 ? ((r.machineBusyS - r.genCpuS) * 1e6) / r.received : NaN,
     daemonCpuPct: r.daemonRunS >= 0 ? (100 * r.daemonRunS) / r.seconds : NaN,
     p50us: r.p50us,
     p99us: r.p99us,
@@ -240,7 +258,8 @@ async function measure(kind: DaemonKind, o: Options, genBin: string, log: (s: st
   if ((portMax - portMin + 1) / 4 < maxCalls * 1.1) {
     throw new Error(`--ports=${portMin}-${portMax} is too small for ${maxCalls} calls (4 ports each)`);
   }
-  const { d, gen } = await startLoad(kind, o, genBin, [portMin, portMax]);
+  const extra = kind === 'ours' && o.kernel ? ['--table=0', '--no-fallback'] : [];
+  const { d, gen } = await startLoad(kind, o, genBin, [portMin, portMax], extra);
   try {
     const pid = d.pid!;
     await sleep(1000);
@@ -399,7 +418,7 @@ function report(o: Options, results: Map<string, DaemonResult | string>, base: S
     );
   }
   console.log(
-    'daemon      calls  offered/s  relayed/s  loss %  reord  CPU us/pkt  softirq us/pkt  daemon CPU %  ' +
+    'daemon      calls  offered/s  relayed/s  loss %  reord  CPU us/pkt  softirq us/pkt  machine us/pkt  daemon CPU %  ' +
       'p50 us  p99 us  p99.9 us  gen CPU %  notes',
   );
   for (const [kind, r] of results) {
@@ -412,6 +431,7 @@ function report(o: Options, results: Map<string, DaemonResult | string>, base: S
         `${kind.padEnd(10)}  ${String(s.calls).padStart(5)}  ${fmt(s.offeredPps, 0).padStart(9)}  ` +
           `${fmt(s.relayedPps, 0).padStart(9)}  ${fmt(s.lossPct, 3).padStart(6)}  ${String(s.reordered).padStart(5)}  ` +
           `${fmt(s.cpuUsPerPacket, 2).padStart(10)}  ${fmt(s.softirqUsPerPacket, 2).padStart(14)}  ` +
+          `${fmt(s.machineUsPerPacket, 2).padStart(14)}  ` +
           `${fmt(s.daemonCpuPct, 1).padStart(12)}  ` +
           `${String(s.p50us).padStart(6)}  ${String(s.p99us).padStart(6)}  ${String(s.p999us).padStart(8)}  ` +
           `${fmt(s.genCpuPct, 0).padStart(9)}  ${notes(s)}`,
@@ -441,12 +461,13 @@ function report(o: Options, results: Map<string, DaemonResult | string>, base: S
     // Per step, where both daemons relayed with < 0.1 % loss. A daemon near
     // 100 % CPU batches more per wake-up (cheaper per packet) while its queues
     // and latency grow: read those rows with that in mind.
-    console.log('ours/reference  calls  CPU/pkt    p50    p99  ours CPU %  reference CPU %');
+    console.log('ours/reference  calls  CPU/pkt  machine/pkt    p50    p99  ours CPU %  reference CPU %');
     for (const so of ours.steps) {
       const sr = ref.steps.find((x) => x.calls === so.calls);
       if (!sr || !so.valid || !sr.valid || so.lossPct >= LOSS_LIMIT_PCT || sr.lossPct >= LOSS_LIMIT_PCT) continue;
       console.log(
         `${''.padEnd(14)}  ${String(so.calls).padStart(5)}  ${fmt(so.cpuUsPerPacket / sr.cpuUsPerPacket, 2).padStart(7)}  ` +
+          `${fmt(so.machineUsPerPacket / sr.machineUsPerPacket, 2).padStart(11)}  ` +
           `${fmt(so.p50us / sr.p50us, 2).padStart(5)}  ${fmt(so.p99us / sr.p99us, 2).padStart(5)}  ` +
           `${fmt(so.daemonCpuPct, 0).padStart(10)}  ${fmt(sr.daemonCpuPct, 0).padStart(15)}`,
       );
@@ -485,8 +506,27 @@ function medianResult(runs: DaemonResult[]): DaemonResult {
   };
 }
 
+/**
+ * --kernel: runs this bench again inside a network namespace of its own (lo up,
+ * nothing else), so that the tc program attaches to that namespace's loopback
+ * and not to the machine's; returns its exit code.
+ */
+function runInNamespace(): number {
+  const ns = createNetns({ links: 0 });
+  try {
+    const r = spawnSync('ip', ['netns', 'exec', ns.name, process.execPath, __filename, ...process.argv.slice(2)], {
+      stdio: 'inherit',
+      env: { ...process.env, RTPE_BENCH_NETNS: ns.name },
+    });
+    return r.status ?? 1;
+  } finally {
+    ns.remove();
+  }
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  if (o.kernel && !process.env.RTPE_BENCH_NETNS) process.exit(runInNamespace());
   const genBin = buildGenerator();
   const kinds: string[] = o.proto.length ? o.proto.map((m) => `proto-${m}`) : o.only ? [o.only] : ['ours', 'reference'];
   const runs = new Map<string, Array<DaemonResult | string>>(kinds.map((k) => [k, []]));

@@ -10,6 +10,7 @@ import { NgServer } from './control/ng-server';
 import { Commands } from './control/commands';
 import { CallRegistry } from './call/registry';
 import { MediaWiring } from './call/wiring';
+import { systemInterfacesOf } from './media/interfaces';
 import { DEFAULT_GRAPH_OPTIONS, type GraphOptions } from './codec/graph';
 import { ControlStats } from './stats/statistics';
 import { LoadMonitor } from './stats/load';
@@ -26,9 +27,6 @@ export interface Daemon {
 }
 
 export async function startDaemon(config: Config): Promise<Daemon> {
-  if (config.table >= 0) {
-    log.warn('In-kernel forwarding is not available yet: continuing in userspace');
-  }
   // The threads that read, fetch and encode media for `play media`; 0: no playback.
   configurePlayer({ threads: config.mediaNumThreads });
   if (config.mediaNumThreads === 0) log.info('Media playback is disabled (--media-num-threads=0)');
@@ -67,6 +65,21 @@ export async function startDaemon(config: Config): Promise<Daemon> {
       durationMs: ev.durationMs,
       volume: ev.volume,
     });
+  }
+  if (config.table >= 0) {
+    const names = systemInterfacesOf(config.interfaces);
+    const why = names.length ? engine.kernelOpen(config.table, names) : 'no network interface carries the media addresses';
+    if (why === null) {
+      wiring.kernel = { dtmfInUserSpace: dtmf.enabled };
+      log.info(`In-kernel forwarding on table ${config.table}, interfaces ${names.join(', ')}`);
+    } else {
+      // The reference's words, which monitoring may look for.
+      log.error(`FAILED TO CREATE KERNEL TABLE ${config.table} (${why}), KERNEL FORWARDING DISABLED`);
+      if (config.noFallback) {
+        engine.close();
+        throw new Error('Userspace fallback disallowed (--no-fallback) - exiting');
+      }
+    }
   }
   wiring.audioPlayer = { mode: config.audioPlayer, bufferMs: config.audioBufferLength, delayMs: config.audioBufferDelay };
   if (config.recordingDir !== null && config.recordingMethod !== 'pcap') {

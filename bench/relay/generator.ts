@@ -50,6 +50,8 @@ export interface GenResult {
   wrongPt: number;
   /** Replay mode: received packets with a sequence number not sent yet (the proxy renumbers). */
   seqAhead: number;
+  /** Busy time of the whole machine in the measured window (/proc/stat), seconds; -1 when unknown. */
+  machineBusyS: number;
 }
 
 /** Compiles bench/relay/loadgen.c into dist/bench/relay/ when the binary is missing or older. */
@@ -166,12 +168,13 @@ export async function startLoad(
   o: { threads: number; daemonCpus: string; genCpus: string; socks: number },
   genBin: string,
   ports: [number, number] | number,
+  extraArgs: string[] = [],
 ): Promise<{ d: DaemonHandle; gen: Generator }> {
   const range = Array.isArray(ports) ? [`--port-min=${ports[0]}`, `--port-max=${ports[1]}`] : [];
   const d = await startDaemon({
     bin: kind,
     mediaPorts: Array.isArray(ports) ? 2 : ports,
-    args: [...range, `--num-threads=${o.threads}`, '--log-level=4', '--delete-delay=0', '--timeout=3600', '--silent-timeout=3600'],
+    args: [...range, `--num-threads=${o.threads}`, '--log-level=4', '--delete-delay=0', '--timeout=3600', '--silent-timeout=3600', ...extraArgs],
   });
   const gen = new Generator(genBin, o.genCpus, o.socks);
   try {

@@ -55,6 +55,7 @@ function streamDict(ps: PacketStream, st: StreamStats | null, call: Call, totals
   // Confirmed as the reference means it: a packet has arrived and the endpoint is
   // fixed (after the learning window, at once without learning).
   if (st && st.confirmed && st.lastPacket > 0) flags.push('confirmed');
+  if (st && st.kernelized) flags.push('kernelized');
   if (ps.media.monologue.strictSource) flags.push('strict source address');
   if (ps.media.monologue.mediaHandover) flags.push('media handover');
   if (ps.media.ice) flags.push('ICE');

@@ -94,6 +94,13 @@ export class MediaWiring {
   /** --record-egress: recordings hold what is sent instead of what is received. */
   recordEgress = false;
 
+  /**
+   * The in-kernel path is in place (--table not negative and the forwarder loaded);
+   * `dtmfInUserSpace`: key presses are reported, so a side that negotiated
+   * telephone-event keeps its RTP in user space, where events are read.
+   */
+  kernel: { dtmfInUserSpace: boolean } | null = null;
+
   /** Native stream id → the model's stream, for events coming back from the engine. */
   private readonly byEngineId = new Map<number, PacketStream>();
 
@@ -175,6 +182,19 @@ export class MediaWiring {
     this.engine.configure(from.rtcp.engineId, this.streamConfig(from, rtcpEndpoint, rtcpTarget, rtcpTarget, null));
     this.applyControl(from);
     this.applyAudioPlayer(from, to, rtpConfig.codecs ?? null);
+    this.applyKernel(from);
+  }
+
+  /**
+   * Lets the engine move a side's RTP into the kernel when nothing this side asks of
+   * it needs user space; the engine checks the rest (route, control, playback,
+   * endpoints) itself and keeps the flow in step. RTCP always stays in user space,
+   * where reports are read for the call's statistics.
+   */
+  private applyKernel(from: CallMedia): void {
+    if (!this.kernel || from.rtp.engineId === null) return;
+    const events = this.kernel.dtmfInUserSpace && (clockRates(from) ?? []).some((c) => c.event);
+    this.engine.setKernel(from.rtp.engineId, !events);
   }
 
   /** The audio player mode of a call: its `audio-player=` key, else --audio-player. */

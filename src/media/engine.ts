@@ -226,6 +226,8 @@ export interface StreamStats {
   framesEncoded: number;
   /** Malformed RTP or undecodable payloads met by the Transcoders (concealed, never fatal). */
   transcodeErrors: number;
+  /** The stream's RTP is forwarded by the in-kernel path now (see setKernel). */
+  kernelized: boolean;
 }
 
 /** One MOS sample, taken from a receiver report (at most one a second per reporting SSRC). */
@@ -343,6 +345,8 @@ interface NativeEngine {
   /** Writes the figures into io (the STAT_* slots) and returns the endpoint's address, null if none. */
   statsInto(id: number): string | null;
   lastPacket(id: number): number;
+  kernelOpen(table: number, ifnames: string[]): string | null;
+  setKernel(id: number, allowed: boolean): void;
   play(id: number, list: PlayList | null, repeat: number, queue: boolean): void;
   setAudioPlayer(id: number, spec: AudioPlayerSpec | null): void;
   ssrcStats(group: number): SsrcStats[];
@@ -386,6 +390,7 @@ const STAT_TRANSCODED = 13;
 const STAT_FRAMES_DECODED = 14;
 const STAT_FRAMES_ENCODED = 15;
 const STAT_TRANSCODE_ERRORS = 16;
+const STAT_KERNELIZED = 17;
 
 /** Learning modes as the engine numbers them (native/learning.h). */
 const LEARNING_CODES: ReadonlyMap<string, number> = new Map([['off', 0], ['immediate', 1], ['delayed', 2], ['heuristic', 3]]);
@@ -645,6 +650,7 @@ export class MediaEngine {
       framesDecoded: f[STAT_FRAMES_DECODED],
       framesEncoded: f[STAT_FRAMES_ENCODED],
       transcodeErrors: f[STAT_TRANSCODE_ERRORS],
+      kernelized: f[STAT_KERNELIZED] === 1,
     };
   }
 
@@ -759,6 +765,35 @@ export class MediaEngine {
   /** Packets the recorder lost (a full queue, or a recording already closed). */
   recordingDrops(): number {
     return this.closed ? 0 : this.engine.recordingDrops();
+  }
+
+  /**
+   * Loads the in-kernel forwarder (kernel-module/) as table `table` and attaches it
+   * to the network interfaces `ifnames`. Returns null when it is in place, else the
+   * reason it is not (nothing is left attached then). close() detaches it.
+   */
+  kernelOpen(table: number, ifnames: string[]): string | null {
+    if (typeof this.engine.kernelOpen !== 'function') return 'the native engine was built without the in-kernel forwarder';
+    try {
+      return this.engine.kernelOpen(table, ifnames);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /**
+   * Whether a stream's RTP may be forwarded in the kernel. The engine then keeps its
+   * flows itself: a stream is in the kernel exactly while it is allowed, its
+   * endpoint is confirmed, its sink's endpoint is known (same family), and it needs
+   * no user-space work (codec route, in-call control, playback, audio player);
+   * anything else, and packets from another source, stay in user space.
+   */
+  setKernel(id: number, allowed: boolean): void {
+    try {
+      this.engine.setKernel(id, allowed);
+    } catch (err) {
+      rethrow(err);
+    }
   }
 
   /** Stops the engine threads and closes every stream. Idempotent. */

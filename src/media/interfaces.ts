@@ -262,3 +262,24 @@ export function selectInterface(ifaces: readonly LogicalInterface[], name?: stri
   counters.set(base, n + 1);
   return eligible[n % eligible.length];
 }
+
+/**
+ * The system interfaces that carry the local addresses of `ifaces`: where the
+ * in-kernel forwarder is attached. A wildcard address (0.0.0.0, ::) stands for
+ * every interface.
+ */
+export function systemInterfacesOf(
+  ifaces: LogicalInterface[],
+  system: () => NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces,
+): string[] {
+  const wanted = new Set(ifaces.flatMap((i) => i.addresses.map((a) => a.address)));
+  const wildcard = wanted.has('0.0.0.0') || wanted.has('::');
+  const names: string[] = [];
+  for (const [name, infos] of Object.entries(system())) {
+    if (!infos) continue;
+    if (wildcard || infos.some((info) => wanted.has(info.family === 'IPv6' ? normalizeIPv6(info.address) : info.address))) {
+      names.push(name);
+    }
+  }
+  return names;
+}

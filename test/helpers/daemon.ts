@@ -13,6 +13,7 @@ import * as path from 'path';
 import { ManagedProcess, sleep } from './process';
 import { allocatePortRange, freeUdpTcpPort, PortRange } from './ports';
 import { NgClient } from './ng-client';
+import type { TestNetns } from './netns';
 
 export type DaemonKind = 'ours' | 'reference';
 
@@ -36,6 +37,18 @@ export interface DaemonOptions {
   /** Lines of output kept for failure reports (default 400). */
   keepLines?: number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Runs the daemon inside this namespace (test/helpers/netns.ts). Its ng
+   * socket then listens on the namespace end of link 0 (port 2223), where this
+   * process reaches it, and its default interface is that address; the media
+   * ports need no probing, the namespace being fresh.
+   */
+  netns?: TestNetns;
+  /**
+   * A command the daemon is started through (inside the namespace, if any), e.g.
+   * capsh with capabilities dropped; it must exec the daemon's argv given after it.
+   */
+  prefix?: string[];
 }
 
 export interface DaemonHandle {
@@ -111,20 +124,22 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
   if (kind === 'reference' && !referenceAvailable()) {
     throw new Error(`reference daemon ${REFERENCE_BIN} is not installed`);
   }
-  const ngHost = '127.0.0.1';
-  const ngPort = await freeUdpTcpPort(ngHost);
+  const netns = opts.netns;
+  const ngHost = netns ? netns.links[0].nsAddr4 : '127.0.0.1';
+  const ngPort = netns ? 2223 : await freeUdpTcpPort(ngHost);
   const extra = opts.args ?? [];
   const ifaceHosts = extra
     .filter((a) => a.startsWith('--interface='))
     .map((a) => a.slice('--interface='.length).replace(/^[^/]*\//, '').replace(/!.*$/, '').replace(/^\[|\]$/g, ''))
     .filter((h) => /^[0-9.]+$|:/.test(h));
-  const range: PortRange = await allocatePortRange(opts.mediaPorts ?? 100, {
-    hosts: ifaceHosts.length ? ifaceHosts : ['127.0.0.1'],
-  });
+  const mediaPorts = opts.mediaPorts ?? 100;
+  const range: PortRange = netns
+    ? { min: 30000, max: 30000 + mediaPorts - 1, release: () => undefined }
+    : await allocatePortRange(mediaPorts, { hosts: ifaceHosts.length ? ifaceHosts : ['127.0.0.1'] });
 
   const defaults = [
     '--config-file=none',
-    '--interface=127.0.0.1',
+    `--interface=${netns ? ngHost : '127.0.0.1'}`,
     `--listen-ng=${ngHost}:${ngPort}`,
     `--listen-tcp-ng=${ngHost}:${ngPort}`,
     '--table=-1',
@@ -134,8 +149,13 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
     `--port-max=${range.max}`,
   ];
   const argv = mergeArgs(defaults, extra);
-  const command = kind === 'reference' ? REFERENCE_BIN : process.execPath;
-  const fullArgv = kind === 'reference' ? argv : [OURS_BIN, ...argv];
+  const daemonCommand = kind === 'reference' ? REFERENCE_BIN : process.execPath;
+  const daemonArgv = kind === 'reference' ? argv : [OURS_BIN, ...argv];
+  // `ip netns exec` execs the daemon in place: the pid and the signals stay its own.
+  const wrapped = [...(opts.prefix ?? []), daemonCommand, ...daemonArgv];
+  const outer = netns ? ['ip', 'netns', 'exec', netns.name, ...wrapped] : wrapped;
+  const command = outer[0];
+  const fullArgv = outer.slice(1);
 
   const proc = new ManagedProcess(command, fullArgv, {
     cwd: REPO_ROOT,

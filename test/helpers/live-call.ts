@@ -31,23 +31,27 @@ export interface LiveCallOptions {
   name: string;
   offer?: Record<string, unknown>;
   answer?: Record<string, unknown>;
+  /** Where the peers bind and what their SDPs say (default 127.0.0.1 for both). */
+  callerHost?: string;
+  calleeHost?: string;
 }
 
 let serial = 0;
 
 export async function startLiveCall(d: DaemonHandle, o: LiveCallOptions): Promise<LiveCall> {
-  const host = '127.0.0.1';
-  const caller = await RtpPeer.open(host);
-  const callee = await RtpPeer.open(host);
+  const callerHost = o.callerHost ?? '127.0.0.1';
+  const calleeHost = o.calleeHost ?? callerHost;
+  const caller = await RtpPeer.open(callerHost);
+  const callee = await RtpPeer.open(calleeHost);
   const callId = `${o.name}-${process.pid}-${++serial}`;
-  const sdp = (port: number, codecs = o.codecs): string => buildSdp({
-    address: host,
+  const sdp = (port: number, codecs = o.codecs, address = callerHost): string => buildSdp({
+    address,
     media: [{ port, formats: codecs.map(([pt]) => pt), attributes: codecs.map(([pt, map]) => `rtpmap:${pt} ${map}`), extraAttributes: ['sendrecv'] }],
   });
   const offer = await d.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'caller-tag', label: 'caller', sdp: sdp(caller.port), ...o.offer });
   assert.equal(offer.result, 'ok', JSON.stringify(offer));
   const answer = await d.ng.request({
-    command: 'answer', 'call-id': callId, 'from-tag': 'caller-tag', 'to-tag': 'callee-tag', label: 'callee', sdp: sdp(callee.port, o.answerCodecs), ...o.answer,
+    command: 'answer', 'call-id': callId, 'from-tag': 'caller-tag', 'to-tag': 'callee-tag', label: 'callee', sdp: sdp(callee.port, o.answerCodecs, calleeHost), ...o.answer,
   });
   assert.equal(answer.result, 'ok', JSON.stringify(answer));
   return {
