@@ -11,54 +11,30 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { OURS_BIN, REPO_ROOT } from '../helpers/daemon';
-import { NgClient, type BDict } from '../helpers/ng-client';
-import { ManagedProcess, sleep } from '../helpers/process';
+import { startDaemon, type DaemonHandle } from '../helpers/daemon';
+import { createNetns, skipUnlessNetns, type TestNetns } from '../helpers/netns';
+import type { BDict } from '../helpers/ng-client';
+import { sleep } from '../helpers/process';
 import { mediaPorts, simpleAudioSdp } from '../helpers/sdp';
 import { findOnPath } from '../../iptables-extension/backend';
 
 const CHAIN = 'RTPE_MEDIA';
-const SUBNET = 100 + (process.pid % 100);
-const NS = `rtpe-ipt-${process.pid}`;
-const HOST_IF = `vipt${process.pid % 100000}h`;
-const NS_IF = `vipt${process.pid % 100000}n`;
-const HOST_V4 = `10.250.${SUBNET}.1`;
-const NS_V4 = `10.250.${SUBNET}.2`;
-const NS_V6 = `fd00:250:${SUBNET}::2`;
-const NG_PORT = 2223;
-
-function ip(...args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
+let ns: TestNetns;
+let HOST_V4 = '';
+let NS_V4 = '';
+let NS_V6 = '';
 
 /** Runs a command inside the namespace and returns its stdout. */
 function inNs(cmd: string, ...args: string[]): string {
-  return ip('netns', 'exec', NS, cmd, ...args);
+  return ns.exec(cmd, args);
 }
 
-/** Why this machine cannot run these tests, or null. */
-function missing(): string | null {
-  if (process.getuid?.() !== 0) return 'needs root to create a network namespace';
-  for (const bin of ['ip', 'iptables', 'ip6tables', 'nft']) {
+/** The firewall tool this machine lacks, or null. */
+function missingTool(): string | null {
+  for (const bin of ['iptables', 'ip6tables', 'iptables-restore', 'ip6tables-restore', 'nft']) {
     if (!findOnPath(bin, `${process.env.PATH ?? ''}:/usr/sbin:/sbin`)) return `'${bin}' is not installed`;
   }
   return null;
-}
-
-function setUpNamespace(): void {
-  ip('netns', 'add', NS);
-  ip('-n', NS, 'link', 'set', 'lo', 'up');
-  ip('link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', NS_IF, 'netns', NS);
-  ip('addr', 'add', `${HOST_V4}/30`, 'dev', HOST_IF);
-  ip('link', 'set', HOST_IF, 'up');
-  ip('-n', NS, 'addr', 'add', `${NS_V4}/30`, 'dev', NS_IF);
-  ip('-n', NS, 'addr', 'add', `${NS_V6}/64`, 'dev', NS_IF, 'nodad');
-  ip('-n', NS, 'link', 'set', NS_IF, 'up');
-}
-
-function tearDownNamespace(): void {
-  try { ip('link', 'del', HOST_IF); } catch { /* gone with the namespace */ }
-  try { ip('netns', 'del', NS); } catch { /* never made */ }
 }
 
 interface Rule {
@@ -120,51 +96,16 @@ async function eventually(read: () => string[], want: string[], what: string): P
   assert.deepEqual(got, want, what);
 }
 
-interface NsDaemon {
-  proc: ManagedProcess;
-  ng: NgClient;
-  stop(): Promise<void>;
+/** Our daemon inside the namespace, its ng port reachable over the veth pair. */
+function startInNs(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<DaemonHandle> {
+  return startDaemon({ bin: 'ours', netns: ns, env, args: ['--delete-delay=0', ...args] });
 }
 
-/** Starts our daemon inside the namespace, its ng port reachable over the veth pair. */
-async function startInNs(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<NsDaemon> {
-  const argv = [
-    'netns', 'exec', NS, process.execPath, OURS_BIN,
-    '--config-file=none', `--interface=media/${NS_V4}`, `--listen-ng=${NS_V4}:${NG_PORT}`, '--table=-1',
-    '--foreground', '--log-stderr', '--port-min=30000', '--port-max=30999', '--delete-delay=0', ...args,
-  ];
-  const proc = new ManagedProcess('ip', argv, { cwd: REPO_ROOT, env });
-  const ng = new NgClient({ host: NS_V4, port: NG_PORT, defaultTimeoutMs: 3000 });
-  const d: NsDaemon = {
-    proc,
-    ng,
-    async stop() {
-      ng.close();
-      await proc.stop(5000);
-    },
-  };
-  const deadline = Date.now() + 15000;
-  for (;;) {
-    if (!proc.running) {
-      await d.stop();
-      throw new Error(`daemon exited before answering ping:\n${proc.tail(30)}`);
-    }
-    try {
-      if (await ng.ping({ timeoutMs: 250 })) return d;
-    } catch { /* not up yet */ }
-    if (Date.now() > deadline) {
-      await d.stop();
-      throw new Error(`daemon did not answer ping:\n${proc.tail(30)}`);
-    }
-    await sleep(50);
-  }
-}
-
-function offer(d: NsDaemon, callId: string, port = 4000): Promise<BDict> {
+function offer(d: DaemonHandle, callId: string, port = 4000): Promise<BDict> {
   return d.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'caller', sdp: simpleAudioSdp(port, { address: HOST_V4 }) });
 }
 
-function answer(d: NsDaemon, callId: string, port = 5000): Promise<BDict> {
+function answer(d: DaemonHandle, callId: string, port = 5000): Promise<BDict> {
   return d.ng.request({
     command: 'answer', 'call-id': callId, 'from-tag': 'caller', 'to-tag': 'callee', sdp: simpleAudioSdp(port, { address: HOST_V4 }),
   });
@@ -177,18 +118,20 @@ function rtpPort(reply: BDict): number {
 
 describe('--iptables-chain', function () {
   this.timeout(60000);
-  let d: NsDaemon | undefined;
+  let d: DaemonHandle | undefined;
 
   before(function () {
-    const why = missing();
+    skipUnlessNetns(this);
+    const why = missingTool();
     if (why) {
       console.log(`      (skipped: ${why})`);
       this.skip();
     }
-    setUpNamespace();
+    ns = createNetns();
+    [HOST_V4, NS_V4, NS_V6] = [ns.links[0].hostAddr4, ns.links[0].nsAddr4, ns.links[0].nsAddr6];
   });
 
-  after(() => tearDownNamespace());
+  after(() => ns?.remove());
 
   beforeEach(() => {
     // A fresh chain in both families for each case; iptables here is whatever flavour the system selects.
@@ -200,7 +143,7 @@ describe('--iptables-chain', function () {
 
   afterEach(async function () {
     if (d && this.currentTest?.state === 'failed' && this.currentTest.err) {
-      this.currentTest.err.message += `\n--- daemon output ---\n${d.proc.tail(30)}`;
+      this.currentTest.err.message += `\n--- daemon output ---\n${d.logTail(30)}`;
     }
     await d?.stop();
     d = undefined;
@@ -216,7 +159,7 @@ describe('--iptables-chain', function () {
     await eventually(() => sorted(iptablesRules(4)).filter((r) => r.includes(` ${rtpPort(o)} `)),
       [`${NS_V4} ${rtpPort(o)} exit-call`], 'rule of the open call');
     await d.stop();
-    assert.equal(d.proc.exitCode, 0, d.proc.tail(20));
+    assert.doesNotMatch(d.logTail(20), /Failed to flush|Error while shutting down/);
     assert.deepEqual(iptablesRules(4), [], 'rules left after exit');
   });
 
@@ -279,7 +222,7 @@ describe('--iptables-chain', function () {
 
   it('a killed helper process is replaced and the next call still gets its rules', async () => {
     d = await startInNs([`--iptables-chain=${CHAIN}`]);
-    const helpers = (): number[] => execFileSync('pgrep', ['-P', String(d!.proc.pid), '-f', 'runner.js'], { encoding: 'utf8' })
+    const helpers = (): number[] => execFileSync('pgrep', ['-P', String(d!.pid), '-f', 'runner.js'], { encoding: 'utf8' })
       .trim().split('\n').filter(Boolean).map(Number);
     const [helper] = helpers();
     assert.ok(helper > 0, 'the daemon runs a helper for the firewall tools');
@@ -289,22 +232,22 @@ describe('--iptables-chain', function () {
     await eventually(() => sorted(iptablesRules(4)).filter((r) => r.startsWith(`${NS_V4} ${po} `)),
       [`${NS_V4} ${po} after-kill`], 'rule after the helper was replaced');
     assert.notDeepEqual(helpers(), [helper]);
-    assert.ok(d.proc.running);
+    assert.ok(d.running());
   });
 
   it('a missing chain is an error at start-up; the daemon carries on and its calls work', async () => {
     d = await startInNs(['--iptables-chain=NO_SUCH_CHAIN']);
-    assert.match(d.proc.tail(50), /ERR.*Failed to flush iptables chain NO_SUCH_CHAIN/);
+    assert.match(d.logTail(50), /ERR.*Failed to flush iptables chain NO_SUCH_CHAIN/);
     const o = await offer(d, 'no-chain');
     const a = await answer(d, 'no-chain');
     rtpPort(o);
     rtpPort(a);
     // The failed rule update is logged once for the burst, not per port.
     const deadline = Date.now() + 3000;
-    while (!/Failed to update media port rules/.test(d.proc.tail(50)) && Date.now() < deadline) await sleep(50);
-    assert.equal(d.proc.tail(100).match(/Failed to update media port rules/g)?.length, 1, d.proc.tail(30));
+    while (!/Failed to update media port rules/.test(d.logTail(50)) && Date.now() < deadline) await sleep(50);
+    assert.equal(d.logTail(100).match(/Failed to update media port rules/g)?.length, 1, d.logTail(30));
     assert.equal((await d.ng.request({ command: 'delete', 'call-id': 'no-chain', 'from-tag': 'caller' })).result, 'ok');
-    assert.ok(d.proc.running);
+    assert.ok(d.running());
   });
 
   describe('without iptables on PATH', () => {
@@ -323,7 +266,7 @@ describe('--iptables-chain', function () {
     it('uses the nft chain of that name in the ip and ip6 filter tables', async () => {
       inNs('nft', 'add', 'rule', 'ip', 'filter', CHAIN, 'udp', 'dport', '9', 'accept');
       d = await startInNs([`--iptables-chain=${CHAIN}`, `--interface=media/${NS_V4}`, `--interface=media/${NS_V6}`], env());
-      assert.match(d.proc.tail(50), /nft chain ip filter RTPE_MEDIA and ip6 filter RTPE_MEDIA/);
+      assert.match(d.logTail(50), /nft chain ip filter RTPE_MEDIA and ip6 filter RTPE_MEDIA/);
       assert.deepEqual(nftRules('ip', 'filter', CHAIN), [], 'stale rule flushed');
       const po = rtpPort(await offer(d, 'nft "call'));
       const pa = rtpPort(await answer(d, 'nft "call'));
