@@ -1,7 +1,7 @@
 // The tools that change the firewall: iptables-restore/ip6tables-restore, or
-// nft where iptables is not installed. Each batch is one tool run (per address
-// family for iptables) and one atomic transaction; the caller runs one batch
-// at a time.
+// nft where iptables is not installed. Each batch is one tool run and one
+// atomic transaction on one chain; the caller runs one batch per chain at a
+// time.
 //
 // apply() does not block: the tools are started by a helper process (see
 // runner.ts). flushSync() blocks and is for start-up and exit only.
@@ -10,8 +10,8 @@ import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  iptablesBatch, nftAddRule, nftChainName, nftChains, nftDeleteRule, nftEchoedHandles, parseNftChain,
-  type NftTargets, type PortRule,
+  iptablesBatch, nftAddRule, nftChainName, nftDeleteRule, nftEchoedHandles, parseNftChain,
+  type Family, type NftChain, type NftTargets, type PortRule,
 } from './rules';
 
 /** A rule that is in the chain, with what the backend needs to remove it again. */
@@ -21,21 +21,32 @@ export interface AppliedRule {
   handle: number;
 }
 
-export interface FirewallBackend {
-  /** 'iptables' or 'nft', for log lines. */
-  readonly tool: string;
-  /** How the chain is named in log lines ("iptables chain RTPE", "nft chain inet fw media"). */
+/**
+ * One chain the rules go to. The rules of the two address families go to two
+ * chains (iptables and ip6tables; nft's ip and ip6 tables) or share one (an
+ * nft inet table).
+ */
+export interface ChainRef {
+  readonly id: string;
+  /** How log lines name it ("iptables chain RTPE", "nft chain inet fw media"). */
   readonly where: string;
-  /** Empties the chain(s); throws with the tool's message. Blocks: start-up and exit only. */
-  flushSync(): void;
-  /**
-   * One transaction: optionally empty the chain(s) first, then remove dels and
-   * add adds. Resolves with the added rules (in order) or rejects with the
-   * tool's message, in which case nothing changed.
-   */
-  apply(flush: boolean, dels: readonly AppliedRule[], adds: readonly PortRule[]): Promise<AppliedRule[]>;
+}
+
+export interface FirewallBackend {
+  /** 'iptables' or 'nft'. */
+  readonly tool: string;
+  /** The chain the rules of this address family go to. */
+  chainFor(family: Family): ChainRef;
   /** Starts the helper process, so that the daemon forks while starting and not during a call. */
   prepare(): void;
+  /** Empties the chain; throws with the tool's message. Blocks: start-up and exit only. */
+  flushSync(chain: ChainRef): void;
+  /**
+   * One transaction on the chain: optionally empty it first, then remove dels
+   * and add adds. Resolves with the added rules (in order) or rejects with
+   * the tool's message, in which case nothing changed.
+   */
+  apply(chain: ChainRef, flush: boolean, dels: readonly AppliedRule[], adds: readonly PortRule[]): Promise<AppliedRule[]>;
   /** Ends the helper process once its work is done. */
   close(): void;
 }
@@ -137,14 +148,21 @@ function failure(what: string, r: RunResult): Error {
 /** iptables (legacy or nft flavour, whichever the system's alternatives select) and ip6tables. */
 export class IptablesBackend implements FirewallBackend {
   readonly tool = 'iptables';
-  readonly where: string;
+  private readonly chains: Record<Family, ChainRef & { bin: string; restore: string }>;
 
   constructor(
     private readonly chain: string,
-    private readonly bins: { ip4: string; ip6: string; restore4: string; restore6: string },
+    bins: { ip4: string; ip6: string; restore4: string; restore6: string },
     private readonly runner = new ToolRunner(),
   ) {
-    this.where = `iptables chain ${chain}`;
+    this.chains = {
+      4: { id: 'iptables', where: `iptables chain ${chain}`, bin: bins.ip4, restore: bins.restore4 },
+      6: { id: 'ip6tables', where: `ip6tables chain ${chain}`, bin: bins.ip6, restore: bins.restore6 },
+    };
+  }
+
+  chainFor(family: Family): ChainRef {
+    return this.chains[family];
   }
 
   prepare(): void {
@@ -155,31 +173,20 @@ export class IptablesBackend implements FirewallBackend {
     this.runner.close();
   }
 
-  flushSync(): void {
-    const errors: string[] = [];
-    for (const bin of [this.bins.ip4, this.bins.ip6]) {
-      const r = runSync(bin, ['-w', '-F', this.chain]);
-      if (r.code !== 0) errors.push(failure(`${path.basename(bin)} -F ${this.chain}`, r).message);
-    }
-    if (errors.length) throw new Error(errors.join('; '));
+  private tools(chain: ChainRef): { bin: string; restore: string } {
+    return chain.id === 'iptables' ? this.chains[4] : this.chains[6];
   }
 
-  async apply(flush: boolean, dels: readonly AppliedRule[], adds: readonly PortRule[]): Promise<AppliedRule[]> {
-    // One transaction per family: iptables and ip6tables keep separate tables.
-    const jobs: Promise<void>[] = [];
-    for (const family of [4, 6] as const) {
-      const d = dels.filter((a) => a.rule.family === family).map((a) => a.rule);
-      const a = adds.filter((r) => r.family === family);
-      if (!flush && d.length === 0 && a.length === 0) continue;
-      const bin = family === 4 ? this.bins.restore4 : this.bins.restore6;
-      jobs.push(this.runner.run(bin, ['-w', '--noflush'], iptablesBatch(this.chain, flush, d, a)).then((r) => {
-        if (r.code !== 0) throw failure(path.basename(bin), r);
-      }));
-    }
-    // Both settle before the outcome is known, so no child outlives the batch.
-    const results = await Promise.allSettled(jobs);
-    const bad = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (bad) throw bad.reason;
+  flushSync(chain: ChainRef): void {
+    const { bin } = this.tools(chain);
+    const r = runSync(bin, ['-w', '-F', this.chain]);
+    if (r.code !== 0) throw failure(`${path.basename(bin)} -F ${this.chain}`, r);
+  }
+
+  async apply(chain: ChainRef, flush: boolean, dels: readonly AppliedRule[], adds: readonly PortRule[]): Promise<AppliedRule[]> {
+    const { restore } = this.tools(chain);
+    const r = await this.runner.run(restore, ['-w', '--noflush'], iptablesBatch(this.chain, flush, dels.map((d) => d.rule), adds));
+    if (r.code !== 0) throw failure(path.basename(restore), r);
     return adds.map((rule) => ({ rule, handle: 0 }));
   }
 }
@@ -187,12 +194,20 @@ export class IptablesBackend implements FirewallBackend {
 /** nft, for systems without iptables. */
 export class NftBackend implements FirewallBackend {
   readonly tool = 'nft';
-  readonly where: string;
   private readonly targets: NftTargets;
+  private readonly chains: Record<Family, ChainRef>;
 
   constructor(spec: string, private readonly bin: string, private readonly runner = new ToolRunner()) {
     this.targets = parseNftChain(spec);
-    this.where = `nft chain ${nftChains(this.targets).map(nftChainName).join(' and ')}`;
+    const ref = (c: NftChain): ChainRef => ({ id: nftChainName(c), where: `nft chain ${nftChainName(c)}` });
+    const v4 = ref(this.targets.v4);
+    const v6 = ref(this.targets.v6);
+    // An inet chain takes both families: one ChainRef, so one sequence of transactions.
+    this.chains = { 4: v4, 6: v6.id === v4.id ? v4 : v6 };
+  }
+
+  chainFor(family: Family): ChainRef {
+    return this.chains[family];
   }
 
   prepare(): void {
@@ -203,17 +218,13 @@ export class NftBackend implements FirewallBackend {
     this.runner.close();
   }
 
-  private flushLines(): string[] {
-    return nftChains(this.targets).map((c) => `flush chain ${nftChainName(c)}`);
+  flushSync(chain: ChainRef): void {
+    const r = runSync(this.bin, ['-f', '-'], `flush chain ${chain.id}\n`);
+    if (r.code !== 0) throw failure(`nft flush chain ${chain.id}`, r);
   }
 
-  flushSync(): void {
-    const r = runSync(this.bin, ['-f', '-'], this.flushLines().join('\n') + '\n');
-    if (r.code !== 0) throw failure('nft flush chain', r);
-  }
-
-  async apply(flush: boolean, dels: readonly AppliedRule[], adds: readonly PortRule[]): Promise<AppliedRule[]> {
-    const lines = flush ? this.flushLines() : [];
+  async apply(chain: ChainRef, flush: boolean, dels: readonly AppliedRule[], adds: readonly PortRule[]): Promise<AppliedRule[]> {
+    const lines = flush ? [`flush chain ${chain.id}`] : [];
     for (const a of dels) lines.push(nftDeleteRule(this.targets, a.rule.family, a.handle));
     for (const r of adds) lines.push(nftAddRule(this.targets, r));
     const r = await this.runner.run(this.bin, ['--echo', '--handle', '-f', '-'], lines.join('\n') + '\n');

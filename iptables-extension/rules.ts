@@ -126,11 +126,6 @@ export function nftDeleteRule(t: NftTargets, family: Family, handle: number): st
   return `delete rule ${nftChainName(family === 4 ? t.v4 : t.v6)} handle ${handle}`;
 }
 
-/** The chains rules of these families go to, each once. */
-export function nftChains(t: NftTargets): NftChain[] {
-  return nftChainName(t.v4) === nftChainName(t.v6) ? [t.v4] : [t.v4, t.v6];
-}
-
 /**
  * The handles in `nft --echo --handle` output, in the order the rules were
  * added: one per echoed `add rule` line (`... # handle 7`).

@@ -211,6 +211,18 @@ describe('--iptables-chain', function () {
     await eventually(() => sorted(iptablesRules(6)), [], 'IPv6 rules after delete');
   });
 
+  it('a chain made for IPv4 only gets its rules; the missing IPv6 chain is reported and does not hold them up', async () => {
+    inNs('ip6tables', '-X', CHAIN);
+    d = await startInNs([`--iptables-chain=${CHAIN}`, `--interface=media/${NS_V4}`, `--interface=media/${NS_V6}`]);
+    assert.match(d.logTail(50), /Failed to flush ip6tables chain RTPE_MEDIA/);
+    assert.doesNotMatch(d.logTail(50), /Failed to flush iptables chain/);
+    const po = rtpPort(await offer(d, 'v4-only'));
+    const pa = rtpPort(await answer(d, 'v4-only'));
+    await eventually(() => sorted(iptablesRules(4)), expect(NS_V4, [po, pa], 'v4-only'), 'IPv4 rules');
+    await d.ng.request({ command: 'delete', 'call-id': 'v4-only', 'from-tag': 'caller' });
+    await eventually(() => sorted(iptablesRules(4)), [], 'IPv4 rules after delete');
+  });
+
   it('a long call id with quotes is cut to 255 bytes and kept verbatim otherwise', async () => {
     d = await startInNs([`--iptables-chain=${CHAIN}`]);
     const callId = `q"uo\\te $x ${'y'.repeat(300)}`;
@@ -266,7 +278,8 @@ describe('--iptables-chain', function () {
     it('uses the nft chain of that name in the ip and ip6 filter tables', async () => {
       inNs('nft', 'add', 'rule', 'ip', 'filter', CHAIN, 'udp', 'dport', '9', 'accept');
       d = await startInNs([`--iptables-chain=${CHAIN}`, `--interface=media/${NS_V4}`, `--interface=media/${NS_V6}`], env());
-      assert.match(d.logTail(50), /nft chain ip filter RTPE_MEDIA and ip6 filter RTPE_MEDIA/);
+      assert.match(d.logTail(50), /Managing media port rules in nft chain ip filter RTPE_MEDIA \(flushed\)/);
+      assert.match(d.logTail(50), /Managing media port rules in nft chain ip6 filter RTPE_MEDIA \(flushed\)/);
       assert.deepEqual(nftRules('ip', 'filter', CHAIN), [], 'stale rule flushed');
       const po = rtpPort(await offer(d, 'nft "call'));
       const pa = rtpPort(await answer(d, 'nft "call'));

@@ -8,7 +8,7 @@ import { strict as assert } from 'assert';
 import {
   commentText, iptablesBatch, nftAddRule, nftEchoedHandles, parseNftChain, type PortRule,
 } from '../../iptables-extension/rules';
-import { selectBackend, type AppliedRule, type FirewallBackend } from '../../iptables-extension/backend';
+import { selectBackend, type AppliedRule, type ChainRef, type FirewallBackend } from '../../iptables-extension/backend';
 import { PortFirewall } from '../../iptables-extension/firewall';
 import { setLogSink } from '../../src/log';
 
@@ -65,25 +65,35 @@ describe('iptables-extension rules', () => {
   });
 });
 
-/** A backend that records transactions and fails while `failing` is set. */
+/** A backend that records transactions, IPv4 and IPv6 in chains of their own, failing on the chains in `failing`. */
 class RecordingBackend implements FirewallBackend {
   readonly tool = 'test';
-  readonly where = 'test chain';
-  failing = false;
-  batches: { flush: boolean; dels: string[]; adds: string[] }[] = [];
+  failing = new Set<string>();
+  batches: { chain: string; flush: boolean; dels: string[]; adds: string[] }[] = [];
   private handle = 0;
+  private readonly chains: Record<4 | 6, ChainRef> = { 4: { id: 'v4', where: 'test chain v4' }, 6: { id: 'v6', where: 'test chain v6' } };
 
-  flushSync(): void {}
+  chainFor(family: 4 | 6): ChainRef {
+    return this.chains[family];
+  }
+
   prepare(): void {}
+  flushSync(): void {}
   close(): void {}
 
-  async apply(flush: boolean, dels: readonly AppliedRule[], adds: readonly PortRule[]): Promise<AppliedRule[]> {
+  async apply(chain: ChainRef, flush: boolean, dels: readonly AppliedRule[], adds: readonly PortRule[]): Promise<AppliedRule[]> {
     await new Promise((r) => setTimeout(r, 5));
-    if (this.failing) throw new Error('chain is gone');
-    this.batches.push({ flush, dels: dels.map((d) => `${d.rule.address}:${d.rule.port}`), adds: adds.map((a) => `${a.address}:${a.port}/${a.comment}`) });
+    if (this.failing.has(chain.id)) throw new Error('chain is gone');
+    this.batches.push({
+      chain: chain.id, flush, dels: dels.map((d) => `${d.rule.address}:${d.rule.port}`), adds: adds.map((a) => `${a.address}:${a.port}/${a.comment}`),
+    });
     return adds.map((rule) => ({ rule, handle: ++this.handle }));
   }
 }
+
+const waitFor = async (cond: () => boolean, ms: number): Promise<void> => {
+  for (let waited = 0; !cond() && waited < ms; waited += 50) await new Promise((r) => setTimeout(r, 50));
+};
 
 describe('PortFirewall', () => {
   const lines: string[] = [];
@@ -93,36 +103,39 @@ describe('PortFirewall', () => {
   });
   afterEach(() => setLogSink((line) => process.stderr.write(line + '\n')));
 
-  const addrs = [{ family: 4 as const, address: '192.0.2.1' }, { family: 6 as const, address: '2001:db8::1' }];
+  const v4 = [{ family: 4 as const, address: '192.0.2.1' }];
+  const both = [...v4, { family: 6 as const, address: '2001:db8::1' }];
 
-  it('sends the changes of one turn as one transaction: RTP and RTCP on every address', async () => {
+  it('sends the changes of one turn as one transaction per chain: RTP and RTCP on every address', async () => {
     const b = new RecordingBackend();
     const fw = new PortFirewall(b);
-    fw.openPair(addrs, 30000, 'c1');
-    fw.openPair(addrs.slice(0, 1), 30010, 'c2');
+    fw.openPair(both, 30000, 'c1');
+    fw.openPair(v4, 30010, 'c2');
     await fw.settled();
-    assert.equal(b.batches.length, 1);
-    assert.deepEqual(b.batches[0].adds.sort(), [
-      '192.0.2.1:30000/c1', '192.0.2.1:30001/c1', '2001:db8::1:30000/c1', '2001:db8::1:30001/c1',
-      '192.0.2.1:30010/c2', '192.0.2.1:30011/c2'].sort());
+    assert.equal(b.batches.length, 2);
+    const byChain = Object.fromEntries(b.batches.map((x) => [x.chain, x.adds.sort()]));
+    assert.deepEqual(byChain, {
+      v4: ['192.0.2.1:30000/c1', '192.0.2.1:30001/c1', '192.0.2.1:30010/c2', '192.0.2.1:30011/c2'],
+      v6: ['2001:db8::1:30000/c1', '2001:db8::1:30001/c1'],
+    });
     assert.equal(fw.stats().rules, 6);
-    fw.closePair(addrs.slice(0, 1), 30010);
+    fw.closePair(v4, 30010);
     await fw.settled();
-    assert.deepEqual(b.batches[1], { flush: false, dels: ['192.0.2.1:30010', '192.0.2.1:30011'], adds: [] });
+    assert.deepEqual(b.batches[2], { chain: 'v4', flush: false, dels: ['192.0.2.1:30010', '192.0.2.1:30011'], adds: [] });
     await fw.stop();
   });
 
   it('a port opened and closed within one turn causes no transaction; one reused by another call changes its comment', async () => {
     const b = new RecordingBackend();
     const fw = new PortFirewall(b);
-    fw.openPair(addrs.slice(0, 1), 30000, 'c1');
-    fw.closePair(addrs.slice(0, 1), 30000);
+    fw.openPair(v4, 30000, 'c1');
+    fw.closePair(v4, 30000);
     await fw.settled();
     assert.equal(b.batches.length, 0);
-    fw.openPair(addrs.slice(0, 1), 30000, 'c1');
+    fw.openPair(v4, 30000, 'c1');
     await fw.settled();
-    fw.closePair(addrs.slice(0, 1), 30000);
-    fw.openPair(addrs.slice(0, 1), 30000, 'c2');
+    fw.closePair(v4, 30000);
+    fw.openPair(v4, 30000, 'c2');
     await fw.settled();
     assert.deepEqual(b.batches[1].dels.sort(), ['192.0.2.1:30000', '192.0.2.1:30001']);
     assert.deepEqual(b.batches[1].adds.sort(), ['192.0.2.1:30000/c2', '192.0.2.1:30001/c2']);
@@ -132,21 +145,32 @@ describe('PortFirewall', () => {
   it('logs a run of failures once, then rewrites the chain with every wanted rule', async () => {
     const b = new RecordingBackend();
     const fw = new PortFirewall(b);
-    b.failing = true;
-    fw.openPair(addrs.slice(0, 1), 30000, 'c1');
+    b.failing.add('v4');
+    fw.openPair(v4, 30000, 'c1');
     await fw.settled();
-    fw.openPair(addrs.slice(0, 1), 30002, 'c2');
-    // The retry one second later fails too.
-    for (let waited = 0; fw.stats().failedBatches < 2 && waited < 4000; waited += 50) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(lines.filter((l) => /Failed to update media port rules in test chain/.test(l)).length, 1, lines.join('\n'));
-    assert.ok(fw.stats().failedBatches >= 2, JSON.stringify(fw.stats()));
-    b.failing = false;
-    // The next retry, two seconds after the second failure, succeeds.
-    for (let waited = 0; b.batches.length === 0 && waited < 6000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    fw.openPair(v4, 30002, 'c2');
+    await waitFor(() => fw.stats().failedBatches >= 2, 4000); // the retry one second later fails too
+    assert.equal(lines.filter((l) => /Failed to update media port rules in test chain v4/.test(l)).length, 1, lines.join('\n'));
+    assert.equal(fw.stats().failedBatches, 2, JSON.stringify(fw.stats()));
+    b.failing.clear();
+    await waitFor(() => b.batches.length > 0, 6000); // the next retry, two seconds later, succeeds
     assert.equal(b.batches.length, 1, JSON.stringify(b.batches));
     assert.equal(b.batches[0].flush, true);
     assert.deepEqual(b.batches[0].adds.sort(), ['192.0.2.1:30000/c1', '192.0.2.1:30001/c1', '192.0.2.1:30002/c2', '192.0.2.1:30003/c2']);
-    assert.ok(lines.some((l) => /up to date again after 2 failed update/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /test chain v4 are up to date again after 2 failed update/.test(l)), lines.join('\n'));
+    await fw.stop();
+  });
+
+  it('a failing IPv6 chain does not hold up the IPv4 rules', async () => {
+    const b = new RecordingBackend();
+    const fw = new PortFirewall(b);
+    b.failing.add('v6');
+    fw.openPair(both, 30000, 'c1');
+    await fw.settled();
+    fw.openPair(v4, 30002, 'c2');
+    await fw.settled();
+    assert.deepEqual(b.batches.map((x) => [x.chain, x.flush, x.adds.length]), [['v4', false, 2], ['v4', false, 2]]);
+    assert.equal(lines.filter((l) => /Failed to update media port rules in test chain v6/.test(l)).length, 1, lines.join('\n'));
     await fw.stop();
   });
 
@@ -154,7 +178,7 @@ describe('PortFirewall', () => {
     const b = new RecordingBackend();
     const fw = new PortFirewall(b);
     await fw.stop();
-    fw.openPair(addrs, 30000, 'late');
+    fw.openPair(both, 30000, 'late');
     await fw.settled();
     assert.equal(b.batches.length, 0);
   });
