@@ -114,7 +114,12 @@ export class ToolRunner {
       while ((nl = this.buf.indexOf('\n')) >= 0) {
         const line = this.buf.slice(0, nl);
         this.buf = this.buf.slice(nl + 1);
-        const r = JSON.parse(line) as RunResult & { id: number };
+        let r: RunResult & { id: number };
+        try {
+          r = JSON.parse(line) as RunResult & { id: number };
+        } catch {
+          continue; // not an answer; its request fails when the helper goes
+        }
         this.pending.get(r.id)?.({ code: r.code, stdout: r.stdout, stderr: r.stderr });
         this.pending.delete(r.id);
       }

@@ -184,7 +184,7 @@ describe('--iptables-chain', function () {
     await eventually(() => sorted(iptablesRules(4)), expect(NS_V4, [rtpPort(o2), rtpPort(a2)], 'call-two'), 'rules after delete');
   });
 
-  it('a media section added by a re-offer gets rules for its own ports', async () => {
+  it('a media section added by a re-offer gets rules for its own ports, which go when it is rejected again', async () => {
     d = await startInNs([`--iptables-chain=${CHAIN}`]);
     const po = rtpPort(await offer(d, 'reinvite'));
     const pa = rtpPort(await answer(d, 'reinvite'));
@@ -198,6 +198,11 @@ describe('--iptables-chain', function () {
     await eventually(() => rules().filter((r) => r.includes(` ${ports[1]} `) || r.includes(` ${ports[1] + 1} `)),
       expect(NS_V4, [ports[1]], 'reinvite'), 'rules of the new media section');
     assert.ok(rules().includes(`${NS_V4} ${pa} reinvite`), 'the answer side keeps its rule');
+    const dropped = simpleAudioSdp(4000, { address: HOST_V4 }) + 'm=audio 0 RTP/AVP 0\r\n';
+    const re2 = await d.ng.request({ command: 'offer', 'call-id': 'reinvite', 'from-tag': 'caller', 'to-tag': 'callee', sdp: dropped });
+    assert.equal(re2.result, 'ok', JSON.stringify(re2));
+    // Rejecting the section again closes its ports on both sides, and their rules go.
+    await eventually(rules, expect(NS_V4, [po, pa], 'reinvite'), 'rules after the section was rejected');
   });
 
   it('IPv6 ports get ip6tables rules, IPv4 ports iptables rules', async () => {
