@@ -242,11 +242,22 @@ export class NftBackend implements FirewallBackend {
   }
 }
 
+/** Neither iptables nor nft (whichever the chain name needs) is installed. */
+export class FirewallToolMissingError extends Error {
+  readonly code = 'ENOTOOL';
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'FirewallToolMissingError';
+  }
+}
+
 /**
  * The backend for --iptables-chain: a name with '/' is an nft chain; a plain
  * name is an iptables chain when iptables and ip6tables (with their -restore
  * tools) are on PATH, and otherwise the nft chain of that name in the ip and
- * ip6 `filter` tables. Throws when neither tool is there or the name is invalid.
+ * ip6 `filter` tables. Throws FirewallToolMissingError when the tool is not
+ * there, and an Error when the name is invalid.
  */
 export function selectBackend(chain: string, envPath = process.env.PATH ?? ''): FirewallBackend {
   if (!chain || /[\s"'\\]/.test(chain)) throw new Error(`invalid firewall chain name '${chain}'`);
@@ -263,7 +274,7 @@ export function selectBackend(chain: string, envPath = process.env.PATH ?? ''): 
     }
   }
   if (nft) return new NftBackend(chain, nft);
-  throw new Error(chain.includes('/')
+  throw new FirewallToolMissingError(chain.includes('/')
     ? `nft chain '${chain}' given but nft is not installed (not on PATH)`
     : 'neither iptables (with ip6tables and their -restore tools) nor nft is installed (not on PATH)');
 }

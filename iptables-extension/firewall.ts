@@ -17,7 +17,7 @@
 // and stop() do (start-up and exit).
 
 import { getLogger } from '../src/log';
-import { selectBackend, type AppliedRule, type ChainRef, type FirewallBackend } from './backend';
+import { FirewallToolMissingError, selectBackend, type AppliedRule, type ChainRef, type FirewallBackend } from './backend';
 import { ruleKey, type Family, type PortRule } from './rules';
 
 const log = getLogger('iptables');
@@ -164,11 +164,19 @@ export class PortFirewall {
    * Picks the tool for chain and empties its chains. A chain that cannot be
    * flushed (missing, no permission) is logged as an error and the daemon
    * carries on, as the reference does; its rule changes then fail (logged)
-   * until the chain is usable. Throws only when no tool is installed or the
-   * name is invalid, which start-up reports.
+   * until the chain is usable. Without the tool it logs that and returns
+   * null: there is no firewall to manage. Throws when the name is invalid.
    */
-  static start(chain: string): PortFirewall {
-    const fw = new PortFirewall(selectBackend(chain));
+  static start(chain: string): PortFirewall | null {
+    let backend: FirewallBackend;
+    try {
+      backend = selectBackend(chain);
+    } catch (e) {
+      if (!(e instanceof FirewallToolMissingError)) throw e;
+      log.error(`--iptables-chain=${chain}: ${e.message}; no media port rules are managed`);
+      return null;
+    }
+    const fw = new PortFirewall(backend);
     fw.backend.prepare();
     for (const c of fw.chains) {
       try {

@@ -296,6 +296,20 @@ describe('--iptables-chain', function () {
       await eventually(() => sorted(nftRules('ip6', 'filter', CHAIN)), [], 'nft IPv6 rules after delete');
     });
 
+    it('with neither iptables nor nft the daemon says so and runs without rules', async () => {
+      const bare = `${path.dirname(process.execPath)}:/usr/bin:/bin`;
+      assert.equal(findOnPath('nft', bare) ?? findOnPath('iptables', bare), null, `a firewall tool is on ${bare}`);
+      d = await startInNs([`--iptables-chain=${CHAIN}`], { ...process.env, PATH: bare });
+      assert.match(d.logTail(50), /ERR.*--iptables-chain=RTPE_MEDIA: neither iptables .* nor nft is installed.*no media port rules are managed/);
+      rtpPort(await offer(d, 'no-tools'));
+      rtpPort(await answer(d, 'no-tools'));
+      assert.ok(d.running());
+    });
+
+    it('refuses to start with a malformed nft chain', async () => {
+      await assert.rejects(startInNs(['--iptables-chain=bridge/fw/media'], env()), /exited.*code 1[\s\S]*invalid nft chain 'bridge\/fw\/media'/);
+    });
+
     it('takes an inet TABLE/CHAIN and empties it at exit', async () => {
       inNs('nft', 'add', 'table', 'inet', 'rtpe_fw');
       inNs('nft', 'add', 'chain', 'inet', 'rtpe_fw', 'media');

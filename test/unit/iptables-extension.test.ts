@@ -8,7 +8,7 @@ import { strict as assert } from 'assert';
 import {
   commentText, iptablesBatch, nftAddRule, nftEchoedHandles, parseNftChain, type PortRule,
 } from '../../iptables-extension/rules';
-import { selectBackend, type AppliedRule, type ChainRef, type FirewallBackend } from '../../iptables-extension/backend';
+import { FirewallToolMissingError, selectBackend, type AppliedRule, type ChainRef, type FirewallBackend } from '../../iptables-extension/backend';
 import { PortFirewall } from '../../iptables-extension/firewall';
 import { setLogSink } from '../../src/log';
 
@@ -60,8 +60,10 @@ describe('iptables-extension rules', () => {
 
   it('refuses a chain name with spaces or quotes and reports when no tool is installed', () => {
     assert.throws(() => selectBackend('RT PE'), /invalid firewall chain name/);
-    assert.throws(() => selectBackend('RTPE', '/nonexistent'), /neither iptables .* nor nft is installed/);
-    assert.throws(() => selectBackend('fw/media', '/nonexistent'), /nft is not installed/);
+    assert.throws(() => selectBackend('RTPE', '/nonexistent'), (e: Error) => e instanceof FirewallToolMissingError && /neither iptables .* nor nft is installed/.test(e.message));
+    assert.throws(() => selectBackend('fw/media', '/nonexistent'), (e: Error) => e instanceof FirewallToolMissingError && /nft is not installed/.test(e.message));
+    assert.throws(() => selectBackend('fw/me dia'), /invalid firewall chain name/);
+    assert.throws(() => selectBackend('x/fw/media', '/usr/sbin:/sbin'), /invalid nft chain/);
   });
 });
 
