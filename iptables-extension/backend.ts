@@ -72,62 +72,67 @@ interface RunResult {
   stderr: string;
 }
 
+/** The helper process and the runs it has not answered yet. */
+interface Helper {
+  child: ChildProcess;
+  pending: Map<number, (r: RunResult) => void>;
+}
+
 /**
  * Runs tools through the helper process (runner.ts), started on first use and
  * again after it dies. run() never rejects: a failure is a result with its
  * message.
  */
 export class ToolRunner {
-  private child: ChildProcess | null = null;
-  private readonly pending = new Map<number, (r: RunResult) => void>();
+  private helper: Helper | null = null;
   private nextId = 1;
-  private buf = '';
 
   run(bin: string, args: string[], input: string): Promise<RunResult> {
-    const child = this.child ?? this.start();
+    const h = this.helper ?? this.start();
     const id = this.nextId++;
     return new Promise((resolve) => {
-      this.pending.set(id, resolve);
-      child.stdin!.write(JSON.stringify({ id, bin, args, input }) + '\n');
+      h.pending.set(id, resolve);
+      h.child.stdin!.write(JSON.stringify({ id, bin, args, input }) + '\n');
     });
   }
 
   /** Starts the helper now unless it runs. */
   prepare(): void {
-    if (!this.child) this.start();
+    if (!this.helper) this.start();
   }
 
   /** Lets the helper exit once its running tools are done. */
   close(): void {
-    this.child?.stdin?.end();
-    this.child = null;
+    this.helper?.child.stdin?.end();
+    this.helper = null;
   }
 
-  private start(): ChildProcess {
+  private start(): Helper {
     const child = spawn(process.execPath, [path.join(__dirname, 'runner.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.child = child;
-    this.buf = '';
+    const h: Helper = { child, pending: new Map() };
+    this.helper = h;
+    let buf = '';
     child.stdin!.on('error', () => undefined); // its exit fails the pending runs
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      this.buf += d;
+      buf += d;
       let nl: number;
-      while ((nl = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, nl);
-        this.buf = this.buf.slice(nl + 1);
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
         let r: RunResult & { id: number };
         try {
           r = JSON.parse(line) as RunResult & { id: number };
         } catch {
           continue; // not an answer; its request fails when the helper goes
         }
-        this.pending.get(r.id)?.({ code: r.code, stdout: r.stdout, stderr: r.stderr });
-        this.pending.delete(r.id);
+        h.pending.get(r.id)?.({ code: r.code, stdout: r.stdout, stderr: r.stderr });
+        h.pending.delete(r.id);
       }
     });
     const gone = (why: string): void => {
-      if (this.child === child) this.child = null;
-      for (const resolve of this.pending.values()) resolve({ code: null, stdout: '', stderr: why });
-      this.pending.clear();
+      if (this.helper === h) this.helper = null;
+      for (const resolve of h.pending.values()) resolve({ code: null, stdout: '', stderr: why });
+      h.pending.clear();
     };
     child.on('error', (e) => gone(`firewall helper process failed: ${e.message}`));
     child.on('exit', (code, signal) => gone(`firewall helper process exited (${signal ?? `code ${code}`})`));
@@ -135,7 +140,7 @@ export class ToolRunner {
     child.unref();
     (child.stdin as unknown as { unref?: () => void }).unref?.();
     (child.stdout as unknown as { unref?: () => void }).unref?.();
-    return child;
+    return h;
   }
 }
 
@@ -147,7 +152,7 @@ function runSync(bin: string, args: string[], input?: string): RunResult {
 /** The tool's complaint, one line. */
 function failure(what: string, r: RunResult): Error {
   const msg = r.stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('# Warning')).join('; ');
-  return new Error(`${what} failed (${r.code === null ? 'not run' : `exit code ${r.code}`}): ${msg || 'no message'}`);
+  return new Error(`${what} failed (${r.code === null ? 'did not run to the end' : `exit code ${r.code}`}): ${msg || 'no message'}`);
 }
 
 /** iptables (legacy or nft flavour, whichever the system's alternatives select) and ip6tables. */

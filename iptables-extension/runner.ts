@@ -18,6 +18,8 @@ interface Request {
   input: string;
 }
 
+const TOOL_TIMEOUT_MS = 20000;
+
 let running = 0;
 let closed = false;
 
@@ -34,14 +36,15 @@ function runTool(req: Request): void {
   const finish = (code: number | null, extra = ''): void => {
     if (done) return;
     done = true;
-    answer(req.id, code, stdout, stderr || extra);
+    answer(req.id, code, stdout, [stderr, extra].filter(Boolean).join('; '));
   };
-  const child = spawn(req.bin, req.args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // A tool waiting forever (for the xtables lock, say) must not stall the chain's updates.
+  const child = spawn(req.bin, req.args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: TOOL_TIMEOUT_MS });
   child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
   child.stdin.on('error', () => undefined); // a tool exiting early is reported by its exit code
   child.on('error', (e) => finish(null, e.message));
-  child.on('close', (code) => finish(code));
+  child.on('close', (code, signal) => finish(code, signal ? `killed by ${signal} (timeout ${TOOL_TIMEOUT_MS / 1000} s)` : ''));
   child.stdin.end(req.input);
 }
 
