@@ -18,6 +18,7 @@ import { XmlrpcCallbacks } from './call/xmlrpc-callback';
 import { MediaControlCommands } from './control/media-control';
 import { Recordings } from './recording/recordings';
 import { DtmfReporter } from './dtmf/reporter';
+import { PortFirewall } from '../iptables-extension/firewall';
 
 const log = getLogger('daemon');
 
@@ -37,6 +38,16 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     onEvents: (events) => wiring?.onEvents(events),
   });
   const ports = new PortAllocator(engine, config.portMin, config.portMax);
+  let firewall: PortFirewall | null = null;
+  if (config.iptablesChain) {
+    try {
+      firewall = PortFirewall.start(config.iptablesChain);
+    } catch (e) {
+      engine.close();
+      throw new Error(`--iptables-chain: ${(e as Error).message}`);
+    }
+    ports.listener = firewall;
+  }
   wiring = new MediaWiring(engine, ports, config.endpointLearning, graphOptions(config));
   wiring.recordEgress = config.recordEgress;
   let server: NgServer | null = null;
@@ -142,6 +153,8 @@ export async function startDaemon(config: Config): Promise<Daemon> {
       // Calls recorded until now leave complete metadata files.
       await recordings.flush();
       engine.close();
+      // The chain is emptied last: no media port of this daemon is open any more.
+      await firewall?.stop();
     },
   };
 }

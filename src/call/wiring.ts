@@ -124,7 +124,7 @@ export class MediaWiring {
     const addrs = m.iface.addresses.map((a) => ({ family: a.family, address: a.address }));
     let pair: PortPair;
     try {
-      pair = this.ports.allocatePair(addrs, { group: m.monologue.call.group });
+      pair = this.ports.allocatePair(addrs, { group: m.monologue.call.group }, m.monologue.call.callId);
     } catch (err) {
       // The reference's wording, which proxy scripts match on.
       if (err instanceof PortsExhaustedError) throw new NgError(err.message, 'ERR_NO_PORTS');

@@ -151,7 +151,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   // In-kernel forwarding and firewall.
   { name: 'table', short: 't', type: 'int', arg: 'INT', default: -1, defaultText: '-1 (no kernel forwarding)', help: 'Kernel forwarding table to use; negative keeps all media in user space', status: 'supported', group: 'kernel' },
   { name: 'no-fallback', short: 'F', type: 'bool', default: false, help: 'Fail to start when kernel forwarding is unavailable', status: 'supported', group: 'kernel' },
-  { name: 'iptables-chain', type: 'string', arg: 'STRING', default: null, help: 'Manage ACCEPT rules for open media ports in this existing iptables chain', status: 'unsupported', group: 'kernel' },
+  { name: 'iptables-chain', type: 'string', arg: 'STRING', default: null, help: 'Manage ACCEPT rules for open media ports in this existing iptables chain', status: 'supported', group: 'kernel' },
 
   // Logging.
   { name: 'log-level', short: 'L', type: 'int', arg: 'INT', default: 6, help: 'Highest syslog level logged, 0 (emerg) to 7 (debug)', status: 'supported', group: 'logging' },

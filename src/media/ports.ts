@@ -63,6 +63,13 @@ export interface PortAllocatorOptions {
 interface Held {
   pair: PortPair;
   keys: string[];
+  addrs: LocalAddressSpec[];
+}
+
+/** Told of every pair bound and released (the --iptables-chain rules). Must not block. */
+export interface PortPairListener {
+  openPair(addrs: readonly LocalAddressSpec[], port: number, label: string): void;
+  closePair(addrs: readonly LocalAddressSpec[], port: number): void;
 }
 
 /** The engine calls the allocator needs. */
@@ -79,6 +86,8 @@ export class PortAllocator {
   private readonly freeList: number[] = [];
   private readonly inFreeList = new Set<number>();
   private cursor = 0;
+  /** Sees each pair's addresses and RTP port on binding and release. */
+  listener: PortPairListener | null = null;
 
   constructor(engine: StreamOpener, opts?: PortAllocatorOptions);
   constructor(engine: StreamOpener, min: number, max: number);
@@ -100,9 +109,9 @@ export class PortAllocator {
    * Binds an RTP/RTCP pair on every address in addrs and returns the two
    * stream ids. Throws PortsExhaustedError when no pair is free, and rethrows
    * other bind errors (an address that is not local, ...). Leaves nothing bound
-   * on failure.
+   * on failure. label (the call id) is passed on to the listener.
    */
-  allocatePair(addrs: LocalAddressSpec[], opts: OpenStreamOptions = {}): PortPair {
+  allocatePair(addrs: LocalAddressSpec[], opts: OpenStreamOptions = {}, label = ''): PortPair {
     if (addrs.length === 0) throw new EngineError('EINVAL', 'no local address to allocate media ports on');
     const keys = addrs.map((a) => `${a.family}/${a.address}`);
     const maps = keys.map((k) => this.bitmap(k));
@@ -133,8 +142,9 @@ export class PortAllocator {
             m[port] = 1;
             m[port + 1] = 1;
           }
-          this.held.set(pair.rtp, { pair, keys });
+          this.held.set(pair.rtp, { pair, keys, addrs });
           this.cursor = port + 2;
+          this.listener?.openPair(addrs, port, label);
           return pair;
         }
       }
@@ -151,6 +161,7 @@ export class PortAllocator {
     if (!h || h.pair.rtcp !== pair.rtcp) return;
     this.held.delete(pair.rtp);
     this.engine.closeStreams([h.pair.rtp, h.pair.rtcp]);
+    this.listener?.closePair(h.addrs, h.pair.port);
     for (const k of h.keys) {
       const m = this.bitmap(k);
       m[h.pair.port] = 0;

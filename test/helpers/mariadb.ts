@@ -9,20 +9,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { freeUdpTcpPort } from './ports';
 import { ManagedProcess } from './process';
+import { findOnPath } from '../../iptables-extension/backend';
 
 const BIN_DIRS = ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'];
 
 function findBin(name: string): string | null {
-  for (const dir of BIN_DIRS) {
-    const p = path.join(dir, name);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      /* next */
-    }
-  }
-  return null;
+  return findOnPath(name, BIN_DIRS.join(':'));
 }
 
 /** Why a MariaDB server cannot be started here, or null when it can. */

@@ -295,8 +295,8 @@ describe('validation', () => {
   });
 
   it('lists options that are accepted but not supported yet', () => {
-    const c = load([...BASE, '--listen-cli=9900', '--recording-dir=/tmp', '--iptables-chain=rtpe', '--timeout=5']);
-    assert.deepEqual(c.unsupportedOptions, ['listen-cli', 'iptables-chain']);
+    const c = load([...BASE, '--listen-cli=9900', '--recording-dir=/tmp', '--listen-http=127.0.0.1:9902', '--timeout=5']);
+    assert.deepEqual(c.unsupportedOptions, ['listen-cli', 'listen-http']);
   });
 
   it('parses Redis endpoints with an optional password, also from the environment', () => {
