@@ -11,12 +11,11 @@
 // everything is local to the namespace, on lo) that send numbered RTP and
 // record what they receive.
 //
-// Namespaces are created and deleted with `ip netns` (createNetns /
-// deleteNetns); a test deletes every namespace it creates in after().
+// Namespaces come from test/helpers/netns.ts.
 
-import { execFileSync } from 'child_process';
 import * as dgram from 'dgram';
 import * as readline from 'readline';
+import type { TestNetns } from './netns';
 import { ManagedProcess } from './process';
 
 /** What a peer received: RTP sequence number, source, and whether the payload is the one sent. */
@@ -53,38 +52,9 @@ export function arrival(msg: Buffer, rinfo: dgram.RemoteInfo): Arrival {
   return { seq, pt: msg.length >= 2 ? msg[1] & 0x7f : -1, address: rinfo.address, port: rinfo.port, intact };
 }
 
-export function ipCommand(args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** Runs a command inside a namespace; returns its stdout. */
-export function inNetns(ns: string, cmd: string[]): string {
-  return execFileSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/**
- * Creates a namespace with lo up; with forwarding, IP forwarding on (the
- * forwarder then lets the routing table choose the egress).
- */
-export function createNetns(ns: string, forwarding = false): void {
-  ipCommand(['netns', 'add', ns]);
-  ipCommand(['-n', ns, 'link', 'set', 'lo', 'up']);
-  const on = forwarding ? 1 : 0;
-  inNetns(ns, ['sysctl', '-qw', `net.ipv4.conf.all.forwarding=${on}`, `net.ipv6.conf.all.forwarding=${on}`]);
-}
-
-/** Deletes a namespace (and the veth pairs with an end in it); ignores one that is gone. */
-export function deleteNetns(ns: string): void {
-  try {
-    ipCommand(['netns', 'del', ns]);
-  } catch {
-    /* already gone */
-  }
-}
-
 /** The tc filters on an interface's ingress in a namespace, as `tc` prints them. */
-export function ingressFilters(ns: string, dev: string): string {
-  return inNetns(ns, ['tc', 'filter', 'show', 'dev', dev, 'ingress']);
+export function ingressFilters(ns: TestNetns, dev: string): string {
+  return ns.exec('tc', ['filter', 'show', 'dev', dev, 'ingress']);
 }
 
 /** The engine child process, seen from the test. */
@@ -93,7 +63,7 @@ export class NetnsEngine {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   readonly proc: ManagedProcess;
 
-  /** prefix: a command the child runs under (e.g. capsh dropping capabilities). */
+  /** ns: the namespace's name; prefix: a command the child runs under (e.g. capsh dropping capabilities). */
   constructor(readonly ns: string, prefix: string[] = []) {
     const script = __filename;
     const cmd = [...prefix, process.execPath, script];

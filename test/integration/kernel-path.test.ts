@@ -14,12 +14,10 @@ import { execFileSync } from 'child_process';
 import * as dgram from 'dgram';
 import * as fs from 'fs';
 import type { StreamConfig, StreamStats } from '../../src/media/engine';
-import {
-  Arrival, arrival, createNetns, deleteNetns, inNetns, ingressFilters, ipCommand, NetnsEngine, testRtp,
-} from '../helpers/netns-engine';
+import { Arrival, arrival, ingressFilters, NetnsEngine, testRtp } from '../helpers/netns-engine';
+import { createNetns, type TestNetns } from '../helpers/netns';
 import { ManagedProcess, sleep } from '../helpers/process';
 
-const TAG = `kt${process.pid % 100000}`;
 // bpffs is shared by all namespaces: a table per test run keeps the pins apart.
 const TABLE = 1000 + (process.pid % 20000);
 const PIN_DIR = `/sys/fs/bpf/rtpengine-ts/table-${TABLE}`;
@@ -62,29 +60,29 @@ function unsupported(): string | null {
   return null;
 }
 
-/** A namespace with an engine in it; every one made here is stopped and deleted in after(). */
+/** Namespaces with engines in them; every one made here is stopped and deleted after each test. */
 class Lab {
-  private readonly namespaces: string[] = [];
+  private readonly namespaces: TestNetns[] = [];
   private readonly engines: NetnsEngine[] = [];
-  private n = 0;
 
-  netns(forwarding = false): string {
-    const ns = `${TAG}-${++this.n}`;
-    deleteNetns(ns);
-    createNetns(ns, forwarding);
+  /** A namespace with lo up, `links` veth pairs towards this process and IP forwarding on or off. */
+  netns(forwarding = false, links = 0): TestNetns {
+    const ns = createNetns({ links });
     this.namespaces.push(ns);
+    const on = forwarding ? 1 : 0;
+    ns.exec('sysctl', ['-qw', `net.ipv4.conf.all.forwarding=${on}`, `net.ipv6.conf.all.forwarding=${on}`]);
     return ns;
   }
 
-  engine(ns: string, prefix: string[] = []): NetnsEngine {
-    const e = new NetnsEngine(ns, prefix);
+  engine(ns: TestNetns, prefix: string[] = []): NetnsEngine {
+    const e = new NetnsEngine(ns.name, prefix);
     this.engines.push(e);
     return e;
   }
 
   async cleanUp(): Promise<void> {
     await Promise.all(this.engines.splice(0).map((e) => e.stop()));
-    for (const ns of this.namespaces.splice(0)) deleteNetns(ns);
+    for (const ns of this.namespaces.splice(0)) ns.remove();
   }
 }
 
@@ -345,7 +343,7 @@ describe('in-kernel forwarding (eBPF, tc ingress)', function () {
       assert.equal(await e.call('kernelOpen', TABLE, ['lo']), null);
       // Node cannot read the TOS byte of a datagram: a small Python receiver can.
       const tosPort = 31000;
-      const rx = new ManagedProcess('nsenter', [`--net=/run/netns/${ns}`, 'python3', '-c', tosReceiver(family, host, tosPort, 20)]);
+      const rx = new ManagedProcess('nsenter', [`--net=/run/netns/${ns.name}`, 'python3', '-c', tosReceiver(family, host, tosPort, 20)]);
       try {
         const a = await e.call<number>('open', family, host, 30000);
         const b = await e.call<number>('open', family, host, 30002);
@@ -390,24 +388,13 @@ describe('in-kernel forwarding (eBPF, tc ingress)', function () {
   for (const forwarding of [false, true]) {
     it(`between hosts, IP forwarding ${forwarding ? 'on (routing table)' : 'off (the rule\'s egress)'}: packets come in on one veth and leave through another with valid checksums`, async () => {
       // Test process (peers A and B) --veth-- namespace (engine) --veth-- test process.
-      const ns = lab.netns(forwarding);
-      const p = `${TAG}${forwarding ? 'f' : 'n'}`;
-      const nets = [
-        { outer: `${p}a0`, inner: `${p}a1`, peer: '10.201.1.1', proxy: '10.201.1.2' },
-        { outer: `${p}b0`, inner: `${p}b1`, peer: '10.201.2.1', proxy: '10.201.2.2' },
-      ];
-      for (const n of nets) {
-        ipCommand(['link', 'add', n.outer, 'type', 'veth', 'peer', 'name', n.inner, 'netns', ns]);
-        ipCommand(['addr', 'add', `${n.peer}/24`, 'dev', n.outer]);
-        ipCommand(['link', 'set', n.outer, 'up']);
-        ipCommand(['-n', ns, 'addr', 'add', `${n.proxy}/24`, 'dev', n.inner]);
-        ipCommand(['-n', ns, 'link', 'set', n.inner, 'up']);
-      }
+      const ns = lab.netns(forwarding, 2);
+      const nets = ns.links.map((l) => ({ outer: l.hostIf, inner: l.nsIf, peer: l.hostAddr4, proxy: l.nsAddr4 }));
       // No checksum offload on the path: A's packets carry a full checksum, the
       // forwarder must update it, and B's kernel verifies it (a bad one is dropped).
-      setChecksumOffload(nets[0].outer, 'tx', false);
-      setChecksumOffloadIn(ns, nets[0].inner, 'rx', false);
-      setChecksumOffload(nets[1].outer, 'rx', false);
+      setChecksumOffload(null, nets[0].outer, 'tx', false);
+      setChecksumOffload(ns, nets[0].inner, 'rx', false);
+      setChecksumOffload(null, nets[1].outer, 'rx', false);
       const csumErrorsBefore = udpInCsumErrors();
 
       const e = lab.engine(ns);
@@ -459,7 +446,7 @@ describe('in-kernel forwarding (eBPF, tc ingress)', function () {
     const why = await e.call<string | null>('kernelOpen', TABLE, ['lo', 'nosuch0']);
     assert.match(String(why), /kernel forwarding unavailable: interface 'nosuch0'/);
     assert.doesNotMatch(ingressFilters(ns, 'lo'), /bpf/);
-    ipCommand(['-n', ns, 'tuntap', 'add', 'dev', 'ktun0', 'mode', 'tun']);
+    ns.exec('ip', ['tuntap', 'add', 'dev', 'ktun0', 'mode', 'tun']);
     const why2 = await e.call<string | null>('kernelOpen', TABLE, ['lo', 'ktun0']);
     assert.match(String(why2), /kernel forwarding unavailable: interface 'ktun0' has no Ethernet header/);
     assert.doesNotMatch(ingressFilters(ns, 'lo'), /bpf/);
@@ -544,13 +531,14 @@ function tosReceiver(family: 4 | 6, host: string, port: number, n: number): stri
 const ETHTOOL_SRXCSUM = 0x15;
 const ETHTOOL_STXCSUM = 0x17;
 
-/** Turns rx or tx checksum offload of a device on or off (the ETHTOOL ioctl; ethtool itself may be absent). */
-function setChecksumOffload(dev: string, dir: 'rx' | 'tx', on: boolean): void {
-  execFileSync('python3', ['-c', ethtoolScript(dev, dir === 'rx' ? ETHTOOL_SRXCSUM : ETHTOOL_STXCSUM, on)]);
-}
-
-function setChecksumOffloadIn(ns: string, dev: string, dir: 'rx' | 'tx', on: boolean): void {
-  inNetns(ns, ['python3', '-c', ethtoolScript(dev, dir === 'rx' ? ETHTOOL_SRXCSUM : ETHTOOL_STXCSUM, on)]);
+/**
+ * Turns rx or tx checksum offload of a device (in ns, or in this process's
+ * namespace) on or off, with the ETHTOOL ioctl: ethtool itself may be absent.
+ */
+function setChecksumOffload(ns: TestNetns | null, dev: string, dir: 'rx' | 'tx', on: boolean): void {
+  const script = ethtoolScript(dev, dir === 'rx' ? ETHTOOL_SRXCSUM : ETHTOOL_STXCSUM, on);
+  if (ns) ns.exec('python3', ['-c', script]);
+  else execFileSync('python3', ['-c', script]);
 }
 
 function ethtoolScript(dev: string, cmd: number, on: boolean): string {
