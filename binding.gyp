@@ -6,6 +6,8 @@
         "native/addon.cc",
         "native/dtmf_events.cc",
         "native/engine.cc",
+        "native/kernel.cc",
+        "native/kernel_flows.cc",
         "native/learning.cc",
         "native/recorder.cc",
         "native/relay.cc",
@@ -40,7 +42,19 @@
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "<!@(pkg-config --cflags libavcodec libavformat libavutil libswresample libmariadb)"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++14"],
       "ldflags": ["-pthread"],
-      "libraries": ["<!@(pkg-config --libs libavcodec libavformat libavutil libswresample opus libbcg729 spandsp libmariadb)", "-lcrypto"]
+      "libraries": ["<!@(pkg-config --libs libavcodec libavformat libavutil libswresample opus libbcg729 spandsp libmariadb libbpf)", "-lcrypto"]
+    },
+    {
+      "target_name": "rtpengine_fwd_bpf",
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "compile_bpf",
+          "inputs": ["kernel-module/rtpengine_fwd.bpf.c", "kernel-module/flow.h", "kernel-module/build.sh"],
+          "outputs": ["<(PRODUCT_DIR)/rtpengine_fwd.bpf.o"],
+          "action": ["sh", "kernel-module/build.sh", "kernel-module/rtpengine_fwd.bpf.c", "<(PRODUCT_DIR)/rtpengine_fwd.bpf.o"]
+        }
+      ]
     }
   ]
 }

@@ -21,6 +21,11 @@
 //                             telephone-event types of the stream's clockRates)
 //   openRecording(recording, path, eth): void   closeRecording(recording): void
 //   recordedPackets(recording): number   recordingDrops(): number
+//   kernelOpen(table, ifnames: string[]): string | null
+//                            (loads and attaches the in-kernel forwarder;
+//                             null, or why it is unavailable: kernel.h)
+//   setKernel(id, allowed): void   (the stream may be forwarded in the kernel;
+//                                   its engine thread decides when: kernel_flows.h)
 //   close(): void
 // The calls every offer, answer and delete makes (open, configure, stats) pass
 // their numbers through `io`, a Float64Array shared with JavaScript and read in
@@ -85,6 +90,8 @@ enum StatsSlot : uint32_t {
   kFramesDecoded,
   kFramesEncoded,
   kTranscodeErrors,
+  kKernelized,     // 1 while the stream's flows are in the kernel's table
+  kKernelPackets,  // of kPackets, those the kernel forwarded
   kStatsSlots,
 };
 constexpr uint32_t kIoSlots = kCfgRates + 2 * kMaxClockRates;
@@ -429,6 +436,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::CloseRecording>("closeRecording"),
                            InstanceMethod<&EngineWrap::RecordedPackets>("recordedPackets"),
                            InstanceMethod<&EngineWrap::RecordingDrops>("recordingDrops"),
+                           InstanceMethod<&EngineWrap::KernelOpen>("kernelOpen"),
+                           InstanceMethod<&EngineWrap::SetKernel>("setKernel"),
                            InstanceMethod<&EngineWrap::Close>("close"),
                        });
   }
@@ -598,6 +607,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     out[kFramesDecoded] = static_cast<double>(s.framesDecoded);
     out[kFramesEncoded] = static_cast<double>(s.framesEncoded);
     out[kTranscodeErrors] = static_cast<double>(s.transcodeErrors);
+    out[kKernelized] = s.kernelized ? 1 : 0;
+    out[kKernelPackets] = static_cast<double>(s.kernelPackets);
     if (!s.endpoint.valid()) return env.Null();
     return Napi::String::New(env, s.endpoint.host());
   }
@@ -743,6 +754,42 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
   Napi::Value RecordingDrops(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), engine_ ? static_cast<double>(engine_->recordingDrops()) : 0);
+  }
+
+  Napi::Value KernelOpen(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!usable(env)) return env.Undefined();
+    int64_t table;
+    if (info.Length() < 2 || !info[1].IsArray()) {
+      throwError(env, "EINVAL", "kernelOpen expects a table number and an array of interface names");
+      return env.Undefined();
+    }
+    if (!readIntArg(env, info[0], "table", 0, 0x7fffffff, table)) return env.Undefined();
+    Napi::Array arr = info[1].As<Napi::Array>();
+    std::vector<std::string> ifnames;
+    for (uint32_t i = 0; i < arr.Length() && i < 256; i++) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsString()) {
+        throwError(env, "EINVAL", "kernelOpen: interface names must be strings");
+        return env.Undefined();
+      }
+      ifnames.push_back(v.As<Napi::String>().Utf8Value());
+    }
+    std::string err = engine_->kernelOpen(static_cast<int>(table), ifnames);
+    if (err.empty()) return env.Null();
+    return Napi::String::New(env, err);
+  }
+
+  Napi::Value SetKernel(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id;
+    if (info.Length() < 2 || !readId(env, info[0], id)) {
+      if (info.Length() < 2) throwError(env, "EINVAL", "setKernel expects an id and a boolean");
+      return env.Undefined();
+    }
+    if (!usable(env)) return env.Undefined();
+    throwIfFailed(env, engine_->setKernel(id, info[1].ToBoolean().Value()));
+    return env.Undefined();
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

@@ -162,6 +162,7 @@ Status Engine::configure(uint32_t id, const ConfigSpec& spec) {
     }
   }
   s.configure(std::move(cfg), monotonicMs(), opts_.learningDelayMs);
+  kernelRecheck(it->second);
   return Status{};
 }
 
@@ -170,6 +171,7 @@ Status Engine::play(uint32_t id, std::shared_ptr<player::Player> p, bool queue) 
   if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
   Status usable = checkUsable(it->second->worker);
   if (!usable.ok()) return usable;
+  kernelPullBack(*it->second);
   workers_[it->second->worker]->play(it->second, std::move(p), queue);
   return Status();
 }
@@ -179,6 +181,7 @@ Status Engine::setAudioPlayer(uint32_t id, std::shared_ptr<player::AudioPlayer> 
   if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
   Status usable = checkUsable(it->second->worker);
   if (!usable.ok()) return usable;
+  kernelPullBack(*it->second);
   workers_[it->second->worker]->setAudioPlayer(it->second, std::move(a));
   return Status();
 }
@@ -191,11 +194,19 @@ void Engine::closeStreams(const uint32_t* ids, size_t n) {
     if (it == streams_.end()) continue;
     std::shared_ptr<Stream> s = std::move(it->second);
     streams_.erase(it);
-    closedTotals_.packets += s->counters.packets.load(std::memory_order_relaxed);
-    closedTotals_.bytes += s->counters.bytes.load(std::memory_order_relaxed);
-    closedTotals_.errors += s->counters.errors.load(std::memory_order_relaxed);
-    // From here on the packet path drops what reaches the stream.
+    // From here on the packet path drops what reaches the stream, and its
+    // engine thread installs no flow for it.
     s->closed.store(true, std::memory_order_relaxed);
+    // Its flows go now, their last counts with them, and so do those that
+    // send from its socket.
+    if (kernelIsOpen()) {
+      kernelPullBack(*s);
+      rtpe::kernelPullBackFeeders(*kernel_, *s);
+    }
+    const StreamCounters& c = s->counters;
+    closedTotals_.packets += c.packets.load(std::memory_order_relaxed) + c.kernelPackets.load(std::memory_order_relaxed);
+    closedTotals_.bytes += c.bytes.load(std::memory_order_relaxed) + c.kernelBytes.load(std::memory_order_relaxed);
+    closedTotals_.errors += c.errors.load(std::memory_order_relaxed);
     if (s->worker < workers_.size()) doomed[s->worker].push_back(std::move(s));
     else s->retire();
     ++closesSinceSweep_;
@@ -220,8 +231,8 @@ Engine::Totals Engine::totals() const {
   Totals t = closedTotals_;
   for (const auto& kv : streams_) {
     const StreamCounters& c = kv.second->counters;
-    t.packets += c.packets.load(std::memory_order_relaxed);
-    t.bytes += c.bytes.load(std::memory_order_relaxed);
+    t.packets += c.packets.load(std::memory_order_relaxed) + c.kernelPackets.load(std::memory_order_relaxed);
+    t.bytes += c.bytes.load(std::memory_order_relaxed) + c.kernelBytes.load(std::memory_order_relaxed);
     t.errors += c.errors.load(std::memory_order_relaxed);
   }
   return t;
@@ -238,6 +249,7 @@ void Engine::ssrcStats(unsigned group, std::vector<SsrcSnapshot>& out) {
 Status Engine::lastPacket(uint32_t id, int64_t& ms) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
+  kernelFold(*it->second);
   ms = it->second->counters.lastPacketMs.load(std::memory_order_relaxed);
   return Status{};
 }
@@ -245,7 +257,49 @@ Status Engine::lastPacket(uint32_t id, int64_t& ms) {
 Status Engine::snapshot(uint32_t id, StreamSnapshot& out) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
+  kernelFold(*it->second);
   it->second->snapshot(out);
+  return Status{};
+}
+
+void Engine::kernelPullBack(Stream& s) {
+  if (kernelIsOpen() && s.kernel.active.load(std::memory_order_relaxed)) rtpe::kernelRemove(*kernel_, s);
+}
+
+void Engine::kernelRecheck(const std::shared_ptr<Stream>& s) {
+  if (!kernelIsOpen()) return;
+  // What changed applies to user space from now on: its flows go at once,
+  // and the engine thread puts them back if the stream still qualifies
+  // (and rewrites the flows of the streams it is the sink of).
+  kernelPullBack(*s);
+  rtpe::kernelPullBackFeeders(*kernel_, *s);
+  workers_[s->worker]->kernelCheck(s);
+}
+
+void Engine::kernelFold(Stream& s) {
+  if (kernelIsOpen() && s.kernel.active.load(std::memory_order_relaxed)) rtpe::kernelFold(*kernel_, s);
+}
+
+std::string Engine::kernelOpen(int table, const std::vector<std::string>& ifnames) {
+  if (stopped_ || !started_) return "kernel forwarding unavailable: the media engine is closed";
+  if (kernelIsOpen()) return "";
+  std::unique_ptr<KernelPath> k(new KernelPath());
+  std::string err = k->open(table, ifnames);
+  if (!err.empty()) return err;
+  kernel_ = std::move(k);
+  for (auto& w : workers_) w->setKernelPath(kernel_.get());
+  // Streams allowed before the kernel path opened get their flows now.
+  for (auto& kv : streams_) {
+    if (kv.second->kernel.allowed.load(std::memory_order_relaxed)) workers_[kv.second->worker]->kernelCheck(kv.second);
+  }
+  return "";
+}
+
+Status Engine::setKernel(uint32_t id, bool allowed) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
+  it->second->kernel.allowed.store(allowed, std::memory_order_relaxed);
+  if (kernelIsOpen()) workers_[it->second->worker]->kernelCheck(it->second);
   return Status{};
 }
 
@@ -253,6 +307,7 @@ Status Engine::setControl(uint32_t id, const MediaControl& c) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
   it->second->setControl(c);
+  kernelRecheck(it->second);
   return Status{};
 }
 
@@ -281,6 +336,8 @@ void Engine::stop() {
   // The threads are gone: nothing reads the sockets any more.
   for (auto& kv : streams_) kv.second->retire();
   streams_.clear();
+  // The filters go, and the table with them.
+  if (kernel_) kernel_->close();
 }
 
 }  // namespace rtpe

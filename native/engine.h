@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "event.h"
+#include "kernel.h"
 #include "learning.h"
 #include "recorder.h"
 #include "ssrc.h"
@@ -125,6 +126,17 @@ class Engine {
   };
   Totals totals() const;
 
+  // In-kernel forwarding (kernel.h, kernel_flows.h). kernelOpen loads and
+  // attaches the forwarder for table on the named interfaces; it returns an
+  // empty string, or why the kernel path is unavailable (nothing is left
+  // attached then). Opening again once open does nothing.
+  std::string kernelOpen(int table, const std::vector<std::string>& ifnames);
+  bool kernelIsOpen() const { return kernel_ && kernel_->isOpen(); }
+  // Says whether a stream may be forwarded in the kernel; its engine thread
+  // decides whether it is (kernel_flows.h). Without an open kernel path the
+  // flag is kept and has no effect. ENOENT for an unknown stream.
+  Status setKernel(uint32_t id, bool allowed);
+
   // Stops the threads and closes every stream. Idempotent.
   void stop();
   bool stopped() const { return stopped_; }
@@ -135,8 +147,19 @@ class Engine {
   // false if none was pending.
   bool settleRemovals();
 
+  // Folds the kernel's counters of a stream into its own (no-op without
+  // flows).
+  void kernelFold(Stream& s);
+  // Removes a stream's flows now, before a change that may need user space
+  // applies; its engine thread reinstalls them if they still qualify.
+  void kernelPullBack(Stream& s);
+  // After a configuration change: pulls the stream back and has its engine
+  // thread re-evaluate it and the streams it is the sink of.
+  void kernelRecheck(const std::shared_ptr<Stream>& s);
+
   Options opts_;
   EventSink sink_;
+  std::unique_ptr<KernelPath> kernel_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Recorder> recorder_;
   std::unordered_map<uint32_t, std::shared_ptr<Stream>> streams_;

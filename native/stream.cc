@@ -50,12 +50,15 @@ void Stream::setControl(const MediaControl& c) {
 }
 
 void Stream::snapshot(StreamSnapshot& out) {
-  out.packets = counters.packets.load(std::memory_order_relaxed);
-  out.bytes = counters.bytes.load(std::memory_order_relaxed);
+  out.kernelPackets = counters.kernelPackets.load(std::memory_order_relaxed);
+  out.kernelized = kernel.active.load(std::memory_order_relaxed);
+  out.packets = counters.packets.load(std::memory_order_relaxed) + out.kernelPackets;
+  out.bytes = counters.bytes.load(std::memory_order_relaxed) + counters.kernelBytes.load(std::memory_order_relaxed);
   out.errors = counters.errors.load(std::memory_order_relaxed);
   out.dropped = counters.dropped.load(std::memory_order_relaxed);
-  out.packetsOut = counters.packetsOut.load(std::memory_order_relaxed);
-  out.bytesOut = counters.bytesOut.load(std::memory_order_relaxed);
+  out.packetsOut = counters.packetsOut.load(std::memory_order_relaxed) +
+                   counters.kernelPacketsOut.load(std::memory_order_relaxed);
+  out.bytesOut = counters.bytesOut.load(std::memory_order_relaxed) + counters.kernelBytesOut.load(std::memory_order_relaxed);
   out.lastPacketMs = counters.lastPacketMs.load(std::memory_order_relaxed);
   out.haveSsrc = track.haveSsrc.load(std::memory_order_relaxed);
   out.ssrc = track.ssrc.load(std::memory_order_relaxed);
@@ -137,6 +140,13 @@ void Stream::retire() {
   hot.sink.reset();
   hot.rtcpSink.reset();
   hot.codecs.reset();
+  std::shared_ptr<Stream> kernelOut;
+  {
+    // Its flows were removed when it was closed; the sink they sent for is
+    // let go of here (breaking a possible cycle).
+    std::lock_guard<std::mutex> lock(kernel.mu);
+    kernelOut.swap(kernel.out);
+  }
   // The references taken out above are dropped here, outside the lock, in case
   // they were the last ones.
 }

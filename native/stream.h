@@ -26,6 +26,7 @@
 
 #include "codec/route.h"
 #include "dtmf_events.h"
+#include "kernel_flows.h"
 #include "learning.h"
 #include "player/audio_player.h"
 #include "player/player.h"
@@ -51,6 +52,12 @@ struct StreamCounters {
   std::atomic<uint64_t> framesDecoded{0};
   std::atomic<uint64_t> framesEncoded{0};
   std::atomic<uint64_t> transcodeErrors{0};  // malformed or undecodable payloads
+  // What the kernel forwarded for this stream (kernel_flows.h), folded in as
+  // deltas by whichever thread reads them: atomic adds, not single-writer.
+  std::atomic<uint64_t> kernelPackets{0};     // received and forwarded in the kernel
+  std::atomic<uint64_t> kernelBytes{0};
+  std::atomic<uint64_t> kernelPacketsOut{0};  // sent out of this stream's sockets by the kernel
+  std::atomic<uint64_t> kernelBytesOut{0};
 };
 
 // What the in-call control commands (block/silence media, block DTMF, start
@@ -105,6 +112,8 @@ struct StreamSnapshot {
   int payloadType;        // most frequent RTP payload type, -1 if none
   bool transcoded;        // the codec route transcodes at least one payload type
   uint64_t framesDecoded, framesEncoded, transcodeErrors;
+  bool kernelized;        // its flows are in the kernel's table
+  uint64_t kernelPackets; // of packets, those the kernel forwarded
 };
 
 class Stream {
@@ -131,6 +140,8 @@ class Stream {
   std::atomic<bool> closed{false};
   // Set once the first unexpected socket error has been reported.
   bool errorReported = false;
+  // In-kernel forwarding of this stream (kernel_flows.h).
+  StreamKernel kernel;
 
   // Replaces the configuration. A changed endpoint or learning mode (or the
   // first call) starts learning over; every call restarts the learning window.
@@ -153,6 +164,10 @@ class Stream {
   void sync() {
     if (version_.load(std::memory_order_acquire) != hot.version) syncSlow();
   }
+
+  // Whether signalling changed the configuration since the last sync().
+  // Runs on the engine thread.
+  bool changedSinceSync() const { return version_.load(std::memory_order_acquire) != hot.version; }
 
   // Copies hot.learn to the published view after a Verdict::AcceptChanged.
   // Returns false if a concurrent configure() restarted learning, in which

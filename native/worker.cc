@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -71,26 +72,27 @@ void Worker::remove(std::vector<std::shared_ptr<Stream>>& streams) {
   if (parked_.load(std::memory_order_seq_cst)) wake();
 }
 
-void Worker::play(std::shared_ptr<Stream> stream, std::shared_ptr<player::Player> p, bool queue) {
+void Worker::post(Command c) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!started_ || exited_) return;
-    queue_.push_back(Command{CommandKind::Play, std::move(stream), std::move(p), queue});
+    queue_.push_back(std::move(c));
     posted_++;
     queued_.store(true, std::memory_order_relaxed);
   }
   if (parked_.load(std::memory_order_seq_cst)) wake();
 }
 
+void Worker::play(std::shared_ptr<Stream> stream, std::shared_ptr<player::Player> p, bool queue) {
+  post(Command{CommandKind::Play, std::move(stream), std::move(p), queue});
+}
+
 void Worker::setAudioPlayer(std::shared_ptr<Stream> stream, std::shared_ptr<player::AudioPlayer> a) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!started_ || exited_) return;
-    queue_.push_back(Command{CommandKind::Audio, std::move(stream), nullptr, false, std::move(a)});
-    posted_++;
-    queued_.store(true, std::memory_order_relaxed);
-  }
-  if (parked_.load(std::memory_order_seq_cst)) wake();
+  post(Command{CommandKind::Audio, std::move(stream), nullptr, false, std::move(a)});
+}
+
+void Worker::kernelCheck(std::shared_ptr<Stream> stream) {
+  post(Command{CommandKind::Kernel, std::move(stream), nullptr, false});
 }
 
 bool Worker::settle() {
@@ -156,6 +158,9 @@ void Worker::run() {
     // of this thread transcodes or plays).
     int tick = relay_.msToTick();
     if (tick >= 0 && (timeout < 0 || tick < timeout)) timeout = tick;
+    // In-kernel flows are folded and re-evaluated about once a second.
+    tick = kernel_.enabled() ? kernel_.msToTick(monotonicMs()) : -1;
+    if (tick >= 0 && (timeout < 0 || tick < timeout)) timeout = tick;
     int n = epoll_wait(epfd_, evs, kMaxEvents, timeout);
     parked_.store(false, std::memory_order_relaxed);
     if (n < 0) {
@@ -176,6 +181,7 @@ void Worker::run() {
     relay_.playIfDue();
     relay_.mixIfDue();
     relay_.flush();
+    if (kernel_.enabled()) syncKernel();
     flushEvents();
     if (woken) {
       uint64_t count;
@@ -201,9 +207,16 @@ bool Worker::applyCommands() {
     queued_.store(false, std::memory_order_relaxed);
   }
   bool keepRunning = true;
+  // Streams closed now may be the sinks of kernel flows: those go before the
+  // sockets whose source address and port they borrow.
+  if (kernel_.enabled() &&
+      std::any_of(batch_.begin(), batch_.end(), [](const Command& c) { return c.kind == CommandKind::Remove; })) {
+    kernel_.dropClosedSinks();
+  }
   for (Command& c : batch_) {
     switch (c.kind) {
       case CommandKind::Remove:
+        kernel_.forget(*c.stream);
         relay_.forget(*c.stream);
         c.stream->retire();
         break;
@@ -212,9 +225,14 @@ bool Worker::applyCommands() {
         break;
       case CommandKind::Play:
         if (!c.stream->closed.load(std::memory_order_relaxed)) relay_.setPlayer(*c.stream, std::move(c.player), c.queue);
+        if (c.stream->kernel.watched) kernel_.check(c.stream);
         break;
       case CommandKind::Audio:
         if (!c.stream->closed.load(std::memory_order_relaxed)) relay_.setAudioPlayer(*c.stream, std::move(c.audio));
+        if (c.stream->kernel.watched) kernel_.check(c.stream);
+        break;
+      case CommandKind::Kernel:
+        kernel_.check(c.stream);
         break;
     }
   }
@@ -238,6 +256,14 @@ void Worker::retireLeftovers() {
   queue_.clear();
   exited_ = true;
   cv_.notify_all();
+}
+
+void Worker::syncKernel() {
+  // A learned endpoint may be this stream's or another's sink's.
+  for (const Event& e : events_) {
+    if (e.type == Event::Type::Learned) kernel_.onLearned(e.id);
+  }
+  kernel_.tickIfDue(monotonicMs());
 }
 
 void Worker::flushEvents() {

@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "event.h"
+#include "kernel_flows.h"
 #include "relay.h"
 #include "stream.h"
 
@@ -91,6 +92,14 @@ class Worker {
   // play(). Runs on the JavaScript thread; never blocks (beyond the lock).
   void setAudioPlayer(std::shared_ptr<Stream> stream, std::shared_ptr<player::AudioPlayer> a);
 
+  // Has the engine thread re-evaluate the stream's in-kernel flows
+  // (kernel_flows.h) after JavaScript changed what they depend on. Applied
+  // like play(). Runs on the JavaScript thread; never blocks (beyond the lock).
+  void kernelCheck(std::shared_ptr<Stream> stream);
+  // The kernel table the thread's streams may use; set once, before any
+  // kernelCheck(). Runs on the JavaScript thread.
+  void setKernelPath(KernelPath* k) { kernel_.setPath(k); }
+
   // Waits until every stream queued so far has been retired. Returns false at
   // once if none was pending. Runs on the JavaScript thread; blocks for at most
   // one loop iteration.
@@ -108,7 +117,7 @@ class Worker {
   std::string failure();
 
  private:
-  enum class CommandKind : uint8_t { Remove, Stop, Play, Audio };
+  enum class CommandKind : uint8_t { Remove, Stop, Play, Audio, Kernel };
   struct Command {
     CommandKind kind;
     std::shared_ptr<Stream> stream;
@@ -132,6 +141,11 @@ class Worker {
   // Retires what is still queued once the thread has left its loop.
   void retireLeftovers();
   void flushEvents();
+  // Posts a command for a stream and wakes a parked thread.
+  void post(Command c);
+  // Re-evaluates the in-kernel flows when an endpoint was learned in this
+  // iteration or the tick is due.
+  void syncKernel();
   void fail(int err, const char* what);
 
   const unsigned index_;
@@ -155,6 +169,7 @@ class Worker {
   std::vector<Command> batch_;  // the commands being applied
   std::vector<Event> events_;
   Relay relay_;
+  KernelSync kernel_;
 };
 
 }  // namespace rtpe

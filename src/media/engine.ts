@@ -226,8 +226,10 @@ export interface StreamStats {
   framesEncoded: number;
   /** Malformed RTP or undecodable payloads met by the Transcoders (concealed, never fatal). */
   transcodeErrors: number;
-  /** The stream's RTP is forwarded by the in-kernel path now (see setKernel). */
+  /** The stream's RTP is forwarded in the kernel now (its flows are in the kernel's table). */
   kernelized: boolean;
+  /** Of `packets`, those the kernel forwarded (they never reached the engine's sockets). */
+  kernelPackets: number;
 }
 
 /** One MOS sample, taken from a receiver report (at most one a second per reporting SSRC). */
@@ -356,6 +358,9 @@ interface NativeEngine {
   closeRecording(recording: number): void;
   recordedPackets(recording: number): number;
   recordingDrops(): number;
+  /** null when loaded and attached, else why the kernel path is unavailable. */
+  kernelOpen(table: number, ifnames: string[]): string | null;
+  setKernel(id: number, allowed: boolean): void;
   close(): void;
 }
 
@@ -391,6 +396,7 @@ const STAT_FRAMES_DECODED = 14;
 const STAT_FRAMES_ENCODED = 15;
 const STAT_TRANSCODE_ERRORS = 16;
 const STAT_KERNELIZED = 17;
+const STAT_KERNEL_PACKETS = 18;
 
 /** Learning modes as the engine numbers them (native/learning.h). */
 const LEARNING_CODES: ReadonlyMap<string, number> = new Map([['off', 0], ['immediate', 1], ['delayed', 2], ['heuristic', 3]]);
@@ -650,7 +656,8 @@ export class MediaEngine {
       framesDecoded: f[STAT_FRAMES_DECODED],
       framesEncoded: f[STAT_FRAMES_ENCODED],
       transcodeErrors: f[STAT_TRANSCODE_ERRORS],
-      kernelized: f[STAT_KERNELIZED] === 1,
+      kernelized: f[STAT_KERNELIZED] !== 0,
+      kernelPackets: f[STAT_KERNEL_PACKETS],
     };
   }
 
@@ -768,9 +775,10 @@ export class MediaEngine {
   }
 
   /**
-   * Loads the in-kernel forwarder (kernel-module/) as table `table` and attaches it
-   * to the network interfaces `ifnames`. Returns null when it is in place, else the
-   * reason it is not (nothing is left attached then). close() detaches it.
+   * Loads the in-kernel forwarder (kernel-module/) for `table` and attaches it to
+   * the ingress of each named interface. Returns null when it is in place, else
+   * why not ("kernel forwarding unavailable: ..."); nothing stays attached then.
+   * Opening again once open does nothing. close() detaches it.
    */
   kernelOpen(table: number, ifnames: string[]): string | null {
     if (typeof this.engine.kernelOpen !== 'function') return 'the native engine was built without the in-kernel forwarder';
@@ -782,11 +790,12 @@ export class MediaEngine {
   }
 
   /**
-   * Whether a stream's RTP may be forwarded in the kernel. The engine then keeps its
-   * flows itself: a stream is in the kernel exactly while it is allowed, its
-   * endpoint is confirmed, its sink's endpoint is known (same family), and it needs
-   * no user-space work (codec route, in-call control, playback, audio player);
-   * anything else, and packets from another source, stay in user space.
+   * Says whether a stream may be forwarded in the kernel. Its engine thread then
+   * keeps it there exactly while its endpoint is confirmed, its sink's endpoint is
+   * known and of the same family, and nothing needs user space (codec route, media
+   * control, playback); it falls back by itself and returns when it can. Never
+   * allow an RTCP stream. No effect before kernelOpen() succeeded. Throws
+   * EngineError 'ENOENT' for an unknown stream.
    */
   setKernel(id: number, allowed: boolean): void {
     try {

@@ -45,6 +45,8 @@ export interface StartOptions {
   keepLines?: number;
   /** Called with every line of output (stdout and stderr), e.g. to wait for a log line. */
   onLine?: (line: string) => void;
+  /** Gives the child a stdin pipe (child.stdin) instead of none. */
+  stdin?: boolean;
 }
 
 /** A child process in its own process group. */
@@ -63,7 +65,7 @@ export class ManagedProcess {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       detached: true, // own process group, so that stop() reaches grandchildren too
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     };
     this.child = spawn(command, args, spawnOpts);
     live.add(this);
