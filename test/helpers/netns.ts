@@ -148,3 +148,16 @@ export function createNetns(opts: { links?: number } = {}): TestNetns {
   }
   return ns;
 }
+
+/**
+ * The --interface options of a daemon bridging links 0 and 1 of a namespace:
+ * logical interface `left` on link 0 and `right` on link 1, IPv4 and IPv6 each
+ * (select them with the offer's `direction: ['left', 'right']`).
+ */
+export function bridgeInterfaces(ns: TestNetns): string[] {
+  const [a, b] = ns.links;
+  return [
+    `--interface=left/${a.nsAddr4}`, `--interface=left/${a.nsAddr6}`,
+    `--interface=right/${b.nsAddr4}`, `--interface=right/${b.nsAddr6}`,
+  ];
+}

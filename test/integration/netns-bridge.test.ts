@@ -6,7 +6,7 @@
 
 import { strict as assert } from 'assert';
 import { startDaemon, attachDaemonLogs, type DaemonHandle } from '../helpers/daemon';
-import { createNetns, skipUnlessNetns, type TestNetns } from '../helpers/netns';
+import { bridgeInterfaces, createNetns, skipUnlessNetns, type TestNetns } from '../helpers/netns';
 import { startLiveCall, closeLiveCalls, type LiveCall } from '../helpers/live-call';
 import { parseRtp } from '../helpers/rtp';
 
@@ -20,15 +20,7 @@ describe('a call bridged between two networks (network namespace)', function () 
   before(async function () {
     skipUnlessNetns(this);
     ns = createNetns({ links: 2 });
-    const [a, b] = ns.links;
-    d = await startDaemon({
-      netns: ns,
-      args: [
-        `--interface=left/${a.nsAddr4}`, `--interface=left/${a.nsAddr6}`,
-        `--interface=right/${b.nsAddr4}`, `--interface=right/${b.nsAddr6}`,
-        `--listen-ng=${a.nsAddr4}:2223`, `--listen-tcp-ng=${a.nsAddr4}:2223`,
-      ],
-    });
+    d = await startDaemon({ netns: ns, args: [...bridgeInterfaces(ns)] });
   });
 
   afterEach(() => closeLiveCalls(calls));
