@@ -50,7 +50,7 @@ export interface GenResult {
   wrongPt: number;
   /** Replay mode: received packets with a sequence number not sent yet (the proxy renumbers). */
   seqAhead: number;
-  /** Busy time of the whole machine in the measured window (/proc/stat), seconds; -1 when unknown. */
+  /** Busy time of the whole machine in the measured window (CPUs x wall - idle, /proc/stat), seconds; -1 when unknown. */
   machineBusyS: number;
 }
 

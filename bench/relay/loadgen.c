@@ -411,19 +411,21 @@ static long long listRunNs(const int *pids, int n) {
   return sum;
 }
 
-/* Busy time of the whole machine in seconds (/proc/stat "cpu": user, nice,
- * system, irq, softirq, steal): with the in-kernel path the forwarding work is
- * done in softirq context and charged to no process, so only the machine sees
- * it. -1 when unreadable. */
-static double machineBusySeconds(void) {
+/* Idle time of the whole machine in seconds (/proc/stat "cpu": idle + iowait).
+ * With a tickless idle kernel these are measured at idle entry and exit, not
+ * sampled by the tick, so busy time = CPUs x wall time - idle is exact even
+ * for loads paced by a 1 ms timer (which the tick-sampled user and system
+ * columns alias with). In-kernel forwarding runs in softirq context, charged
+ * to whichever task it interrupts (here mostly the generator): only the
+ * machine as a whole shows its cost. -1 when unreadable. */
+static double machineIdleSeconds(void) {
   FILE *f = fopen("/proc/stat", "r");
   if (!f) return -1;
-  unsigned long long v[8] = {0};
-  int got = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+  unsigned long long v[5] = {0};
+  int got = fscanf(f, "cpu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4]);
   fclose(f);
-  if (got < 8) return -1;
-  /* v: user nice system idle iowait irq softirq steal */
-  return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
+  if (got < 5) return -1;
+  return (double)(v[3] + v[4]) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static double cpuSeconds(void) {
@@ -469,7 +471,7 @@ static void run(unsigned n, unsigned warmupMs, unsigned measureMs, int pid, unsi
   int windowDone = 0;
   long long ticks0 = -1, ticks1 = -1, run0 = -1, run1 = -1, extra0 = 0, extra1 = 0;
   int64_t t0 = 0, t1 = 0;
-  double cpu0 = 0, cpu1 = 0, busy0 = 0, busy1 = 0;
+  double cpu0 = 0, cpu1 = 0, idle0 = 0, idle1 = 0;
   uint64_t maxLagTicks = 0, skippedTicks = 0;
   int64_t drainEnd = 0;
   /* One loop turn per 1 ms tick: send the tick's packets, then read whatever
@@ -518,7 +520,7 @@ static void run(unsigned n, unsigned warmupMs, unsigned measureMs, int pid, unsi
         extra0 = listRunNs(extra, nextra);
         t0 = nowNs(CLOCK_MONOTONIC);
         cpu0 = cpuSeconds();
-        busy0 = machineBusySeconds();
+        idle0 = machineIdleSeconds();
       }
       if (tick == endTicks && !windowDone) break; /* the window ends below, before the tail is sent */
       for (unsigned c = (unsigned)(tick % interval); c < n; c += interval) {
@@ -534,7 +536,7 @@ static void run(unsigned n, unsigned warmupMs, unsigned measureMs, int pid, unsi
       extra1 = listRunNs(extra, nextra);
       t1 = nowNs(CLOCK_MONOTONIC);
       cpu1 = cpuSeconds();
-      busy1 = machineBusySeconds();
+      idle1 = machineIdleSeconds();
       measuring = 0;
       for (unsigned c = 0; c < n; c++) {
         calls[c].winEnd[0] = calls[c].seq[0];
@@ -567,7 +569,7 @@ static void run(unsigned n, unsigned warmupMs, unsigned measureMs, int pid, unsi
          (unsigned long long)recvDir[0], (unsigned long long)recvDir[1], (unsigned long long)sentAll[0],
          (unsigned long long)sentAll[1], (unsigned long long)recvAll[0], (unsigned long long)recvAll[1],
          (unsigned long long)wrongPt, (unsigned long long)seqAhead,
-         (busy0 >= 0 && busy1 >= 0) ? busy1 - busy0 : -1.0);
+         (idle0 >= 0 && idle1 >= 0) ? secs * (double)sysconf(_SC_NPROCESSORS_ONLN) - (idle1 - idle0) : -1.0);
   fflush(stdout);
 }
 
