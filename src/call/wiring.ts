@@ -9,6 +9,7 @@ import { getLogger } from '../log';
 import { PortsExhaustedError, type PortAllocator, type PortPair } from '../media/ports';
 import { NgError } from '../control/errors';
 import type { Call, CallMedia, PacketStream } from './model';
+import { paramBits, type SdesCrypto } from '../crypto/sdes';
 
 type DtmfEngineEvent = Extract<EngineEvent, { type: 'dtmf' }>;
 
@@ -34,6 +35,15 @@ function clockRates(m: CallMedia): PayloadClock[] | undefined {
     }
   }
   return out;
+}
+
+function srtpKeying(c: SdesCrypto | null): { suite: number; key: Buffer; params: number } | null {
+  return c ? { suite: c.suite.id, key: c.key, params: paramBits(c) } : null;
+}
+
+/** Whether the party of a side speaks SRTP with this daemon (in either direction). */
+export function usesSrtp(m: CallMedia): boolean {
+  return m.sdes.recv !== null || m.sdes.send !== null;
 }
 
 /** The byte that fills a silent payload of the codecs the reference silences that way. */
@@ -194,7 +204,10 @@ export class MediaWiring {
   private applyKernel(from: CallMedia): void {
     if (!this.kernel || from.rtp.engineId === null) return;
     const events = this.kernel.dtmfInUserSpace && (clockRates(from) ?? []).some((c) => c.event);
-    this.engine.setKernel(from.rtp.engineId, !events);
+    // SRTP is decrypted and encrypted in user space, on both sides of the m= line.
+    const peer = from.monologue.peer?.medias[from.index];
+    const srtp = usesSrtp(from) || (peer !== undefined && usesSrtp(peer));
+    this.engine.setKernel(from.rtp.engineId, !events && !srtp);
   }
 
   /** The audio player mode of a call: its `audio-player=` key, else --audio-player. */
@@ -292,6 +305,8 @@ export class MediaWiring {
       ice: from.iceUfrag && from.icePwd ? { ufrag: from.iceUfrag, pwd: from.icePwd } : null,
       clockRates: clockRates(from),
       codecs,
+      // SRTP with this side's party: what it sends is decrypted, what it is sent encrypted.
+      srtp: from.sdes.recv || from.sdes.send ? { recv: srtpKeying(from.sdes.recv), send: srtpKeying(from.sdes.send) } : null,
     };
   }
 
