@@ -414,15 +414,15 @@ function negotiateSdes(sm: CallMedia, rm: CallMedia, pm: ParsedMedia, protocol: 
   const toReceiver = isSdesProtocol(protocol);
   if (kind === 'offer') {
     sm.sdes.offered = lines;
-    rm.sdes.ours = toReceiver ? offerCrypto(lines, rm.sdes.ours, flags) : [];
+    rm.sdes.ours = toReceiver ? offerCrypto(lines, rm.sdes.send, flags) : [];
     return rm.sdes.ours.map((c) => formatCryptoLine(c, flags));
   }
   // The answerer: the line it chose among those offered to it.
   if (!isSdesProtocol(pm.desc.protocol) || !acceptAnswer(sm.sdes, lines)) {
-    // It answered without SRTP: nothing of what was offered to it stays.
+    // It answered without SRTP: plain RTP with it. (What was offered to it stays
+    // on record: query shows its first suite, as the reference does.)
     sm.sdes.recv = null;
     sm.sdes.send = null;
-    sm.sdes.ours = [];
   }
   // The offerer: answered with the suite the answerer chose if it can, else its first.
   if (!toReceiver || flags.off) {

@@ -208,7 +208,9 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): MediaSection {
       // An a=ptime stays where it is when this daemon writes none of its own.
       (name === 'ptime' && plan.isRtp === true && !plan.ptime) ||
       // An a=rtcp whose port parses but whose address does not is kept as it is.
-      (name === 'rtcp' && parseRtcp(value) === null && /^\d+ /.test(value));
+      (name === 'rtcp' && parseRtcp(value) === null && /^\d+ /.test(value)) ||
+      // So is an a=crypto too short to be one (no key parameter), as the reference keeps it.
+      (name === 'crypto' && plan.crypto !== undefined && plan.crypto !== null && value.trim().split(/\s+/).length < 3);
     if (MEDIA_OWNED.has(name) && !passThrough) continue;
     out.push(line);
   }

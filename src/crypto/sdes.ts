@@ -84,8 +84,6 @@ export interface SdesFlags {
   no: Set<string>;
   lifetime: boolean;
   pad: boolean;
-  /** Do not add suites of this daemon's own to those an SRTP offerer proposed. */
-  noNew: boolean;
   /** Session parameters switched on and off. */
   on: Set<string>;
   offParams: Set<string>;
@@ -103,7 +101,6 @@ export function sdesFlags(sdes: ReadonlySet<string>, no: readonly string[]): Sde
     no: new Set(no.map((n) => n.toUpperCase())),
     lifetime: sdes.has('lifetime'),
     pad: sdes.has('pad'),
-    noNew: sdes.has('nonew'),
     on,
     offParams,
   };
@@ -167,25 +164,25 @@ export function paramBits(c: SdesCrypto): number {
 }
 
 /**
- * The crypto lines offered to a party: first the suites the offerer proposed
- * (its keys and tags), then every other suite with a key of this daemon's, tags
- * counting on. Keys offered to the party before are kept (a re-offer changes
- * nothing).
+ * The crypto lines offered to a party, as the reference orders them: the line
+ * already agreed with the party, if any (same tag and key: a re-INVITE keeps
+ * it), then the suites the offerer proposed (its keys, tags and session
+ * parameters), then every other suite with a fresh key of this daemon's, tags
+ * counting on from the highest so far.
  */
-export function offerCrypto(offerer: readonly SdesCrypto[], previous: readonly SdesCrypto[], flags: SdesFlags): SdesCrypto[] {
+export function offerCrypto(offerer: readonly SdesCrypto[], agreed: SdesCrypto | null, flags: SdesFlags): SdesCrypto[] {
   if (flags.off) return [];
   const out: SdesCrypto[] = [];
-  const base = offerer[0]?.params ?? [];
+  const has = (suite: SdesSuite): boolean => out.some((o) => o.suite === suite);
+  if (agreed && !flags.no.has(agreed.suite.name) && !offerer.some((c) => c.suite === agreed.suite)) out.push(agreed);
   for (const c of offerer) {
-    if (flags.no.has(c.suite.name) || out.some((o) => o.suite === c.suite)) continue;
+    if (flags.no.has(c.suite.name) || has(c.suite)) continue;
     out.push({ tag: c.tag, suite: c.suite, key: c.key, params: adjustParams(c.params, flags) });
   }
-  if (flags.noNew && offerer.length > 0) return out;
   let tag = out.reduce((m, c) => Math.max(m, c.tag), 0);
   for (const suite of SDES_SUITES) {
-    if (flags.no.has(suite.name) || out.some((o) => o.suite === suite)) continue;
-    const before = previous.find((p) => p.suite === suite && !offerer.some((o) => o.key.equals(p.key)));
-    out.push({ tag: ++tag, suite, key: before?.key ?? randomBytes(suite.keyLength), params: adjustParams(base, flags) });
+    if (flags.no.has(suite.name) || has(suite)) continue;
+    out.push({ tag: ++tag, suite, key: randomBytes(suite.keyLength), params: adjustParams([], flags) });
   }
   return out;
 }
