@@ -39,6 +39,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
   const ports = new PortAllocator(engine, config.portMin, config.portMax);
   wiring = new MediaWiring(engine, ports, config.endpointLearning, graphOptions(config));
   wiring.recordEgress = config.recordEgress;
+  wiring.logSrtpKeys = config.logSrtpKeys;
   let server: NgServer | null = null;
   const dtmf = new DtmfReporter({
     dest: config.dtmfLogDest,

@@ -104,6 +104,9 @@ export class MediaWiring {
   /** --record-egress: recordings hold what is sent instead of what is received. */
   recordEgress = false;
 
+  /** --log-srtp-keys: the SRTP keys of a side are logged at error level instead of debug. */
+  logSrtpKeys = false;
+
   /**
    * The in-kernel path is in place (--table not negative and the forwarder loaded);
    * `dtmfInUserSpace`: key presses are reported, so a side that negotiated
@@ -191,6 +194,7 @@ export class MediaWiring {
     const rtcpEndpoint = from.rtcpMux ? null : from.rtcp.endpoint;
     this.engine.configure(from.rtcp.engineId, this.streamConfig(from, rtcpEndpoint, rtcpTarget, rtcpTarget, null));
     this.applyControl(from);
+    this.logSrtp(from);
     this.applyAudioPlayer(from, to, rtpConfig.codecs ?? null);
     this.applyKernel(from);
   }
@@ -208,6 +212,17 @@ export class MediaWiring {
     const peer = from.monologue.peer?.medias[from.index];
     const srtp = usesSrtp(from) || (peer !== undefined && usesSrtp(peer));
     this.engine.setKernel(from.rtp.engineId, !events && !srtp);
+  }
+
+  /** Logs the SRTP keys in use with a side (debug level, error level with --log-srtp-keys). */
+  private logSrtp(from: CallMedia): void {
+    const { recv, send } = from.sdes;
+    if (!recv && !send) return;
+    const text = (c: SdesCrypto | null): string => (c ? `${c.suite.name} ${c.key.toString('base64')}` : 'none');
+    const msg = `[${from.monologue.call.callId} ${from.rtp.localPort}] SRTP keys of '${from.monologue.tag}' media ${from.index + 1}: ` +
+      `inbound ${text(recv)}, outbound ${text(send)}`;
+    if (this.logSrtpKeys) log.error(msg);
+    else log.debug(msg);
   }
 
   /** The audio player mode of a call: its `audio-player=` key, else --audio-player. */

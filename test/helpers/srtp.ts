@@ -84,6 +84,12 @@ function rtpHeaderLength(p: Buffer): number {
 
 export class SrtpError extends Error {}
 
+export interface SessionParams {
+  encryptRtp?: boolean;
+  encryptRtcp?: boolean;
+  authRtp?: boolean;
+}
+
 /**
  * One direction of one SRTP session (one master key): protects what a test
  * peer sends, or unprotects what it receives. Tracks the rollover counter and
@@ -96,16 +102,32 @@ export class SrtpSession {
   private readonly state = new Map<number, { roc: number; seq: number }>();
   private readonly rtcpIndex = new Map<number, number>();
 
-  constructor(readonly suite: SrtpSuiteSpec, readonly master: Buffer) {
+  /**
+   * opts: the RFC 4568 session parameters UNENCRYPTED_SRTP (encryptRtp false),
+   * UNENCRYPTED_SRTCP (encryptRtcp false), UNAUTHENTICATED_SRTP (authRtp false).
+   */
+  constructor(readonly suite: SrtpSuiteSpec, readonly master: Buffer, readonly opts: SessionParams = {}) {
     if (master.length !== suite.keyBytes + SALT_BYTES) throw new Error(`key of ${master.length} bytes for ${suite.name}`);
     this.rtpKeys = sessionKeys(suite, master, false);
     this.rtcpKeys = sessionKeys(suite, master, true);
   }
 
-  static fromInline(suiteName: string, base64: string): SrtpSession {
+  static fromInline(suiteName: string, base64: string, opts: SessionParams = {}): SrtpSession {
     const suite = TEST_SUITES[suiteName];
     if (!suite) throw new Error(`suite ${suiteName} not in the test implementation`);
-    return new SrtpSession(suite, Buffer.from(base64, 'base64'));
+    return new SrtpSession(suite, Buffer.from(base64, 'base64'), opts);
+  }
+
+  private get rtpTag(): number {
+    return this.opts.authRtp === false ? 0 : this.suite.tagBytes;
+  }
+
+  private get encryptsRtp(): boolean {
+    return this.suite.encrypts && this.opts.encryptRtp !== false;
+  }
+
+  private get encryptsRtcp(): boolean {
+    return this.suite.encrypts && this.opts.encryptRtcp !== false;
   }
 
   /** Sender side: the packet's index is ROC * 2^16 + SEQ, the ROC counting wraps of SEQ. */
@@ -117,7 +139,7 @@ export class SrtpSession {
     else if (seq < st.seq && st.seq - seq > 0x8000) st.roc++;
     st.seq = seq;
     this.state.set(ssrc, st);
-    return this.transformRtp(packet, st.roc, this.suite.tagBytes);
+    return this.transformRtp(packet, st.roc, this.rtpTag);
   }
 
   /** Encrypts and authenticates with a given rollover counter (the RFC's appendix uses this). */
@@ -128,8 +150,9 @@ export class SrtpSession {
     const hl = rtpHeaderLength(packet);
     const index = (BigInt(roc >>> 0) << 16n) | BigInt(seq);
     const payload = packet.subarray(hl);
-    const enc = this.suite.encrypts ? aesCtr(k.enc, cmIv(k.salt, ssrc, index), payload) : Buffer.from(payload);
+    const enc = this.encryptsRtp ? aesCtr(k.enc, cmIv(k.salt, ssrc, index), payload) : Buffer.from(payload);
     const out = Buffer.concat([packet.subarray(0, hl), enc]);
+    if (tagBytes === 0) return out;
     const rocBuf = Buffer.alloc(4);
     rocBuf.writeUInt32BE(roc >>> 0);
     return Buffer.concat([out, hmac(k.auth, [out, rocBuf], tagBytes)]);
@@ -138,7 +161,7 @@ export class SrtpSession {
   /** Receiver side: authenticates, then decrypts. Throws SrtpError on a bad tag. */
   unprotectRtp(packet: Buffer): Buffer {
     const k = this.rtpKeys;
-    const t = this.suite.tagBytes;
+    const t = this.rtpTag;
     if (packet.length < 12 + t) throw new SrtpError('too short');
     const body = packet.subarray(0, packet.length - t);
     const tag = packet.subarray(packet.length - t);
@@ -156,12 +179,12 @@ export class SrtpSession {
     }
     const rocBuf = Buffer.alloc(4);
     rocBuf.writeUInt32BE(roc >>> 0);
-    if (!crypto.timingSafeEqual(hmac(k.auth, [body, rocBuf], t), tag)) throw new SrtpError('authentication failed');
+    if (t > 0 && !crypto.timingSafeEqual(hmac(k.auth, [body, rocBuf], t), tag)) throw new SrtpError('authentication failed');
     if (!st || roc > st.roc || (roc === st.roc && seq > st.seq)) this.state.set(ssrc, { roc, seq });
     const hl = rtpHeaderLength(body);
     const index = (BigInt(roc >>> 0) << 16n) | BigInt(seq);
     const payload = body.subarray(hl);
-    const dec = this.suite.encrypts ? aesCtr(k.enc, cmIv(k.salt, ssrc, index), payload) : Buffer.from(payload);
+    const dec = this.encryptsRtp ? aesCtr(k.enc, cmIv(k.salt, ssrc, index), payload) : Buffer.from(payload);
     return Buffer.concat([body.subarray(0, hl), dec]);
   }
 
@@ -172,9 +195,9 @@ export class SrtpSession {
     const index = ((this.rtcpIndex.get(ssrc) ?? -1) + 1) & 0x7fffffff;
     this.rtcpIndex.set(ssrc, index);
     const rest = packet.subarray(8);
-    const enc = this.suite.encrypts ? aesCtr(k.enc, cmIv(k.salt, ssrc, BigInt(index)), rest) : Buffer.from(rest);
+    const enc = this.encryptsRtcp ? aesCtr(k.enc, cmIv(k.salt, ssrc, BigInt(index)), rest) : Buffer.from(rest);
     const ei = Buffer.alloc(4);
-    ei.writeUInt32BE(((this.suite.encrypts ? 0x80000000 : 0) | index) >>> 0);
+    ei.writeUInt32BE(((this.encryptsRtcp ? 0x80000000 : 0) | index) >>> 0);
     const body = Buffer.concat([packet.subarray(0, 8), enc, ei]);
     return Buffer.concat([body, hmac(k.auth, [body], 10)]);
   }

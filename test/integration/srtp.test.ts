@@ -249,6 +249,42 @@ for (const kind of daemonKinds()) {
       assert.deepEqual(await carry(c.callee, c.caller, sr2, true), sr2);
     });
 
+    it('session parameters UNENCRYPTED_SRTP and UNENCRYPTED_SRTCP: authenticated cleartext both ways, echoed in the answer', async function () {
+      const a = new RawPeer();
+      const b = new RawPeer();
+      await a.open();
+      await b.open();
+      const callId = `srtp-params-${process.pid}-${++seq}`;
+      const key = newInlineKey('AES_CM_128_HMAC_SHA1_80');
+      const params = { encryptRtp: false, encryptRtcp: false };
+      const offer = await d.ng.request({
+        command: 'offer', 'call-id': callId, 'from-tag': 'caller', 'transport-protocol': 'RTP/AVP',
+        sdp: sdpOf(a.port, 'RTP/SAVP', [0], [`crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key} UNENCRYPTED_SRTP UNENCRYPTED_SRTCP`]),
+      });
+      const answer = await d.ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'caller', 'to-tag': 'callee', sdp: sdpOf(b.port, 'RTP/AVP', [0], []) });
+      const line = cryptoLines(String(answer.sdp))[0];
+      assert.equal(line.rest, 'UNENCRYPTED_SRTP UNENCRYPTED_SRTCP');
+      const side = (peer: RawPeer, sdp: string, tx: SrtpSession | null, rx: SrtpSession | null): Side => {
+        const to = mediaEndpoint(sdp);
+        return { peer, to, rtcpTo: { address: to.address, port: rtcpPortOf(sdp) }, tx, rx };
+      };
+      const c: SrtpCall = {
+        callId, offerSdp: '', answerSdp: '',
+        caller: side(a, String(answer.sdp), SrtpSession.fromInline('AES_CM_128_HMAC_SHA1_80', key, params), SrtpSession.fromInline('AES_CM_128_HMAC_SHA1_80', line.key, params)),
+        callee: side(b, String(offer.sdp), null, null),
+      };
+      calls.push(c);
+      const up = rtpPackets(5, 0x4545);
+      assert.deepEqual(await carry(c.caller, c.callee, up), up);
+      const start = a.got.length;
+      const down = rtpPackets(5, 0x5454);
+      assert.deepEqual(await carry(c.callee, c.caller, down), down);
+      // On the wire to the caller: the payload in the clear, followed by the tag.
+      for (let i = 0; i < down.length; i++) assert.deepEqual(a.got[start + i].subarray(0, down[i].length), down[i]);
+      const sr = [buildRtcpSr(0x4545)];
+      assert.deepEqual(await carry(c.caller, c.callee, sr, true), sr);
+    });
+
     it('a sequence number wrap keeps decrypting and encrypting (rollover counter)', async function () {
       const c = await open({ callerSuite: 'AES_CM_128_HMAC_SHA1_80' });
       const up = rtpPackets(12, 0x7777, 0, 0xfffa);
@@ -350,5 +386,36 @@ describe('SDES-SRTP call recording (ours)', function () {
     // What the caller sent encrypted is in the file in the clear; so is what the callee sent.
     for (const p of [...up, ...down]) assert.ok(recorded.some((r) => r.equals(p)), `packet seq ${p.readUInt16BE(2)} recorded in the clear`);
     assert.equal(recorded.length, up.length + down.length);
+  });
+});
+
+describe('--log-srtp-keys (ours)', function () {
+  this.timeout(30000);
+  let d: DaemonHandle;
+  let c: SrtpCall | null = null;
+
+  before(async function () {
+    // Error level only: the keys must show up without debug logging.
+    d = await startDaemon({ args: ['--log-srtp-keys', '--log-level=3'] });
+  });
+
+  after(async function () {
+    if (c) {
+      c.caller.peer.close();
+      c.callee.peer.close();
+    }
+    if (d) await d.stop();
+  });
+
+  it("logs each SRTP side's inbound and outbound keys at error level", async function () {
+    c = await srtpCall(d, { callerSuite: 'AES_CM_128_HMAC_SHA1_80' });
+    const callerKey = cryptoLines(c.offerSdp)[0].key;
+    const end = Date.now() + 3000;
+    const line = (): string | undefined => d.logLines().find((l) => l.includes(`SRTP keys of 'caller'`) && l.includes(c?.callId ?? '?'));
+    while (!line() && Date.now() < end) await sleep(50);
+    const l = line();
+    assert.ok(l, `a key line in:\n${d.logTail(20)}`);
+    assert.ok(l.includes(`inbound AES_CM_128_HMAC_SHA1_80 ${callerKey}`), l);
+    assert.match(l, /outbound AES_CM_128_HMAC_SHA1_80 [A-Za-z0-9+/=]{40}/);
   });
 });
