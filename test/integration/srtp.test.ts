@@ -285,6 +285,21 @@ for (const kind of daemonKinds()) {
       assert.deepEqual(await carry(c.caller, c.callee, sr, true), sr);
     });
 
+    it('a re-INVITE with the same SDPs keeps the SRTP contexts: the rollover counter continues across it', async function () {
+      const c = await open({ callerSuite: 'AES_CM_128_HMAC_SHA1_80' });
+      const down = rtpPackets(8, 0x6789, 0, 0xfffc);
+      assert.deepEqual(await carry(c.callee, c.caller, down), down);
+      const again = await d.ng.request({ command: 'offer', 'call-id': c.callId, 'from-tag': 'caller', sdp: c.offerSdp, 'transport-protocol': 'RTP/AVP' });
+      assert.equal(again.result, 'ok');
+      const reanswer = await d.ng.request({ command: 'answer', 'call-id': c.callId, 'from-tag': 'caller', 'to-tag': 'callee', sdp: c.answerSdp });
+      assert.equal(cryptoLines(String(reanswer.sdp))[0].key, (c.caller.rx as SrtpSession).master.toString('base64'), 'the same key');
+      // After the wrap (ROC 1): a context made anew would start again at ROC 0 and fail authentication here.
+      const more = rtpPackets(5, 0x6789, 0, 4);
+      assert.deepEqual(await carry(c.callee, c.caller, more), more);
+      const up = rtpPackets(3, 0x9876);
+      assert.deepEqual(await carry(c.caller, c.callee, up), up);
+    });
+
     it('a sequence number wrap keeps decrypting and encrypting (rollover counter)', async function () {
       const c = await open({ callerSuite: 'AES_CM_128_HMAC_SHA1_80' });
       const up = rtpPackets(12, 0x7777, 0, 0xfffa);
