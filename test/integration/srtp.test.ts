@@ -351,6 +351,23 @@ for (const kind of daemonKinds()) {
       assertTone(decode(spec('PCMA', 8), atCaller.map((p) => rebuild(p as NonNullable<typeof p>))), pcmRate(spec('PCMA', 8)), { from: 0.3, seconds: 0.6 });
     });
 
+    // Ours only: the reference 10.5 sends nothing for play DTMF on a call without a codec handler.
+    if (kind === 'ours') it('play DTMF to an SRTP caller: the in-band tone it receives is encrypted with the key it was given', async function () {
+      const c = await open({ callerSuite: 'AES_CM_128_HMAC_SHA1_80' });
+      // Media from the caller first, so that both daemons know where it is.
+      await carry(c.caller, c.callee, rtpPackets(3, 0x1357));
+      const start = c.caller.peer.got.length;
+      const r = await d.ng.request({ command: 'play DTMF', 'call-id': c.callId, 'from-tag': 'caller', code: '5', duration: 200 });
+      assert.deepEqual(r, { result: 'ok' });
+      const got = await c.caller.peer.received(start, 8, 3000);
+      assert.ok(got.length >= 8, `${got.length} packets at the caller`);
+      const rx = c.caller.rx as SrtpSession;
+      const plain = got.map((g) => rx.unprotectRtp(g)).map((b) => parseRtp(b)).filter((p) => p && p.pt === 0);
+      assert.ok(plain.length >= 8, `${plain.length} PCMU packets decrypted`);
+      // Some of them carry the tone (not PCMU silence).
+      assert.ok(plain.some((p) => p && p.payload.some((b) => b !== 0xff && b !== 0x7f)), 'the tone');
+    });
+
     it('query shows the crypto suite of each SRTP stream and the SDES media flag', async function () {
       const c = await open({ callerSuite: 'AES_CM_128_HMAC_SHA1_32' });
       const q = await d.ng.request({ command: 'query', 'call-id': c.callId });
