@@ -2,8 +2,8 @@
 // node's crypto and independent of libsrtp, which the daemon uses: AES counter
 // mode (AES-128 or AES-256) or the null cipher, HMAC-SHA1 tags of 80 or 32
 // bits, the AES-CM key derivation of section 4.3 (key derivation rate 0) and
-// the rollover counter of section 3.3.1. Checked against the appendix B
-// vectors in test/unit/srtp.test.ts.
+// the rollover counter of section 3.3.1; and AES-GCM (RFC 7714). Checked
+// against the RFC 3711 appendix B vectors in test/unit/srtp.test.ts.
 
 import * as crypto from 'crypto';
 
@@ -15,6 +15,8 @@ export interface SrtpSuiteSpec {
   tagBytes: number;
   /** False for the NULL cipher. */
   encrypts: boolean;
+  /** AES-GCM (RFC 7714): 12-byte salt, 16-byte tag, no HMAC. */
+  aead?: boolean;
 }
 
 export const TEST_SUITES: Record<string, SrtpSuiteSpec> = {
@@ -23,7 +25,13 @@ export const TEST_SUITES: Record<string, SrtpSuiteSpec> = {
   AES_256_CM_HMAC_SHA1_80: { name: 'AES_256_CM_HMAC_SHA1_80', keyBytes: 32, tagBytes: 10, encrypts: true },
   AES_256_CM_HMAC_SHA1_32: { name: 'AES_256_CM_HMAC_SHA1_32', keyBytes: 32, tagBytes: 4, encrypts: true },
   NULL_HMAC_SHA1_80: { name: 'NULL_HMAC_SHA1_80', keyBytes: 16, tagBytes: 10, encrypts: false },
+  AEAD_AES_128_GCM: { name: 'AEAD_AES_128_GCM', keyBytes: 16, tagBytes: 16, encrypts: true, aead: true },
+  AEAD_AES_256_GCM: { name: 'AEAD_AES_256_GCM', keyBytes: 32, tagBytes: 16, encrypts: true, aead: true },
 };
+
+function saltBytes(s: SrtpSuiteSpec): number {
+  return s.aead ? 12 : 14;
+}
 
 const SALT_BYTES = 14;
 
@@ -60,13 +68,48 @@ interface SessionKeys {
 
 function sessionKeys(suite: SrtpSuiteSpec, master: Buffer, rtcp: boolean): SessionKeys {
   const mk = master.subarray(0, suite.keyBytes);
-  const ms = master.subarray(suite.keyBytes, suite.keyBytes + SALT_BYTES);
+  // A 12-byte GCM master salt enters the same PRF padded with zeros (RFC 7714 section 11).
+  const ms = Buffer.alloc(SALT_BYTES);
+  master.copy(ms, 0, suite.keyBytes, suite.keyBytes + saltBytes(suite));
   const base = rtcp ? 3 : 0;
   return {
     enc: deriveKey(mk, ms, base, suite.keyBytes),
     auth: deriveKey(mk, ms, base + 1, 20),
-    salt: deriveKey(mk, ms, base + 2, SALT_BYTES),
+    salt: deriveKey(mk, ms, base + 2, saltBytes(suite)),
   };
+}
+
+/** The 12-byte GCM IV (RFC 7714 sections 8.1 and 9.1): 00 00 || SSRC || 4 bytes || 2 bytes, XOR the session salt. */
+function gcmIv(salt: Buffer, ssrc: number, mid: number, low: number): Buffer {
+  const iv = Buffer.alloc(12);
+  iv.writeUInt32BE(ssrc >>> 0, 2);
+  iv.writeUInt32BE(mid >>> 0, 6);
+  iv.writeUInt16BE(low & 0xffff, 10);
+  for (let i = 0; i < 12; i++) iv[i] ^= salt[i];
+  return iv;
+}
+
+/** The SRTCP GCM IV: 00 00 || SSRC || 00 00 || 0 || the 31-bit SRTCP index, XOR the salt. */
+function rtcpGcmIv(salt: Buffer, ssrc: number, index: number): Buffer {
+  return gcmIv(salt, ssrc, (index >>> 16) & 0x7fff, index & 0xffff);
+}
+
+function gcmSeal(key: Buffer, iv: Buffer, aad: Buffer, plain: Buffer): Buffer {
+  const c = crypto.createCipheriv(key.length === 32 ? 'aes-256-gcm' : 'aes-128-gcm', key, iv);
+  c.setAAD(aad);
+  return Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]);
+}
+
+function gcmOpen(key: Buffer, iv: Buffer, aad: Buffer, sealed: Buffer): Buffer {
+  if (sealed.length < 16) throw new SrtpError('too short');
+  const d = crypto.createDecipheriv(key.length === 32 ? 'aes-256-gcm' : 'aes-128-gcm', key, iv);
+  d.setAAD(aad);
+  d.setAuthTag(sealed.subarray(sealed.length - 16));
+  try {
+    return Buffer.concat([d.update(sealed.subarray(0, sealed.length - 16)), d.final()]);
+  } catch {
+    throw new SrtpError('authentication failed');
+  }
 }
 
 function hmac(key: Buffer, parts: Buffer[], bytes: number): Buffer {
@@ -107,7 +150,7 @@ export class SrtpSession {
    * UNENCRYPTED_SRTCP (encryptRtcp false), UNAUTHENTICATED_SRTP (authRtp false).
    */
   constructor(readonly suite: SrtpSuiteSpec, readonly master: Buffer, readonly opts: SessionParams = {}) {
-    if (master.length !== suite.keyBytes + SALT_BYTES) throw new Error(`key of ${master.length} bytes for ${suite.name}`);
+    if (master.length !== suite.keyBytes + saltBytes(suite)) throw new Error(`key of ${master.length} bytes for ${suite.name}`);
     this.rtpKeys = sessionKeys(suite, master, false);
     this.rtcpKeys = sessionKeys(suite, master, true);
   }
@@ -150,6 +193,7 @@ export class SrtpSession {
     const hl = rtpHeaderLength(packet);
     const index = (BigInt(roc >>> 0) << 16n) | BigInt(seq);
     const payload = packet.subarray(hl);
+    if (this.suite.aead) return Buffer.concat([packet.subarray(0, hl), gcmSeal(k.enc, gcmIv(k.salt, ssrc, roc, seq), packet.subarray(0, hl), payload)]);
     const enc = this.encryptsRtp ? aesCtr(k.enc, cmIv(k.salt, ssrc, index), payload) : Buffer.from(payload);
     const out = Buffer.concat([packet.subarray(0, hl), enc]);
     if (tagBytes === 0) return out;
@@ -161,7 +205,7 @@ export class SrtpSession {
   /** Receiver side: authenticates, then decrypts. Throws SrtpError on a bad tag. */
   unprotectRtp(packet: Buffer): Buffer {
     const k = this.rtpKeys;
-    const t = this.rtpTag;
+    const t = this.suite.aead ? 0 : this.rtpTag;
     if (packet.length < 12 + t) throw new SrtpError('too short');
     const body = packet.subarray(0, packet.length - t);
     const tag = packet.subarray(packet.length - t);
@@ -176,6 +220,12 @@ export class SrtpSession {
       } else if (st.seq - 0x8000 > seq) {
         roc = st.roc + 1;
       }
+    }
+    if (this.suite.aead) {
+      const hl = rtpHeaderLength(packet);
+      const out = Buffer.concat([packet.subarray(0, hl), gcmOpen(k.enc, gcmIv(k.salt, ssrc, roc, seq), packet.subarray(0, hl), packet.subarray(hl))]);
+      if (!st || roc > st.roc || (roc === st.roc && seq > st.seq)) this.state.set(ssrc, { roc, seq });
+      return out;
     }
     const rocBuf = Buffer.alloc(4);
     rocBuf.writeUInt32BE(roc >>> 0);
@@ -195,6 +245,12 @@ export class SrtpSession {
     const index = ((this.rtcpIndex.get(ssrc) ?? -1) + 1) & 0x7fffffff;
     this.rtcpIndex.set(ssrc, index);
     const rest = packet.subarray(8);
+    if (this.suite.aead) {
+      const ei = Buffer.alloc(4);
+      ei.writeUInt32BE((0x80000000 | index) >>> 0);
+      const aad = Buffer.concat([packet.subarray(0, 8), ei]);
+      return Buffer.concat([packet.subarray(0, 8), gcmSeal(k.enc, rtcpGcmIv(k.salt, ssrc, index), aad, rest), ei]);
+    }
     const enc = this.encryptsRtcp ? aesCtr(k.enc, cmIv(k.salt, ssrc, BigInt(index)), rest) : Buffer.from(rest);
     const ei = Buffer.alloc(4);
     ei.writeUInt32BE(((this.encryptsRtcp ? 0x80000000 : 0) | index) >>> 0);
@@ -204,6 +260,14 @@ export class SrtpSession {
 
   unprotectRtcp(packet: Buffer): Buffer {
     const k = this.rtcpKeys;
+    if (this.suite.aead) {
+      if (packet.length < 8 + 16 + 4) throw new SrtpError('too short');
+      const ei = packet.subarray(packet.length - 4);
+      const index = ei.readUInt32BE(0) & 0x7fffffff;
+      const ssrc = packet.readUInt32BE(4);
+      const aad = Buffer.concat([packet.subarray(0, 8), ei]);
+      return Buffer.concat([packet.subarray(0, 8), gcmOpen(k.enc, rtcpGcmIv(k.salt, ssrc, index), aad, packet.subarray(8, packet.length - 4))]);
+    }
     if (packet.length < 8 + 4 + 10) throw new SrtpError('too short');
     const body = packet.subarray(0, packet.length - 10);
     const tag = packet.subarray(packet.length - 10);
@@ -229,5 +293,5 @@ export function cryptoLines(sdp: string): Array<{ tag: number; suite: string; ke
 /** A fresh master key and salt for a suite, base64 as an a=crypto line writes it. */
 export function newInlineKey(suiteName: string): string {
   const s = TEST_SUITES[suiteName];
-  return crypto.randomBytes(s.keyBytes + SALT_BYTES).toString('base64');
+  return crypto.randomBytes(s.keyBytes + saltBytes(s)).toString('base64');
 }

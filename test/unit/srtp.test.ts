@@ -36,7 +36,7 @@ describe('test SRTP implementation (RFC 3711)', () => {
   for (const name of Object.keys(TEST_SUITES)) {
     it(`round-trips RTP and RTCP with ${name}, across a sequence number wrap`, () => {
       const s = TEST_SUITES[name];
-      const master = crypto.randomBytes(s.keyBytes + 14);
+      const master = crypto.randomBytes(s.keyBytes + (s.aead ? 12 : 14));
       const tx = new SrtpSession(s, master);
       const rx = new SrtpSession(s, master);
       for (let i = 0; i < 6; i++) {
@@ -44,6 +44,9 @@ describe('test SRTP implementation (RFC 3711)', () => {
         const p = tx.protectRtp(plain);
         assert.strictEqual(p.length, plain.length + s.tagBytes);
         if (s.encrypts) assert.notDeepStrictEqual(p.subarray(12, 172), plain.subarray(12));
+        const broken = Buffer.from(p);
+        broken[20] ^= 1;
+        assert.throws(() => new SrtpSession(s, master).unprotectRtp(broken), SrtpError);
         assert.deepStrictEqual(rx.unprotectRtp(p), plain);
       }
       const rr = Buffer.from('81c90007000012340000567800000000000000000000000000000000000000000000000000000000', 'hex');
