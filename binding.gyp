@@ -13,6 +13,7 @@
         "native/relay.cc",
         "native/rtcp.cc",
         "native/socket.cc",
+        "native/srtp.cc",
         "native/ssrc.cc",
         "native/stream.cc",
         "native/stun.cc",
@@ -42,7 +43,7 @@
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "<!@(pkg-config --cflags libavcodec libavformat libavutil libswresample libmariadb)"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++14"],
       "ldflags": ["-pthread"],
-      "libraries": ["<!@(pkg-config --libs libavcodec libavformat libavutil libswresample opus libbcg729 spandsp libmariadb libbpf)", "-lcrypto"]
+      "libraries": ["<!@(pkg-config --libs libavcodec libavformat libavutil libswresample opus libbcg729 spandsp libmariadb libbpf libsrtp2)", "-lcrypto"]
     },
     {
       "target_name": "rtpengine_fwd_bpf",

@@ -19,6 +19,9 @@
 //                            (rtpe::MediaControl; silence holds pairs of payload
 //                             type and pattern byte; the DTMF types are the
 //                             telephone-event types of the stream's clockRates)
+//   setSrtp(id, inSuite, inKey | null, inParams, outSuite, outKey | null, outParams): void
+//                            (srtp.h: suite numbers, master key + salt as a
+//                             Buffer, session parameter bits; suite 0 = none)
 //   openRecording(recording, path, eth): void   closeRecording(recording): void
 //   recordedPackets(recording): number   recordingDrops(): number
 //   kernelOpen(table, ifnames: string[]): string | null
@@ -36,6 +39,7 @@
 // these layouts; this file only converts values.
 #include <napi.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -432,6 +436,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::SsrcStats>("ssrcStats"),
                            InstanceMethod<&EngineWrap::Totals>("totals"),
                            InstanceMethod<&EngineWrap::SetControl>("setControl"),
+                           InstanceMethod<&EngineWrap::SetSrtp>("setSrtp"),
                            InstanceMethod<&EngineWrap::OpenRecording>("openRecording"),
                            InstanceMethod<&EngineWrap::CloseRecording>("closeRecording"),
                            InstanceMethod<&EngineWrap::RecordedPackets>("recordedPackets"),
@@ -725,6 +730,41 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       c.silence[pt] = static_cast<uint8_t>(fill);
     }
     throwIfFailed(env, engine_->setControl(id, c));
+    return env.Undefined();
+  }
+
+  Napi::Value SetSrtp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id;
+    if (info.Length() < 7 || !readId(env, info[0], id)) {
+      throwError(env, "EINVAL", "setSrtp expects an id and two (suite, key, params) triples");
+      return env.Undefined();
+    }
+    if (!usable(env)) return env.Undefined();
+    rtpe::SrtpKey keys[2];
+    for (unsigned d = 0; d < 2; d++) {
+      Napi::Value suite = info[1 + 3 * d], key = info[2 + 3 * d], params = info[3 + 3 * d];
+      if (!suite.IsNumber() || !params.IsNumber()) {
+        throwError(env, "EINVAL", "setSrtp: suite and params are numbers");
+        return env.Undefined();
+      }
+      uint32_t n = suite.As<Napi::Number>().Uint32Value();
+      if (n == 0) continue;
+      if (n > rtpe::kSrtpSuiteCount || !key.IsBuffer()) {
+        throwError(env, "EINVAL", "setSrtp: unknown suite or missing key");
+        return env.Undefined();
+      }
+      Napi::Buffer<uint8_t> b = key.As<Napi::Buffer<uint8_t>>();
+      if (b.Length() > sizeof(keys[d].key)) {
+        throwError(env, "EINVAL", "setSrtp: key too long");
+        return env.Undefined();
+      }
+      keys[d].suite = static_cast<rtpe::SrtpSuite>(n);
+      keys[d].keyLen = static_cast<uint8_t>(b.Length());
+      std::memcpy(keys[d].key, b.Data(), b.Length());
+      keys[d].params = params.As<Napi::Number>().Uint32Value();
+    }
+    throwIfFailed(env, engine_->setSrtp(id, keys[0], keys[1]));
     return env.Undefined();
   }
 

@@ -311,6 +311,14 @@ Status Engine::setControl(uint32_t id, const MediaControl& c) {
   return Status{};
 }
 
+Status Engine::setSrtp(uint32_t id, const SrtpKey& in, const SrtpKey& out) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return Status::error("ENOENT", "unknown stream " + std::to_string(id));
+  std::string err;
+  if (!it->second->setSrtp(in, out, err)) return Status::error("EINVAL", err);
+  return Status{};
+}
+
 Status Engine::openRecording(uint32_t recording, const std::string& path, bool eth) {
   if (stopped_ || !recorder_) return Status::error("EENGINE", "media engine is closed");
   if (recording == 0) return Status::error("EINVAL", "recording id 0 is reserved");

@@ -94,6 +94,8 @@ class Engine {
   // Sets what block/silence/DTMF blocking and recording do to a stream's
   // packets, from its next packet on.
   Status setControl(uint32_t id, const MediaControl& c);
+  // Sets the SRTP keys of a stream (Stream::setSrtp). Runs on the JavaScript thread.
+  Status setSrtp(uint32_t id, const SrtpKey& in, const SrtpKey& out);
   // Call recording (recorder.h): opens the pcap file of recording id (non-zero),
   // closes it once what was queued for it is written, and the packets it
   // holds so far.

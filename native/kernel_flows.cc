@@ -79,11 +79,12 @@ bool wanted(KernelPath& k, Stream& a, FlowRule& rule, std::vector<FlowKey>& keys
   if (!a.kernel.allowed.load(std::memory_order_relaxed) || a.closed.load(std::memory_order_relaxed)) return false;
   a.sync();
   const Stream::Hot& h = a.hot;
-  if (h.codecs || h.control.bits || a.player || a.audio) return false;
+  // SRTP in or out needs user space (the forwarder neither decrypts nor encrypts).
+  if (h.codecs || h.control.bits || a.player || a.audio || a.usesSrtp()) return false;
   const LearningState& l = h.learn;
   if (!l.confirmed || !l.current.valid()) return false;
   Stream* b = h.sink.get();
-  if (!b || b->closed.load(std::memory_order_relaxed)) return false;
+  if (!b || b->closed.load(std::memory_order_relaxed) || b->usesSrtp()) return false;
   b->sync();
   const LearningState& bl = b->hot.learn;
   if (!bl.current.valid() || bl.currentSocket < 0) return false;

@@ -10,7 +10,8 @@
 //   kernel does not translate between IPv4 and IPv6) and whose outgoing
 //   socket is bound to a concrete address (the source the kernel writes),
 // - it has no codec route, no media control bits (block, silence, DTMF
-//   blocking, recording) and no playback or audio player engaged.
+//   blocking, recording), no playback or audio player engaged, and neither it
+//   nor its sink has SRTP contexts.
 // The rule rewrites a packet to come from the sink's socket and go to the
 // sink's endpoint, with the sink's TOS, and accepts only packets from the
 // stream's own endpoint: anything else reaches the socket, where learning,

@@ -98,8 +98,7 @@ void Relay::onReadable(Socket& sock) {
 void Relay::forward(Socket& out, const SockAddr& dst, const uint8_t* data, uint32_t len, Stream& from) {
   Buffers& b = *buf_;
   uint16_t s = b.recvSlot[current_];
-  enqueue(s, static_cast<uint32_t>(data - b.slots[s].base), len, out, dst, from);
-  queued_ = true;
+  queued_ = enqueue(s, static_cast<uint32_t>(data - b.slots[s].base), len, out, dst, from);
 }
 
 namespace {
@@ -132,12 +131,24 @@ void Relay::queueCopy(const uint8_t* data, size_t len, Socket& out, const SockAd
     from.hot.out.stamp(p);
     from.timeline.forwarded(p, now_.monoMs);
   }
-  enqueue(s, kHeadroom, static_cast<uint32_t>(len), out, dst, from);
+  if (!enqueue(s, kHeadroom, static_cast<uint32_t>(len), out, dst, from)) b.freeList[nFree_++] = s;
 }
 
-void Relay::enqueue(uint16_t s, uint32_t offset, uint32_t len, Socket& out, const SockAddr& dst, Stream& from) {
+bool Relay::enqueue(uint16_t s, uint32_t offset, uint32_t len, Socket& out, const SockAddr& dst, Stream& from) {
   Buffers& b = *buf_;
   Slot& slot = b.slots[s];
+  // Recordings hold what is sent in the clear.
+  if (from.hot.control.bits & MediaControl::kRecordEgress) record(from.hot.control, out.local, dst, slot.base + offset, len);
+  Stream& o = *out.stream;
+  o.sync();
+  if (o.hot.srtp && o.hot.srtp->out) {
+    uint8_t* p = slot.base + offset;
+    const bool rtcp = len >= 8 && p[1] >= 192 && p[1] <= 223;
+    if (offset + len + SrtpContext::kMaxTrailer > kSlot || !o.hot.srtp->out->protect(p, len, rtcp)) {
+      bump(from.counters.dropped);
+      return false;
+    }
+  }
   slot.offset = offset;
   slot.len = len;
   slot.next = kNone;
@@ -151,7 +162,7 @@ void Relay::enqueue(uint16_t s, uint32_t offset, uint32_t len, Socket& out, cons
     b.slots[out.sendTail].next = s;
   }
   out.sendTail = s;
-  if (from.hot.control.bits & MediaControl::kRecordEgress) record(from.hot.control, out.local, dst, slot.base + offset, len);
+  return true;
 }
 
 bool Relay::admit(const Stream::Hot& h, uint8_t* data, uint32_t len) {
@@ -266,15 +277,22 @@ void Relay::handle(Socket& sock, uint8_t* data, uint32_t len, const SockAddr& sr
   if (a.closed.load(std::memory_order_relaxed)) return;
   StreamCounters& ac = a.counters;
   a.sync();
-  // A recorded stream keeps every datagram it receives, as a capture would.
-  if (a.hot.control.bits & MediaControl::kRecordIngress) record(a.hot.control, src, sock.local, data, len);
-
   // RTP and RTCP both carry version 2 in the top bits of the first byte. An
   // RTCP packet (RFC 5761: second byte 192..223) may be as short as 8 bytes
   // (a receiver report without report blocks); RTP needs its 12-byte header.
   bool rtpLike = len >= 8 && (data[0] >> 6) == 2;
   bool rtcp = rtpLike && data[1] >= 192 && data[1] <= 223;
-  if (!rtpLike || (!rtcp && len < 12)) {
+  const bool wellFormed = rtpLike && (rtcp || len >= 12);
+  // From an SRTP peer: decrypted here, so that everything after (learning,
+  // codec routes, key presses, recording, the audio player) sees plain RTP.
+  // What fails authentication, is replayed or cannot be read is an error.
+  if (wellFormed && a.hot.srtp && a.hot.srtp->in && !a.hot.srtp->in->unprotect(data, len, rtcp)) {
+    bump(ac.errors);
+    return;
+  }
+  // A recorded stream keeps every datagram it receives, as a capture would.
+  if (a.hot.control.bits & MediaControl::kRecordIngress) record(a.hot.control, src, sock.local, data, len);
+  if (!wellFormed) {
     if (!handleNonRtp(sock, data, len, src)) bump(ac.errors);
     return;
   }
@@ -581,7 +599,7 @@ void Relay::sendPlayed(Stream& a, const player::PlayPacket& pk, const uint8_t* p
   putBe32(h + 4, ts);
   putBe32(h + 8, ssrc);
   std::memcpy(h + 12, payload, pk.len);
-  enqueue(s, kHeadroom, 12u + pk.len, b->sockets[bl.currentSocket], bl.current, a);
+  if (!enqueue(s, kHeadroom, 12u + pk.len, b->sockets[bl.currentSocket], bl.current, a)) buf.freeList[nFree_++] = s;
 }
 
 void Relay::forget(Stream& s) {

@@ -167,8 +167,11 @@ class Relay {
   // Queues the packet being handled (in the current receive slot) for sending
   // out of `out` to dst; from is the stream it arrived on.
   void forward(Socket& out, const SockAddr& dst, const uint8_t* data, uint32_t len, Stream& from);
-  // Queues slot s (a packet at offset, len bytes) on out's send queue.
-  void enqueue(uint16_t s, uint32_t offset, uint32_t len, Socket& out, const SockAddr& dst, Stream& from);
+  // Queues slot s (a packet at offset, len bytes) on out's send queue;
+  // records it first if `from` records what it sends,
+  // then protects it when out's peer speaks SRTP. Returns false, the slot not
+  // queued, when protection fails (counted as dropped on `from`).
+  bool enqueue(uint16_t s, uint32_t offset, uint32_t len, Socket& out, const SockAddr& dst, Stream& from);
   // Copies a packet a Transcoder made into a free slot, gives it the route's
   // sequence number and SSRC, and queues it; with mixed, a packet an audio
   // player made (numbered already), which the stream's timeline remembers.

@@ -49,6 +49,28 @@ void Stream::setControl(const MediaControl& c) {
   version_.fetch_add(1, std::memory_order_release);
 }
 
+bool Stream::setSrtp(const SrtpKey& in, const SrtpKey& out, std::string& err) {
+  std::shared_ptr<SrtpPair> old;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    old = srtp_;
+  }
+  const bool none = in.suite == SrtpSuite::None && out.suite == SrtpSuite::None;
+  if (old && old->inKey == in && old->outKey == out) return true;
+  if (!old && none) return true;
+  std::shared_ptr<SrtpPair> next;
+  if (!none) {
+    // Contexts are made outside the lock (key expansion costs a little).
+    next = makeSrtpPair(in, out, old.get(), err);
+    if (!next) return false;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  srtp_ = std::move(next);
+  usesSrtp_.store(srtp_ != nullptr, std::memory_order_relaxed);
+  version_.fetch_add(1, std::memory_order_release);
+  return true;
+}
+
 void Stream::snapshot(StreamSnapshot& out) {
   out.kernelPackets = counters.kernelPackets.load(std::memory_order_relaxed);
   out.kernelized = kernel.active.load(std::memory_order_relaxed);
@@ -90,6 +112,7 @@ bool Stream::syncLocked(std::shared_ptr<codec::CodecRoute>& retired) {
   for (const PtClock& c : hot.clockRates)
     if (c.event && c.pt < 128) hot.eventPts[c.pt >> 6] |= uint64_t(1) << (c.pt & 63);
   hot.control = control_;
+  if (hot.srtp != srtp_) hot.srtp = srtp_;
   if (hot.codecs != cfg_.codecs) {
     // A new route (a repeated one is the same object and keeps its state)
     // continues the output stream of the previous one. Back to plain
@@ -147,6 +170,7 @@ void Stream::retire() {
     std::lock_guard<std::mutex> lock(kernel.mu);
     kernelOut.swap(kernel.out);
   }
+  hot.srtp.reset();
   // The references taken out above are dropped here, outside the lock, in case
   // they were the last ones.
 }

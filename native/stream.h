@@ -32,6 +32,7 @@
 #include "player/player.h"
 #include "rtcp.h"
 #include "socket.h"
+#include "srtp.h"
 #include "ssrc.h"
 #include "stun.h"
 
@@ -154,6 +155,15 @@ class Stream {
   // Replaces the media control; the packet path applies it from the next
   // packet on. Runs on the JavaScript thread; takes the stream lock briefly.
   void setControl(const MediaControl& c);
+  // Replaces the SRTP keys of the stream (srtp.h); keys equal to the current
+  // ones keep their contexts. Null or inactive: plain RTP both ways. Returns
+  // false (err set) and changes nothing if libsrtp refuses a key.
+  // Runs on the JavaScript thread; takes the stream lock briefly.
+  bool setSrtp(const SrtpKey& in, const SrtpKey& out, std::string& err);
+  // Whether the stream decrypts what it receives or encrypts what it sends:
+  // its packets need the user-space relay (an in-kernel fast path must leave
+  // it alone). Runs on any thread.
+  bool usesSrtp() const { return usesSrtp_.load(std::memory_order_relaxed); }
 
   // Runs on any thread; takes the stream lock briefly.
   void snapshot(StreamSnapshot& out);
@@ -196,6 +206,9 @@ class Stream {
     codec::RouteOutput out;  // the output stream of the codec routes, kept across route changes
     IceCredentials ice;
     std::vector<PtClock> clockRates;
+    // SRTP of the stream's peer: `in` unprotects what arrives, `out` protects
+    // what the stream's sockets send (srtp.h). Null: plain RTP.
+    std::shared_ptr<SrtpPair> srtp;
     bool isEvent(unsigned pt) const { return (eventPts[pt >> 6] >> (pt & 63)) & 1; }
   } hot;
   // Key presses received as RFC 4733 events (dtmf_events.h). Engine thread only.
@@ -220,6 +233,8 @@ class Stream {
   std::mutex mu_;
   StreamConfig cfg_;
   MediaControl control_;
+  std::shared_ptr<SrtpPair> srtp_;
+  std::atomic<bool> usesSrtp_{false};
   uint32_t resetEpoch_ = 0;
   int64_t windowEndMs_ = 0;
   SockAddr pubEndpoint_;

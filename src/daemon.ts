@@ -50,6 +50,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
   }
   wiring = new MediaWiring(engine, ports, config.endpointLearning, graphOptions(config));
   wiring.recordEgress = config.recordEgress;
+  wiring.logSrtpKeys = config.logSrtpKeys;
   let server: NgServer | null = null;
   const dtmf = new DtmfReporter({
     dest: config.dtmfLogDest,

@@ -8,6 +8,7 @@
 
 import type { LocalAddress, LogicalInterface } from '../media/interfaces';
 import type { Endpoint } from '../media/engine';
+import { emptySdes, type SdesState } from '../crypto/sdes';
 
 /** Releases one allocated local port (RTP or RTCP) and its native stream. */
 export type PortRelease = () => void;
@@ -138,6 +139,8 @@ export class CallMedia {
   audioPlayer: string | null = null;
   /** The payload types used with this side and what happens to what it sends (src/codec/negotiation.ts). */
   readonly codec = new MediaCodecs();
+  /** SDES-SRTP keying with this side (src/crypto/sdes.ts). */
+  readonly sdes: SdesState = emptySdes();
   private closed = false;
 
   constructor(readonly monologue: Monologue, readonly index: number) {

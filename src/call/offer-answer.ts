@@ -15,6 +15,7 @@ import { buildSdp, isRtpProtocol, sdpHasLoopProtect, type MediaPlan } from './sd
 import type { MediaWiring } from './wiring';
 import { getLogger } from '../log';
 import { negotiateOffer, negotiateAnswer, storeFromSection, type PayloadType } from '../codec/negotiation';
+import { isSdesProtocol, readCryptoLines, offerCrypto, acceptAnswer, answerCrypto, formatCryptoLine, sdesFlags, type SdesFlags } from '../crypto/sdes';
 
 const log = getLogger('call');
 
@@ -244,6 +245,7 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
   const receiverIface = receiverPick.iface;
 
   const plans: MediaPlan[] = [];
+  const sdes = sdesFlags(req.sdes, req.sdesNo);
   for (let i = 0; i < parsed.length; i++) {
     const pm = parsed[i];
     const sm = sender.media(i);
@@ -322,9 +324,10 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
     sm.asymmetric = sender.asymmetric;
     const ice = negotiateIce(sm, rm, pm.desc, req, kind);
     const codecs = rtp ? negotiateCodecs(sm, rm, pm, req, kind) : null;
-    env.wiring.route(sm, rm);
     // Towards the receiver: the requested transport in an offer, what it offered in an answer.
     const protocol = kind === 'offer' ? (rtp && req.transportProtocol ? req.transportProtocol : pm.desc.protocol) : (rm.desc?.protocol ?? pm.desc.protocol);
+    const crypto = rtp ? negotiateSdes(sm, rm, pm, protocol, kind, sdes) : null;
+    env.wiring.route(sm, rm);
     plans.push({
       index: i,
       parsed: pm.section,
@@ -341,6 +344,7 @@ export function processSignal(call: Call, req: NgRequest, kind: SignalKind, env:
       ptime: rtp ? rm.codec.ptime || null : pm.desc.ptime,
       rtcpMux: mux.offer,
       rtcpMuxed: mux.muxed,
+      crypto,
       ice,
       endOfCandidates: hasAttribute(sdp.session, 'end-of-candidates'),
     });
@@ -396,6 +400,38 @@ function negotiateCodecs(sm: CallMedia, rm: CallMedia, pm: ParsedMedia, req: NgR
   if (kind === 'offer') negotiateOffer(sm.codec, rm.codec, offered, flags);
   else negotiateAnswer(sm.codec, rm.codec, offered, flags);
   return rm.codec.codecs.list;
+}
+
+/**
+ * SDES-SRTP for one live RTP m= line (src/crypto/sdes.ts): records the keys the
+ * sender's SDP carries, decides the keys of both directions with each side, and
+ * returns the a=crypto values written for the receiver. Null for a DTLS transport
+ * towards the receiver, whose security lines are passed through as before.
+ */
+function negotiateSdes(sm: CallMedia, rm: CallMedia, pm: ParsedMedia, protocol: string, kind: SignalKind, flags: SdesFlags): string[] | null {
+  if (/TLS/i.test(protocol)) return null;
+  const lines = isSdesProtocol(pm.desc.protocol) ? readCryptoLines(pm.section.lines) : [];
+  const toReceiver = isSdesProtocol(protocol);
+  if (kind === 'offer') {
+    sm.sdes.offered = lines;
+    rm.sdes.ours = toReceiver ? offerCrypto(lines, rm.sdes.send, flags) : [];
+    return rm.sdes.ours.map((c) => formatCryptoLine(c, flags));
+  }
+  // The answerer: the line it chose among those offered to it.
+  if (!isSdesProtocol(pm.desc.protocol) || !acceptAnswer(sm.sdes, lines)) {
+    // It answered without SRTP: plain RTP with it. (What was offered to it stays
+    // on record: query shows its first suite, as the reference does.)
+    sm.sdes.recv = null;
+    sm.sdes.send = null;
+  }
+  // The offerer: answered with the suite the answerer chose if it can, else its first.
+  if (!toReceiver || flags.off) {
+    rm.sdes.recv = null;
+    rm.sdes.send = null;
+    return [];
+  }
+  const answer = answerCrypto(rm.sdes, sm.sdes, flags);
+  return answer ? [formatCryptoLine(answer, flags)] : [];
 }
 
 /**

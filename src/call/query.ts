@@ -36,6 +36,11 @@ function visibleTag(ml: Monologue): string {
   return ml.tag.startsWith('\u0000') ? '' : ml.tag;
 }
 
+/** The SDES suite in use with a side, or the first one offered to it before it answered. */
+function sdesSuite(m: CallMedia): string | null {
+  return m.sdes.send?.suite.name ?? (m.sdes.recv ? null : m.sdes.ours[0]?.suite.name ?? null);
+}
+
 function streamDict(ps: PacketStream, st: StreamStats | null, call: Call, totals: Counters): BDict {
   const d: BDict = {};
   if (ps.localPort && ps.localAddress) {
@@ -47,6 +52,8 @@ function streamDict(ps: PacketStream, st: StreamStats | null, call: Call, totals
   const endpoint = st?.learned && st.endpoint ? st.endpoint : ps.endpoint;
   d['endpoint'] = endpointDict(endpoint);
   d['advertised endpoint'] = endpointDict(ps.advertised);
+  const suite = sdesSuite(ps.media);
+  if (suite) d['crypto suite'] = suite;
   d['last packet'] = seconds(st && st.lastPacket > 0 ? st.lastPacket : call.created);
   const muxed = ps.media.rtcpMuxFlag;
   // With rtcp-mux the RTP stream carries RTCP too and the RTCP stream is only a fallback.
@@ -114,6 +121,7 @@ function mediaDict(m: CallMedia, wiring: MediaWiring, call: Call, totals: { rtp:
   if (m.sendFlag) flags.push('send');
   if (m.recvFlag) flags.push('recv');
   if (m.rtcpMuxFlag) flags.push('rtcp-mux');
+  if (sdesSuite(m)) flags.push('SDES');
   if (m.ice) flags.push('ICE');
   if (m.iceControlling) flags.push('ICE controlling');
   if (m.codec.transcoding) flags.push('transcoding');

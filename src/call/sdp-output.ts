@@ -35,6 +35,12 @@ export interface MediaPlan {
   rtcpMux?: boolean;
   /** Whether RTCP already shares the RTP port towards the receiver. */
   rtcpMuxed?: boolean;
+  /**
+   * The a=crypto values written for the receiver (SDES terminated here), which
+   * replace the sender's security lines; null or absent: the sender's a=crypto,
+   * a=setup, a=fingerprint and a=tls-id are passed through (DTLS transports).
+   */
+  crypto?: string[] | null;
   ice?: 'none' | 'host' | 'relay';
   /** The sender signalled a=end-of-candidates at session level. */
   endOfCandidates?: boolean;
@@ -81,7 +87,7 @@ export function isRtpProtocol(proto: string): boolean {
 
 const DIRECTION_ATTRS: ReadonlySet<string> = new Set(['sendrecv', 'sendonly', 'recvonly', 'inactive']);
 
-/** Attributes passed through (SRTP is not terminated yet) but moved to their slot. */
+/** Security attributes passed through on DTLS transports (not terminated here) but moved to their slot. */
 const CRYPTO_ATTRS = ['crypto', 'setup', 'fingerprint', 'tls-id'];
 
 function attrName(value: string): string {
@@ -202,7 +208,9 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): MediaSection {
       // An a=ptime stays where it is when this daemon writes none of its own.
       (name === 'ptime' && plan.isRtp === true && !plan.ptime) ||
       // An a=rtcp whose port parses but whose address does not is kept as it is.
-      (name === 'rtcp' && parseRtcp(value) === null && /^\d+ /.test(value));
+      (name === 'rtcp' && parseRtcp(value) === null && /^\d+ /.test(value)) ||
+      // So is an a=crypto too short to be one (no key parameter), as the reference keeps it.
+      (name === 'crypto' && plan.crypto !== undefined && plan.crypto !== null && value.trim().split(/\s+/).length < 3);
     if (MEDIA_OWNED.has(name) && !passThrough) continue;
     out.push(line);
   }
@@ -216,7 +224,8 @@ function buildMedia(plan: MediaPlan, opts: OutputOptions): MediaSection {
     attrs.push(opts.fullRtcpAttribute ? `rtcp:${rtcpPort} ${connectionLine(address)}` : `rtcp:${rtcpPort}`);
   }
   if (plan.rtcpMux && !relay) attrs.push('rtcp-mux');
-  for (const name of CRYPTO_ATTRS) attrs.push(...crypto.filter((c) => attrName(c) === name));
+  if (plan.crypto) attrs.push(...plan.crypto);
+  else for (const name of CRYPTO_ATTRS) attrs.push(...crypto.filter((c) => attrName(c) === name));
   if (plan.ptime) attrs.push(`ptime:${plan.ptime}`);
   if (plan.ice && plan.ice !== 'none' && media.iceUfrag && media.icePwd) {
     if (!relay || !senderIce) attrs.push(`ice-ufrag:${media.iceUfrag}`, `ice-pwd:${media.icePwd}`);

@@ -9,6 +9,7 @@ import { getLogger } from '../log';
 import { PortsExhaustedError, type PortAllocator, type PortPair } from '../media/ports';
 import { NgError } from '../control/errors';
 import type { Call, CallMedia, PacketStream } from './model';
+import { paramBits, type SdesCrypto } from '../crypto/sdes';
 
 type DtmfEngineEvent = Extract<EngineEvent, { type: 'dtmf' }>;
 
@@ -34,6 +35,15 @@ function clockRates(m: CallMedia): PayloadClock[] | undefined {
     }
   }
   return out;
+}
+
+function srtpKeying(c: SdesCrypto | null): { suite: number; key: Buffer; params: number } | null {
+  return c ? { suite: c.suite.id, key: c.key, params: paramBits(c) } : null;
+}
+
+/** Whether the party of a side speaks SRTP with this daemon (in either direction). */
+export function usesSrtp(m: CallMedia): boolean {
+  return m.sdes.recv !== null || m.sdes.send !== null;
 }
 
 /** The byte that fills a silent payload of the codecs the reference silences that way. */
@@ -93,6 +103,9 @@ export class MediaWiring {
 
   /** --record-egress: recordings hold what is sent instead of what is received. */
   recordEgress = false;
+
+  /** --log-srtp-keys: the SRTP keys of a side are logged at error level instead of debug. */
+  logSrtpKeys = false;
 
   /**
    * The in-kernel path is in place (--table not negative and the forwarder loaded);
@@ -181,6 +194,7 @@ export class MediaWiring {
     const rtcpEndpoint = from.rtcpMux ? null : from.rtcp.endpoint;
     this.engine.configure(from.rtcp.engineId, this.streamConfig(from, rtcpEndpoint, rtcpTarget, rtcpTarget, null));
     this.applyControl(from);
+    this.logSrtp(from);
     this.applyAudioPlayer(from, to, rtpConfig.codecs ?? null);
     this.applyKernel(from);
   }
@@ -194,7 +208,21 @@ export class MediaWiring {
   private applyKernel(from: CallMedia): void {
     if (!this.kernel || from.rtp.engineId === null) return;
     const events = this.kernel.dtmfInUserSpace && (clockRates(from) ?? []).some((c) => c.event);
-    this.engine.setKernel(from.rtp.engineId, !events);
+    // SRTP is decrypted and encrypted in user space, on both sides of the m= line.
+    const peer = from.monologue.peer?.medias[from.index];
+    const srtp = usesSrtp(from) || (peer !== undefined && usesSrtp(peer));
+    this.engine.setKernel(from.rtp.engineId, !events && !srtp);
+  }
+
+  /** Logs the SRTP keys in use with a side (debug level, error level with --log-srtp-keys). */
+  private logSrtp(from: CallMedia): void {
+    const { recv, send } = from.sdes;
+    if (!recv && !send) return;
+    const text = (c: SdesCrypto | null): string => (c ? `${c.suite.name} ${c.key.toString('base64')}` : 'none');
+    const msg = `[${from.monologue.call.callId} ${from.rtp.localPort}] SRTP keys of '${from.monologue.tag}' media ${from.index + 1}: ` +
+      `inbound ${text(recv)}, outbound ${text(send)}`;
+    if (this.logSrtpKeys) log.error(msg);
+    else log.debug(msg);
   }
 
   /** The audio player mode of a call: its `audio-player=` key, else --audio-player. */
@@ -292,6 +320,8 @@ export class MediaWiring {
       ice: from.iceUfrag && from.icePwd ? { ufrag: from.iceUfrag, pwd: from.icePwd } : null,
       clockRates: clockRates(from),
       codecs,
+      // SRTP with this side's party: what it sends is decrypted, what it is sent encrypted.
+      srtp: from.sdes.recv || from.sdes.send ? { recv: srtpKeying(from.sdes.recv), send: srtpKeying(from.sdes.send) } : null,
     };
   }
 

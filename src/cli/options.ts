@@ -172,7 +172,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'split-logs', type: 'bool', default: false, help: 'Log each line of a multi-line message with its own prefix', status: 'supported', group: 'logging' },
   { name: 'max-log-line-length', type: 'int', arg: 'INT', default: 0, defaultText: '0 (unlimited on stderr, 500 for syslog)', help: 'Break log lines longer than this (negative: never)', status: 'supported', group: 'logging' },
   { name: 'no-log-timestamps', type: 'bool', default: false, help: 'Leave timestamps out of log lines on stderr', status: 'supported', group: 'logging' },
-  { name: 'log-srtp-keys', type: 'bool', default: false, help: 'Log SRTP keys at error level instead of debug', status: 'unsupported', group: 'logging' },
+  { name: 'log-srtp-keys', type: 'bool', default: false, help: 'Log SRTP keys at error level instead of debug', status: 'supported', group: 'logging' },
   { name: 'debug-srtp', type: 'bool', default: false, help: 'Log per-packet SRTP details (sequence, ROC, payloads) for debugging', status: 'unsupported', group: 'logging' },
 
   // DTMF events.

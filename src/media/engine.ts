@@ -88,6 +88,25 @@ export interface StreamConfig {
    * 'EINVAL' naming the codec, and leaves the stream as it was.
    */
   codecs?: CodecRoute | null;
+  /**
+   * SRTP with the stream's peer (native/srtp.h): `recv` decrypts and authenticates
+   * what arrives (a packet that fails is counted in errors and dropped), `send`
+   * protects what the stream's sockets send. Repeating the same keys keeps the
+   * contexts (rollover counters, replay windows). Absent or null: plain RTP.
+   */
+  srtp?: SrtpConfig | null;
+}
+
+/** One direction's SRTP keying: suite number (src/crypto/sdes.ts), master key + salt, session parameter bits. */
+export interface SrtpKeying {
+  suite: number;
+  key: Buffer;
+  params: number;
+}
+
+export interface SrtpConfig {
+  recv: SrtpKeying | null;
+  send: SrtpKeying | null;
 }
 
 /** The DTX buffer and the comfort noise payloads of a transcoding direction (native/codec/dtx.h). */
@@ -354,6 +373,7 @@ interface NativeEngine {
   ssrcStats(group: number): SsrcStats[];
   totals(): EngineTotals;
   setControl(id: number, bits: number, recording: number, silence: number[]): void;
+  setSrtp(id: number, inSuite: number, inKey: Buffer | null, inParams: number, outSuite: number, outKey: Buffer | null, outParams: number): void;
   openRecording(recording: number, path: string, eth: boolean): void;
   closeRecording(recording: number): void;
   recordedPackets(recording: number): number;
@@ -541,6 +561,8 @@ export class MediaEngine {
   // Numbers exchanged with the addon (see NativeEngine); read or written
   // right around each call.
   private readonly io = new Float64Array(IO_SLOTS);
+  /** Streams given SRTP keys: a later configuration without keys must clear them. */
+  private readonly srtpStreams = new Set<number>();
 
   constructor(opts: MediaEngineOptions) {
     const onEvents = opts.onEvents;
@@ -607,6 +629,15 @@ export class MediaEngine {
     }
     try {
       this.engine.configure(id, ep ? ep.address : '', cfg.ice ? cfg.ice.ufrag : null, cfg.ice ? cfg.ice.pwd : null, cfg.codecs ?? null);
+      // Only streams that have or had SRTP cost the extra call.
+      const srtp = cfg.srtp && (cfg.srtp.recv || cfg.srtp.send) ? cfg.srtp : null;
+      if (srtp || this.srtpStreams.has(id)) {
+        const r = srtp?.recv ?? null;
+        const w = srtp?.send ?? null;
+        this.engine.setSrtp(id, r ? r.suite : 0, r ? r.key : null, r ? r.params : 0, w ? w.suite : 0, w ? w.key : null, w ? w.params : 0);
+        if (srtp) this.srtpStreams.add(id);
+        else this.srtpStreams.delete(id);
+      }
     } catch (err) {
       rethrow(err);
     }
@@ -620,6 +651,7 @@ export class MediaEngine {
   /** Closes several streams with one request to the engine: a call's teardown. Unknown ids are ignored. */
   closeStreams(ids: number[]): void {
     if (this.closed) return;
+    if (this.srtpStreams.size) for (const id of ids) this.srtpStreams.delete(id);
     try {
       this.engine.closeStreams(ids);
     } catch (err) {

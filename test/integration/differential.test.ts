@@ -17,9 +17,10 @@
 // differences too.
 //
 // Deliberate gaps, excluded and counted (the counts are printed at the end):
-//  - SRTP/DTLS termination is a later issue: fixtures whose protocol is
-//    RTP/SAVP, RTP/SAVPF or UDP/TLS/…, and any case where the reference writes an
-//    a=crypto or a=fingerprint line of its own making.
+//  - SRTP/DTLS: fixtures whose protocol is RTP/SAVP, RTP/SAVPF or UDP/TLS/…,
+//    and any case where the reference writes an a=crypto or a=fingerprint line
+//    of its own making. SDES keying is compared in srtp-sdp.test.ts, with its
+//    random keys normalised; DTLS termination is a later issue.
 // Everything else must match: a difference is a test failure.
 
 import * as assert from 'assert';
@@ -260,7 +261,7 @@ async function compareScenario(pair: Pair, sc: Scenario): Promise<Difference | n
     runOn(pair.ref, pair.refPorts, sc, [`diff-${n}-ref`, `diff-${n}-ref-2`, `diff-${n}-ref-3`]),
     runOn(pair.ours, pair.oursPorts, sc, [`diff-${n}-ours`, `diff-${n}-ours-2`, `diff-${n}-ours-3`]),
   ]);
-  // The reference terminating SRTP/DTLS on its own is a later issue (see the top of the file).
+  // Cases where the reference writes keys of its own are compared in srtp-sdp.test.ts (see the top of the file).
   if (generatedLines(ref.steps, /^a=(crypto|fingerprint):/).length > 0) {
     counts.excludedGeneratedCrypto++;
     return null;

@@ -15,6 +15,8 @@ import { bridgeInterfaces, createNetns, skipUnlessNetns, type TestNetns } from '
 import { startLiveCall, closeLiveCalls, type LiveCall } from '../helpers/live-call';
 import { RtpPeer, type Received } from '../helpers/rtp';
 import { wavTone } from '../helpers/audio';
+import { cryptoLines, newInlineKey } from '../helpers/srtp';
+import { mediaEndpoint } from '../helpers/sdp';
 import { sleep } from '../helpers/process';
 
 type Family = 4 | 6;
@@ -188,6 +190,39 @@ describe('in-kernel forwarding (eBPF in a network namespace)', function () {
       assert.equal(st.stats.errors, 1, 'counted');
     } finally {
       await stranger.close();
+    }
+  });
+
+  it('a call with SRTP on one side stays in user space and its media is encrypted towards that side', async () => {
+    const [a, b] = ns!.links;
+    const caller = await RtpPeer.open(a.hostAddr4);
+    const callee = await RtpPeer.open(b.hostAddr4);
+    try {
+      const callId = `kernsrtp-${process.pid}`;
+      const sdp = (host: string, port: number, proto: string, extra: string[] = []): string =>
+        [`v=0`, `o=- 1 1 IN IP4 ${host}`, `s=-`, `c=IN IP4 ${host}`, `t=0 0`, `m=audio ${port} ${proto} 8`,
+          `a=rtpmap:8 PCMA/8000`, ...extra, `a=sendrecv`, ``].join('\r\n');
+      const offer = await d!.ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'caller-tag',
+        sdp: sdp(a.hostAddr4, caller.port, 'RTP/AVP'), direction: ['left', 'right'], 'transport-protocol': 'RTP/SAVP' });
+      assert.equal(offer.result, 'ok', JSON.stringify(offer));
+      const line = cryptoLines(String(offer.sdp)).find((c) => c.suite === 'AES_CM_128_HMAC_SHA1_80');
+      assert.ok(line, String(offer.sdp));
+      const answer = await d!.ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'caller-tag', 'to-tag': 'callee-tag',
+        sdp: sdp(b.hostAddr4, callee.port, 'RTP/SAVP', [`a=crypto:${line.tag} AES_CM_128_HMAC_SHA1_80 inline:${newInlineKey('AES_CM_128_HMAC_SHA1_80')}`]) });
+      assert.equal(answer.result, 'ok', JSON.stringify(answer));
+      const toCaller = mediaEndpoint(String(answer.sdp));
+      const stream = caller.startStream(toCaller, { count: 50, intervalMs: 5, payload: Buffer.alloc(160, 0x55) });
+      await stream.done;
+      const got = await callee.waitFor(50, 3000);
+      // Encrypted: the 10-byte authentication tag of AES_CM_128_HMAC_SHA1_80 follows the payload.
+      assert.deepEqual([...new Set(got.map((r) => r.data.length))], [12 + 160 + 10]);
+      assert.ok(got.every((r) => !r.data.subarray(12, 172).equals(Buffer.alloc(160, 0x55))), 'payload encrypted');
+      const s = await rtpStream(d!, callId, 'caller-tag');
+      assert.ok(!s.flags.includes('kernelized'), s.flags.join(','));
+      assert.equal((await d!.ng.request({ command: 'delete', 'call-id': callId })).result, 'ok');
+    } finally {
+      await caller.close();
+      await callee.close();
     }
   });
 
