@@ -371,15 +371,21 @@ async function measureProto(
   }
 }
 
-async function baseline(o: Options, genBin: string): Promise<Step> {
+/**
+ * The generator sending to itself, no daemon in between, at each step's call
+ * count: the latency it and loopback add, and the machine time it costs.
+ */
+async function baseline(o: Options, genBin: string): Promise<Step[]> {
   const gen = new Generator(genBin, o.genCpus, o.socks);
   try {
     await gen.start();
-    const n = Math.min(500, o.calls[o.calls.length - 1]);
     const k = gen.portsA.length;
-    // Each side sends straight to the other side's socket: no daemon in between.
-    for (let i = 0; i < n; i++) gen.addCall(gen.portsB[i % k], gen.portsA[i % k]);
-    return toStep(await gen.run(n, 500, 3000, 0, o.rate));
+    const max = o.calls[o.calls.length - 1];
+    // Each side sends straight to the other side's socket.
+    for (let i = 0; i < max; i++) gen.addCall(gen.portsB[i % k], gen.portsA[i % k]);
+    const steps: Step[] = [];
+    for (const n of o.calls) steps.push(toStep(await gen.run(n, 500, 3000, 0, o.rate)));
+    return steps;
   } finally {
     await gen.stop();
   }
@@ -400,8 +406,8 @@ function notes(s: Step): string {
   return out.join('; ');
 }
 
-/** Machine busy time per packet of the baseline run (NaN without one). */
-let baselineMachineUs = NaN;
+/** Machine busy time per packet of the baseline run, by call count (empty without one). */
+const baselineMachineUs = new Map<number, number>();
 
 /** The highest step with loss under the limit (null if none). */
 function best(r: DaemonResult): Step | null {
@@ -420,7 +426,8 @@ function report(o: Options, results: Map<string, DaemonResult | string>, base: S
   if (base) {
     console.log(
       `baseline without a daemon (${base.calls} calls, generator to itself): p50 ${base.p50us} us, ` +
-        `p99 ${base.p99us} us, loss ${fmt(base.lossPct, 3)} %, machine ${fmt(base.machineUsPerPacket, 2)} us/pkt`,
+        `p99 ${base.p99us} us, loss ${fmt(base.lossPct, 3)} %; machine us/pkt ` +
+        [...baselineMachineUs].map(([n, us]) => `${fmt(us, 2)} (${n} calls)`).join(', '),
     );
   }
   console.log(
@@ -469,7 +476,6 @@ function report(o: Options, results: Map<string, DaemonResult | string>, base: S
     // and latency grow: read those rows with that in mind.
     // What relaying adds to the machine: its busy time per packet less the
     // baseline's (the generator alone moving the same packets).
-    const b = baselineMachineUs;
     console.log('ours/reference  calls  CPU/pkt  machine/pkt  machine-baseline/pkt    p50    p99  ours CPU %  reference CPU %');
     for (const so of ours.steps) {
       const sr = ref.steps.find((x) => x.calls === so.calls);
@@ -477,7 +483,7 @@ function report(o: Options, results: Map<string, DaemonResult | string>, base: S
       console.log(
         `${''.padEnd(14)}  ${String(so.calls).padStart(5)}  ${fmt(so.cpuUsPerPacket / sr.cpuUsPerPacket, 2).padStart(7)}  ` +
           `${fmt(so.machineUsPerPacket / sr.machineUsPerPacket, 2).padStart(11)}  ` +
-          `${fmt((so.machineUsPerPacket - b) / (sr.machineUsPerPacket - b), 2).padStart(20)}  ` +
+          `${fmt((so.machineUsPerPacket - (baselineMachineUs.get(so.calls) ?? NaN)) / (sr.machineUsPerPacket - (baselineMachineUs.get(so.calls) ?? NaN)), 2).padStart(20)}  ` +
           `${fmt(so.p50us / sr.p50us, 2).padStart(5)}  ${fmt(so.p99us / sr.p99us, 2).padStart(5)}  ` +
           `${fmt(so.daemonCpuPct, 0).padStart(10)}  ${fmt(sr.daemonCpuPct, 0).padStart(15)}`,
       );
@@ -544,8 +550,10 @@ async function main(): Promise<void> {
   const log = (s: string): void => {
     if (!o.json) console.error(s);
   };
-  const base = o.baseline ? await baseline(o, genBin) : null;
-  if (base) baselineMachineUs = base.machineUsPerPacket;
+  const bases = o.baseline ? await baseline(o, genBin) : [];
+  for (const b of bases) baselineMachineUs.set(b.calls, b.machineUsPerPacket);
+  // The latency line shows the step closest to 500 calls.
+  const base = bases.length ? bases.reduce((x, y) => (Math.abs(y.calls - 500) < Math.abs(x.calls - 500) ? y : x)) : null;
   for (let r = 0; r < o.repeat; r++) {
     for (const kind of kinds) {
       if (kind === 'reference' && !referenceAvailable()) {

@@ -151,11 +151,13 @@ export async function startDaemon(config: Config): Promise<Daemon> {
       dtmf.close();
       load.stop();
       registry.destroyAll();
+      // Every call is gone, so no rule is wanted any more: the chain is emptied
+      // before the slower steps below, so that a supervisor's kill during them
+      // does not leave rules behind.
+      await firewall?.stop();
       // Calls recorded until now leave complete metadata files.
       await recordings.flush();
       engine.close();
-      // The chain is emptied last: no media port of this daemon is open any more.
-      await firewall?.stop();
     },
   };
 }

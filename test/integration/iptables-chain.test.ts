@@ -158,7 +158,8 @@ describe('--iptables-chain', function () {
     const o = await offer(d, 'exit-call');
     await eventually(() => sorted(iptablesRules(4)).filter((r) => r.includes(` ${rtpPort(o)} `)),
       [`${NS_V4} ${rtpPort(o)} exit-call`], 'rule of the open call');
-    await d.stop();
+    // A generous grace: on a loaded machine a SIGKILL after the default 3 s would leave the rules.
+    await d.stop(15000);
     assert.doesNotMatch(d.logTail(20), /Failed to flush|Error while shutting down/);
     assert.deepEqual(iptablesRules(4), [], 'rules left after exit');
   });
