@@ -47,8 +47,8 @@ export interface FirewallBackend {
    * the tool's message, in which case nothing changed.
    */
   apply(chain: ChainRef, flush: boolean, dels: readonly AppliedRule[], adds: readonly PortRule[]): Promise<AppliedRule[]>;
-  /** Ends the helper process once its work is done. */
-  close(): void;
+  /** Ends the helper process once its work is done; resolves when it has exited. */
+  close(): Promise<void>;
 }
 
 /** The first executable called name in the directories of PATH, or null. */
@@ -86,8 +86,10 @@ interface Helper {
 export class ToolRunner {
   private helper: Helper | null = null;
   private nextId = 1;
+  private closed = false;
 
   run(bin: string, args: string[], input: string): Promise<RunResult> {
+    if (this.closed) return Promise.resolve({ code: null, stdout: '', stderr: 'firewall helper closed' });
     const h = this.helper ?? this.start();
     const id = this.nextId++;
     return new Promise((resolve) => {
@@ -101,10 +103,19 @@ export class ToolRunner {
     if (!this.helper) this.start();
   }
 
-  /** Lets the helper exit once its running tools are done. */
-  close(): void {
-    this.helper?.child.stdin?.end();
+  /**
+   * Lets the helper exit once its running tools are done and resolves when it
+   * has; no helper is started any more.
+   */
+  close(): Promise<void> {
+    this.closed = true;
+    const h = this.helper;
     this.helper = null;
+    if (!h || h.child.exitCode !== null || h.child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      h.child.once('exit', () => resolve());
+      h.child.stdin?.end();
+    });
   }
 
   private start(): Helper {
@@ -179,8 +190,8 @@ export class IptablesBackend implements FirewallBackend {
     this.runner.prepare();
   }
 
-  close(): void {
-    this.runner.close();
+  close(): Promise<void> {
+    return this.runner.close();
   }
 
   private tools(chain: ChainRef): { bin: string; restore: string } {
@@ -224,8 +235,8 @@ export class NftBackend implements FirewallBackend {
     this.runner.prepare();
   }
 
-  close(): void {
-    this.runner.close();
+  close(): Promise<void> {
+    return this.runner.close();
   }
 
   flushSync(chain: ChainRef): void {

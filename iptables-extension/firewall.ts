@@ -225,13 +225,25 @@ export class PortFirewall {
     }
   }
 
-  /** Stops taking changes, lets the running transactions end, and empties the chains. */
+  /**
+   * Stops taking changes, lets the running transactions and the helper process
+   * end, then empties the chains: nothing can add a rule after the flush.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // The helper process never keeps the daemon alive, and at exit nothing else
+    // may: without this the process would end while waiting for the helper,
+    // before the flush. The wait is bounded by the tools' own 20 s timeout.
+    const keepAlive = setInterval(() => undefined, 1000);
+    try {
+      for (const c of this.chains) c.halt();
+      for (const c of this.chains) if (c.inFlight) await c.inFlight;
+      await this.backend.close();
+    } finally {
+      clearInterval(keepAlive);
+    }
     for (const c of this.chains) {
-      c.halt();
-      if (c.inFlight) await c.inFlight;
       try {
         this.backend.flushSync(c.chain);
       } catch (e) {
@@ -240,6 +252,6 @@ export class PortFirewall {
       c.applied.clear();
       c.wanted.clear();
     }
-    this.backend.close();
   }
+
 }

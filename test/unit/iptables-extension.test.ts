@@ -81,7 +81,9 @@ class RecordingBackend implements FirewallBackend {
 
   prepare(): void {}
   flushSync(): void {}
-  close(): void {}
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 
   async apply(chain: ChainRef, flush: boolean, dels: readonly AppliedRule[], adds: readonly PortRule[]): Promise<AppliedRule[]> {
     await new Promise((r) => setTimeout(r, 5));
