@@ -49,10 +49,8 @@ export function usesSrtp(m: CallMedia): boolean {
 /** The byte that fills a silent payload of the codecs the reference silences that way. */
 const SILENCE_FILL: Record<string, number> = { pcma: 0xd5, pcmu: 0xff, g722: 0xfa };
 
-/** What the in-call switches and the recording of its call ask of a side's streams. */
-function streamControl(m: CallMedia, record: 'ingress' | 'egress'): StreamControl {
-  const ml = m.monologue;
-  const call = ml.call;
+/** The silence pattern of each payload type of a side whose codec has a one-byte one. */
+function silencePatterns(m: CallMedia): StreamControl['silence'] {
   const silence: StreamControl['silence'] = [];
   const desc = m.desc;
   if (desc) {
@@ -63,16 +61,29 @@ function streamControl(m: CallMedia, record: 'ingress' | 'egress'): StreamContro
       if (SILENCE_FILL[name] !== undefined) silence.push({ pt, fill: SILENCE_FILL[name] });
     }
   }
-  const rec = call.recording;
-  return {
-    blockMedia: call.switches.blockMedia || ml.switches.blockMedia,
-    silenceMedia: call.switches.silenceMedia || ml.switches.silenceMedia,
-    blockDtmf: call.switches.blockDtmf || ml.switches.blockDtmf,
-    silence,
-    recording: rec && rec.active ? rec.id : 0,
-    record,
-  };
+  return silence;
 }
+
+/**
+ * What the in-call switches and the recording of its call ask of a side's
+ * streams; null when they ask nothing (most calls: nothing is built then).
+ */
+function streamControl(m: CallMedia, record: 'ingress' | 'egress'): StreamControl | null {
+  const ml = m.monologue;
+  const call = ml.call;
+  const rec = call.recording;
+  const blockMedia = call.switches.blockMedia || ml.switches.blockMedia;
+  const silenceMedia = call.switches.silenceMedia || ml.switches.silenceMedia;
+  const blockDtmf = call.switches.blockDtmf || ml.switches.blockDtmf;
+  const recording = rec && rec.active ? rec.id : 0;
+  if (!blockMedia && !silenceMedia && !blockDtmf && recording === 0) return null;
+  return { blockMedia, silenceMedia, blockDtmf, silence: silencePatterns(m), recording, record };
+}
+
+/** The control of a side that asks nothing. */
+const NO_CONTROL: StreamControl = {
+  blockMedia: false, silenceMedia: false, blockDtmf: false, silence: [], recording: 0, record: 'ingress',
+};
 
 /** The first codec a side negotiated that this daemon can encode: what it is sent when media is made for it. */
 export function outputCodec(m: CallMedia): NativeCodecSpec | null {
@@ -288,11 +299,10 @@ export class MediaWiring {
   /** Hands a side's in-call switches and recording to its streams. */
   private applyControl(m: CallMedia): void {
     const c = streamControl(m, this.recordEgress ? 'egress' : 'ingress');
-    const active = c.blockMedia || c.silenceMedia || c.blockDtmf || c.recording !== 0;
     // Most calls never use these commands: nothing to tell the engine then.
-    if (!active && !m.controlled) return;
-    m.controlled = active;
-    for (const ps of [m.rtp, m.rtcp]) if (ps.engineId !== null) this.engine.setControl(ps.engineId, c);
+    if (!c && !m.controlled) return;
+    m.controlled = c !== null;
+    for (const ps of [m.rtp, m.rtcp]) if (ps.engineId !== null) this.engine.setControl(ps.engineId, c ?? NO_CONTROL);
   }
 
   /** Applies a change of a call's switches or recording to all its streams, from their next packet on. */

@@ -366,8 +366,6 @@ interface NativeEngine {
   /** Writes the figures into io (the STAT_* slots) and returns the endpoint's address, null if none. */
   statsInto(id: number): string | null;
   lastPacket(id: number): number;
-  kernelOpen(table: number, ifnames: string[]): string | null;
-  setKernel(id: number, allowed: boolean): void;
   play(id: number, list: PlayList | null, repeat: number, queue: boolean): void;
   setAudioPlayer(id: number, spec: AudioPlayerSpec | null): void;
   ssrcStats(group: number): SsrcStats[];
